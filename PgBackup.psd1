@@ -1,0 +1,26 @@
+@{
+    # The module's version: the one place it is set. build.ps1 compiles it into the assemblies.
+    ModuleVersion        = '0.1.0'
+    GUID                 = '6f0c2a4e-8f5b-4d7e-9a61-2c3b7d5e1f90'
+    RootModule           = 'PgBackup.psm1'
+    Author               = 'The PgBackup developers'
+    CompanyName          = 'PgBackup'
+    Copyright            = '(c) The PgBackup developers. MIT License.'
+    Description          = 'Backs up and restores PostgreSQL databases: streaming pg_dump backups with manifests, safe restores, restore drills, retention, S3 storage, OpenPGP encryption and Neon branch backups.'
+    PowerShellVersion    = '5.1'
+    CompatiblePSEditions = @('Desktop', 'Core')
+    FormatsToProcess     = @('PgBackup.Format.ps1xml')
+    CmdletsToExport      = @(
+        'New-PgBackup'
+        'Get-PgBackup'
+    )
+    FunctionsToExport    = @()
+    VariablesToExport    = @()
+    AliasesToExport      = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('PostgreSQL', 'Postgres', 'Backup', 'Restore', 'pg_dump', 'S3', 'Neon', 'Linux', 'Windows')
+            LicenseUri = 'https://opensource.org/licenses/MIT'
+        }
+    }
+}

@@ -1,0 +1,447 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace PgBackup
+{
+    /// <summary>What New-PgBackup was asked to do.</summary>
+    public sealed class BackupRequest
+    {
+        public PgConnectionInfo Connection { get; init; } = null!;
+        public IBackupStore Store { get; init; } = null!;
+        public BackupFormat Format { get; init; } = BackupFormat.Plain;
+        public CompressionMethod Compression { get; init; } = CompressionMethod.Gzip;
+        public int? CompressionLevel { get; init; }
+        public int Jobs { get; init; } = 1;
+        public BackupScope Scope { get; init; } = new BackupScope();
+        public string? PgBinPath { get; init; }
+        public string ModuleVersion { get; init; } = "";
+        /// <summary>Partial files untouched for this long are left by dead backups and are removed.</summary>
+        public TimeSpan StalePartialAge { get; init; } = TimeSpan.FromHours(24);
+    }
+
+    /// <summary>
+    /// Makes one backup as one streaming pipeline: pg_dump's output (the source) through stages (row count, compress,
+    /// hash) into a store's writer (the sink), committed only when every part succeeded.
+    /// </summary>
+    public sealed class BackupEngine
+    {
+        private static readonly Regex TableDataLine = new Regex(@"^\s*\d+;\s+\d+\s+(\d+)\s+TABLE DATA\s", RegexOptions.Compiled | RegexOptions.Multiline);
+
+        public BackupInfo Run(BackupRequest request, IOperationLog log, CancellationToken cancellationToken)
+        {
+            Validate(request);
+            var connection = request.Connection.WithoutNeonPooler(out bool pooler);
+            if (pooler)
+                log.Verbose($"Using Neon's direct host {connection.Host} instead of its connection pooler: pg_dump needs a direct connection.");
+            var redactor = new Redactor(connection.Secrets());
+            var activity = $"Backing up {connection.Database ?? "database"}";
+            log.Progress(new ProgressInfo(activity, $"Connecting to {connection.Server}"));
+
+            using var server = PgServer.Connect(connection, redactor, cancellationToken);
+            log.Verbose($"Connected to {connection.Server}, database '{server.Database}', PostgreSQL {server.VersionText}.");
+            connection = connection.WithDatabase(server.Database);
+
+            int neededMajor = server.Version.Major;
+            string why = $"the server runs PostgreSQL {server.Version}";
+            bool pgDumpCompressesZstd = request.Format != BackupFormat.Plain && request.Compression == CompressionMethod.Zstd;
+            if (pgDumpCompressesZstd && neededMajor < 16)
+            {
+                neededMajor = 16;
+                why += $", and zstd compression of {request.Format}-format archives needs pg_dump 16";
+            }
+            var locator = new PgToolLocator(request.PgBinPath);
+            var pgDump = locator.Find("pg_dump", neededMajor, why);
+            log.Verbose($"Using {pgDump}.");
+            var level = request.CompressionLevel ?? Compression.DefaultLevel(request.Compression);
+            if (request.Format == BackupFormat.Plain && request.Compression == CompressionMethod.Gzip && request.CompressionLevel.HasValue && !Compression.ExactGzipLevels)
+                log.Verbose($"This .NET runtime offers only gzip levels 'fastest' and 'optimal'; level {level} maps to {(level <= 3 ? "fastest" : "optimal")}.");
+
+            var store = request.Store;
+            BackupCatalog.SweepStalePartials(store, request.StalePartialAge, log, cancellationToken);
+            var start = DateTime.UtcNow;
+            var existing = store.List(null, cancellationToken).Select(e => e.Name);
+            var name = BackupNaming.NewName(server.Database, start, request.Format, request.Compression, encrypted: false, existing);
+            log.Verbose($"Writing {store.GetPath(name)}.");
+
+            // Custom and Directory archives are counted from the server, in the very snapshot pg_dump reads.
+            string? snapshot = request.Format == BackupFormat.Plain ? null : server.ExportSnapshot();
+
+            var manifest = new BackupManifest
+            {
+                ModuleVersion = request.ModuleVersion,
+                Name = name,
+                Database = server.Database,
+                Host = connection.Host ?? "localhost",
+                Port = connection.Port,
+                User = connection.User,
+                ServerVersion = server.Version.ToString(),
+                PgDumpVersion = pgDump.Version.ToString(),
+                Format = request.Format,
+                Compression = request.Compression,
+                CompressionLevel = request.Compression == CompressionMethod.None ? (int?)null : level,
+                StartTime = start,
+                Scope = request.Scope,
+            };
+
+            var args = PgDumpArguments(request, connection, pgDump.Version, level, snapshot);
+            if (request.Format == BackupFormat.Directory)
+                RunDirectory(request, server, pgDump, args, manifest, locator, redactor, connection, log, activity, cancellationToken);
+            else
+                RunStreamed(request, server, pgDump, args, manifest, locator, redactor, connection, log, activity, cancellationToken);
+
+            log.Progress(new ProgressInfo(activity, "Done") { Completed = true });
+            return BackupInfo.FromManifest(manifest, store, BackupStatus.Complete, null);
+        }
+
+        private static void Validate(BackupRequest r)
+        {
+            if (r.Jobs < 1 || r.Jobs > 64)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, $"-Jobs must be between 1 and 64; {r.Jobs} was given.", r.Jobs);
+            if (r.Jobs > 1 && r.Format != BackupFormat.Directory)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs works only with -Format Directory (pg_dump dumps in parallel only into a folder).", r.Jobs);
+            if (r.CompressionLevel.HasValue) Compression.ValidateLevel(r.Compression, r.CompressionLevel.Value);
+            if (r.Scope.SchemaOnly && r.Scope.DataOnly)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-SchemaOnly and -DataOnly cannot be used together.");
+        }
+
+        internal static List<string> PgDumpArguments(BackupRequest r, PgConnectionInfo connection, PgVersion pgDumpVersion, int level, string? snapshot)
+        {
+            var a = new List<string> { "--dbname=" + connection.ToLibpqConninfo(), "--no-password", "--verbose" };
+            a.Add("--format=" + r.Format switch { BackupFormat.Custom => "custom", BackupFormat.Directory => "directory", _ => "plain" });
+            if (r.Format != BackupFormat.Plain)
+            {
+                if (pgDumpVersion.Major >= 16)
+                    a.Add("--compress=" + r.Compression switch
+                    {
+                        CompressionMethod.Gzip => "gzip:" + level.ToString(CultureInfo.InvariantCulture),
+                        CompressionMethod.Zstd => "zstd:" + level.ToString(CultureInfo.InvariantCulture),
+                        _ => "none",
+                    });
+                else
+                    a.Add("--compress=" + (r.Compression == CompressionMethod.None ? "0" : level.ToString(CultureInfo.InvariantCulture)));
+            }
+            if (r.Jobs > 1) a.Add("--jobs=" + r.Jobs.ToString(CultureInfo.InvariantCulture));
+            if (snapshot is not null) a.Add("--snapshot=" + snapshot);
+            var s = r.Scope;
+            foreach (var x in s.Schemas ?? Array.Empty<string>()) a.Add("--schema=" + x);
+            foreach (var x in s.ExcludeSchemas ?? Array.Empty<string>()) a.Add("--exclude-schema=" + x);
+            foreach (var x in s.Tables ?? Array.Empty<string>()) a.Add("--table=" + x);
+            foreach (var x in s.ExcludeTables ?? Array.Empty<string>()) a.Add("--exclude-table=" + x);
+            foreach (var x in s.ExcludeTableData ?? Array.Empty<string>()) a.Add("--exclude-table-data=" + x);
+            if (s.SchemaOnly) a.Add("--schema-only");
+            if (s.DataOnly) a.Add("--data-only");
+            if (s.NoOwner) a.Add("--no-owner");
+            if (s.NoPrivileges) a.Add("--no-privileges");
+            return a;
+        }
+
+        private static IReadOnlyDictionary<string, string?> ChildEnvironment(PgConnectionInfo connection)
+        {
+            var env = new Dictionary<string, string?>(StringComparer.Ordinal);
+            foreach (var kv in connection.ChildEnvironment()) env[kv.Key] = kv.Value;
+            return env;
+        }
+
+        /// <summary>Plain and Custom: pg_dump writes to its stdout, PgBackup streams it into the store.</summary>
+        private static void RunStreamed(BackupRequest request, PgServer server, PgTool pgDump, List<string> args, BackupManifest manifest,
+            PgToolLocator locator, Redactor redactor, PgConnectionInfo connection, IOperationLog log, string activity, CancellationToken ct)
+        {
+            var store = request.Store;
+            var progress = new ByteProgress(log, activity, "pg_dump");
+            using var writer = store.OpenWrite(manifest.Name, ct);
+            ChildProcess? tocReader = null;
+            Task<string>? tocOutput = null;
+            try
+            {
+                using var dump = ChildProcess.Start(pgDump.Path, args, ChildEnvironment(connection), redactor,
+                    onStderrLine: line => progress.Note(line));
+                log.Verbose("Running: " + dump.DisplayCommandLine);
+                using var killOnCancel = ct.Register(dump.Kill);
+
+                var hashing = new HashingStream(writer.Stream);
+                Stream top;
+                ScanningStream? scanning = null;
+                TeeStream? tee = null;
+                var compressor = Compression.CreateCompressor(request.Format == BackupFormat.Plain ? request.Compression : CompressionMethod.None,
+                    manifest.CompressionLevel ?? 0, hashing);
+                top = compressor;
+                if (request.Format == BackupFormat.Plain)
+                {
+                    scanning = new ScanningStream(compressor, new PlainScriptScanner(), refuseMetaCommands: false);
+                    top = scanning;
+                }
+                else
+                {
+                    // pg_restore --list reads the archive's table of contents from the start of the stream.
+                    var pgRestore = locator.Find("pg_restore", pgDump.Version.Major, $"to read the table of contents of a pg_dump {pgDump.Version} archive");
+                    tocReader = ChildProcess.Start(pgRestore.Path, new[] { "--list" }, null, redactor, redirectStdin: true);
+                    var reader = tocReader;
+                    tocOutput = Task.Run(() => new StreamReader(reader.StandardOutput, Encoding.UTF8).ReadToEnd());
+                    tee = new TeeStream(compressor, tocReader.StandardInput);
+                    top = tee;
+                }
+
+                long read = StreamPump.Copy(dump.StandardOutput, top, n => progress.Report(n, hashing.BytesWritten), ct);
+                top.Dispose();
+                if (!ReferenceEquals(top, compressor)) compressor.Dispose();
+                int exit = dump.WaitForExit(ct);
+                if (exit != 0)
+                    throw PgDumpFailure(dump, exit, server);
+                if (scanning is not null)
+                {
+                    scanning.Scanner.Complete();
+                    if (!scanning.Scanner.FooterSeen || scanning.Scanner.InCopyData)
+                        throw new PgBackupException(ErrorIds.PgDumpIncomplete, ErrorKind.InvalidData,
+                            "pg_dump exited with success but its output ended before the 'dump complete' line: the backup is cut short and was discarded.", manifest.Name);
+                    manifest.Tables = scanning.Scanner.Tables.ToList();
+                }
+                manifest.Sha256 = hashing.HashHex;
+                manifest.SizeBytes = hashing.BytesWritten;
+                log.Verbose($"pg_dump wrote {read:N0} bytes; stored {manifest.SizeBytes:N0} bytes.");
+                writer.Finish(ct);
+
+                if (tocReader is not null)
+                {
+                    tee!.CloseSecondary();
+                    int tocExit = tocReader.WaitForExit(ct);
+                    var toc = tocOutput!.GetAwaiter().GetResult();
+                    if (tocExit != 0)
+                        throw new PgBackupException(ErrorIds.PgDumpIncomplete, ErrorKind.InvalidData,
+                            $"pg_restore could not read the table of contents of the new archive: {tocReader.StandardErrorText}", manifest.Name);
+                    manifest.Tables = CountTables(server, toc, log, activity, ct);
+                }
+
+                Commit(store, writer, manifest, ct);
+            }
+            catch (Exception e)
+            {
+                writer.Abort();
+                tocReader?.Kill();
+                throw Classify(e, store, manifest.Name, ct);
+            }
+            finally
+            {
+                tocReader?.Dispose();
+            }
+        }
+
+        /// <summary>Directory: pg_dump writes files (in parallel with -Jobs); PgBackup hashes them and publishes the folder.</summary>
+        private static void RunDirectory(BackupRequest request, PgServer server, PgTool pgDump, List<string> args, BackupManifest manifest,
+            PgToolLocator locator, Redactor redactor, PgConnectionInfo connection, IOperationLog log, string activity, CancellationToken ct)
+        {
+            var store = request.Store;
+            using var writer = store.OpenDirectoryWrite(manifest.Name, ct);
+            try
+            {
+                args.Add("--file=" + writer.LocalPath);
+                var progress = new ByteProgress(log, activity, "pg_dump");
+                using (var dump = ChildProcess.Start(pgDump.Path, args, ChildEnvironment(connection), redactor,
+                           redirectStdout: false, onStderrLine: line => progress.Note(line)))
+                {
+                    log.Verbose("Running: " + dump.DisplayCommandLine);
+                    using var killOnCancel = ct.Register(dump.Kill);
+                    using var timer = new Timer(_ => progress.Report(-1, FolderSize(writer.LocalPath)), null, 500, 500);
+                    int exit = dump.WaitForExit(ct);
+                    if (exit != 0) throw PgDumpFailure(dump, exit, server);
+                }
+
+                var files = new List<BackupFileEntry>();
+                foreach (var path in Directory.GetFiles(writer.LocalPath, "*", SearchOption.AllDirectories).OrderBy(p => p, StringComparer.Ordinal))
+                {
+                    ct.ThrowIfCancellationRequested();
+                    using var f = File.OpenRead(path);
+                    using var sha = SHA256.Create();
+                    files.Add(new BackupFileEntry
+                    {
+                        Name = path.Substring(writer.LocalPath.Length + 1).Replace('\\', '/'),
+                        SizeBytes = f.Length,
+                        Sha256 = HashingStream.Hex(sha.ComputeHash(f)),
+                    });
+                }
+                manifest.Files = files;
+                manifest.SizeBytes = files.Sum(f => f.SizeBytes);
+                manifest.Sha256 = DirectoryHash(files);
+
+                var pgRestore = locator.Find("pg_restore", pgDump.Version.Major, $"to read the table of contents of a pg_dump {pgDump.Version} archive");
+                var toc = ChildProcess.RunToEnd(pgRestore.Path, new[] { "--list", writer.LocalPath }, null, TimeSpan.FromMinutes(10), redactor, ct);
+                if (toc.ExitCode != 0)
+                    throw new PgBackupException(ErrorIds.PgDumpIncomplete, ErrorKind.InvalidData,
+                        $"pg_restore could not read the table of contents of the new archive: {toc.StandardError}", manifest.Name);
+                manifest.Tables = CountTables(server, toc.StandardOutput, log, activity, ct);
+                writer.Finish(ct);
+                Commit(store, writer, manifest, ct);
+            }
+            catch (Exception e)
+            {
+                writer.Abort();
+                throw Classify(e, store, manifest.Name, ct);
+            }
+        }
+
+        /// <summary>
+        /// The SHA-256 of a Directory backup: of its files' sorted "sha256  name" lines (the sha256sum format), so that
+        /// one value covers every file.
+        /// </summary>
+        public static string DirectoryHash(IEnumerable<BackupFileEntry> files)
+        {
+            var sb = new StringBuilder();
+            foreach (var f in files.OrderBy(f => f.Name, StringComparer.Ordinal)) sb.Append(f.Sha256).Append("  ").Append(f.Name).Append('\n');
+            using var sha = SHA256.Create();
+            return HashingStream.Hex(sha.ComputeHash(Encoding.UTF8.GetBytes(sb.ToString())));
+        }
+
+        private static long FolderSize(string path)
+        {
+            try { return Directory.Exists(path) ? new DirectoryInfo(path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length) : 0; }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { return 0; }
+        }
+
+        private static List<TableRowCount> CountTables(PgServer server, string toc, IOperationLog log, string activity, CancellationToken ct)
+        {
+            var oids = TableDataLine.Matches(toc).Cast<Match>().Select(m => uint.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).Distinct().ToList();
+            log.Progress(new ProgressInfo(activity, $"Counting the rows of {oids.Count} tables in the dump's snapshot"));
+            return server.CountRowsByOid(oids, ct);
+        }
+
+        /// <summary>Manifest first, then the data under its final name: a backup never looks complete before it is.</summary>
+        private static void Commit(IBackupStore store, IStoreWriter data, BackupManifest manifest, CancellationToken ct)
+        {
+            manifest.EndTime = DateTime.UtcNow;
+            WriteManifest(store, manifest, ct);
+            try { data.Commit(ct); }
+            catch { TryDelete(store, BackupNaming.ManifestName(manifest.Name)); throw; }
+        }
+
+        private static void Commit(IBackupStore store, IDirectoryWriter data, BackupManifest manifest, CancellationToken ct)
+        {
+            manifest.EndTime = DateTime.UtcNow;
+            WriteManifest(store, manifest, ct);
+            try { data.Commit(ct); }
+            catch { TryDelete(store, BackupNaming.ManifestName(manifest.Name)); throw; }
+        }
+
+        public static void WriteManifest(IBackupStore store, BackupManifest manifest, CancellationToken ct)
+        {
+            using var w = store.OpenWrite(BackupNaming.ManifestName(manifest.Name), ct);
+            var bytes = manifest.ToJsonBytes();
+            w.Stream.Write(bytes, 0, bytes.Length);
+            w.Finish(ct);
+            w.Commit(ct);
+        }
+
+        private static void TryDelete(IBackupStore store, string name)
+        {
+            try { store.Delete(name, CancellationToken.None); } catch (PgBackupException) { }
+        }
+
+        private static PgBackupException PgDumpFailure(ChildProcess dump, int exit, PgServer server)
+        {
+            var lines = dump.StandardErrorLines.Where(l => !l.StartsWith("pg_dump: dumping", StringComparison.Ordinal) && !l.StartsWith("pg_dump: reading", StringComparison.Ordinal)
+                                                           && !l.StartsWith("pg_dump: saving", StringComparison.Ordinal) && !l.StartsWith("pg_dump: last built-in", StringComparison.Ordinal)
+                                                           && !l.StartsWith("pg_dump: identifying", StringComparison.Ordinal) && !l.StartsWith("pg_dump: finding", StringComparison.Ordinal)
+                                                           && !l.StartsWith("pg_dump: flagging", StringComparison.Ordinal) && !l.StartsWith("pg_dump: executing", StringComparison.Ordinal)
+                                                           && !l.StartsWith("pg_dump: creating", StringComparison.Ordinal) && !l.StartsWith("pg_dump: processing", StringComparison.Ordinal)
+                                                           && !l.StartsWith("pg_dump: finished", StringComparison.Ordinal))
+                .ToList();
+            var errors = lines.Where(l => l.IndexOf("error", StringComparison.OrdinalIgnoreCase) >= 0 || l.IndexOf("detail", StringComparison.OrdinalIgnoreCase) >= 0 || l.IndexOf("FATAL", StringComparison.Ordinal) >= 0).ToList();
+            var shown = string.Join(Environment.NewLine, (errors.Count > 0 ? errors : lines).Skip(Math.Max(0, (errors.Count > 0 ? errors : lines).Count - 12)));
+            string how = dump.WasKilled ? "was stopped" : exit < 0 || exit > 128 ? $"was killed (exit code {exit})" : $"failed with exit code {exit}";
+            return new PgBackupException(ErrorIds.PgDumpFailed, ErrorKind.InvalidOperation,
+                $"pg_dump {how} while backing up '{server.Database}' on {server.Info.Server}; no backup was kept." +
+                (shown.Length > 0 ? Environment.NewLine + shown : ""), server.Database);
+        }
+
+        private static Exception Classify(Exception e, IBackupStore store, string name, CancellationToken ct)
+        {
+            if (ct.IsCancellationRequested) return new OperationCanceledException("The backup was stopped; its partial files were removed.", e, ct);
+            if (e is PgBackupException) return e;
+            if (e is IOException || e is UnauthorizedAccessException) return LocalStore.WriteFailure(store.GetPath(name), e);
+            return e;
+        }
+    }
+
+    /// <summary>Writes to a primary stage and, for as long as it reads, to a secondary reader (pg_restore --list).</summary>
+    public sealed class TeeStream : WriteThroughStream
+    {
+        private Stream? _secondary;
+
+        public TeeStream(Stream primary, Stream secondary) : base(primary, leaveOpen: true) { _secondary = secondary; }
+
+        protected override void Observe(byte[] buffer, int offset, int count)
+        {
+            if (_secondary is null) return;
+            try { _secondary.Write(buffer, offset, count); }
+            catch (IOException) { CloseSecondary(); }
+        }
+
+        /// <summary>Stops feeding the secondary reader: it has what it needs, or the stream ended.</summary>
+        public void CloseSecondary()
+        {
+            var s = _secondary;
+            _secondary = null;
+            try { s?.Dispose(); } catch (IOException) { }
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) CloseSecondary();
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>Throttled progress of a byte stream, with the table pg_dump is working on.</summary>
+    internal sealed class ByteProgress
+    {
+        private readonly IOperationLog _log;
+        private readonly string _activity;
+        private readonly string _tool;
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private long _lastReport = -1000;
+        private string? _current;
+        private long _lastIn;
+
+        public ByteProgress(IOperationLog log, string activity, string tool)
+        {
+            _log = log;
+            _activity = activity;
+            _tool = tool;
+        }
+
+        public void Note(string stderrLine)
+        {
+            var m = Regex.Match(stderrLine, @"dumping contents of table ""?(.+?)""?$");
+            if (m.Success) _current = "Table " + m.Groups[1].Value;
+        }
+
+        public void Report(long bytesIn, long bytesOut)
+        {
+            long now = _clock.ElapsedMilliseconds;
+            if (now - Interlocked.Read(ref _lastReport) < 500) return;
+            Interlocked.Exchange(ref _lastReport, now);
+            if (bytesIn >= 0) _lastIn = bytesIn;
+            double seconds = Math.Max(0.001, now / 1000.0);
+            string status = bytesIn >= 0
+                ? $"{Format(_lastIn)} read from {_tool}, {Format(bytesOut)} written ({Format((long)(_lastIn / seconds))}/s)"
+                : $"{Format(bytesOut)} written ({Format((long)(bytesOut / seconds))}/s)";
+            _log.Progress(new ProgressInfo(_activity, status) { CurrentOperation = _current });
+        }
+
+        public static string Format(long bytes)
+        {
+            string[] units = { "B", "KB", "MB", "GB", "TB" };
+            double v = bytes;
+            int u = 0;
+            while (v >= 1024 && u < units.Length - 1) { v /= 1024; u++; }
+            return v.ToString(u == 0 ? "0" : "0.0", CultureInfo.InvariantCulture) + " " + units[u];
+        }
+    }
+}

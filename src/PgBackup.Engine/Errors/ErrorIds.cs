@@ -1,0 +1,141 @@
+using System;
+
+namespace PgBackup
+{
+    /// <summary>What kind of failure an error is; the cmdlets map it to PowerShell's ErrorCategory.</summary>
+    public enum ErrorKind
+    {
+        InvalidArgument,
+        ObjectNotFound,
+        ConnectionError,
+        AuthenticationError,
+        PermissionDenied,
+        NotInstalled,
+        InvalidData,
+        WriteError,
+        ReadError,
+        OperationStopped,
+        OperationTimeout,
+        ResourceExists,
+        ResourceBusy,
+        SecurityError,
+        NotImplemented,
+        InvalidOperation,
+    }
+
+    /// <summary>
+    /// The one catalogue of PgBackup's error ids. Each id is stable: scripts may match on it
+    /// (<c>$_.FullyQualifiedErrorId -like 'PgDumpFailed,*'</c>). Add new ids here, never inline strings.
+    /// </summary>
+    public static class ErrorIds
+    {
+        // Input and configuration
+        public const string ConnectionStringMissing = "ConnectionStringMissing";
+        public const string ConnectionStringInvalid = "ConnectionStringInvalid";
+        public const string InvalidParameter = "InvalidParameter";
+        public const string PathNotFound = "PathNotFound";
+        public const string NotABackup = "NotABackup";
+
+        // Server and tools
+        public const string ServerUnreachable = "ServerUnreachable";
+        public const string AuthenticationFailed = "AuthenticationFailed";
+        public const string DatabaseNotFound = "DatabaseNotFound";
+        public const string PermissionDenied = "PermissionDenied";
+        public const string ServerQueryFailed = "ServerQueryFailed";
+        public const string PgToolNotFound = "PgToolNotFound";
+        public const string PgToolTooOld = "PgToolTooOld";
+        public const string CompressionNotSupported = "CompressionNotSupported";
+
+        // Making a backup
+        public const string PgDumpFailed = "PgDumpFailed";
+        public const string PgDumpIncomplete = "PgDumpIncomplete";
+        public const string BackupWriteFailed = "BackupWriteFailed";
+        public const string DiskFull = "DiskFull";
+        public const string BackupExists = "BackupExists";
+        public const string OperationCancelled = "OperationCancelled";
+
+        // Reading and verifying backups
+        public const string ManifestMissing = "ManifestMissing";
+        public const string ManifestInvalid = "ManifestInvalid";
+        public const string BackupIncomplete = "BackupIncomplete";
+        public const string BackupChecksumMismatch = "BackupChecksumMismatch";
+        public const string BackupSizeMismatch = "BackupSizeMismatch";
+        public const string BackupCorrupt = "BackupCorrupt";
+        public const string BackupReadFailed = "BackupReadFailed";
+        public const string UnsafeMetaCommand = "UnsafeMetaCommand";
+        public const string BackupTooOld = "BackupTooOld";
+        public const string NoBackupFound = "NoBackupFound";
+
+        // Restoring
+        public const string RestoreFailed = "RestoreFailed";
+        public const string RestoreStatementFailed = "RestoreStatementFailed";
+        public const string RestoreVerificationFailed = "RestoreVerificationFailed";
+        public const string TargetDatabaseInUse = "TargetDatabaseInUse";
+        public const string TargetDatabaseExists = "TargetDatabaseExists";
+        public const string TargetDatabaseMissing = "TargetDatabaseMissing";
+        public const string DrillFailed = "DrillFailed";
+        public const string ExportFailed = "ExportFailed";
+        public const string RoleCreationFailed = "RoleCreationFailed";
+
+        // Retention and removal
+        public const string RetentionPolicyMissing = "RetentionPolicyMissing";
+        public const string RemoveFailed = "RemoveFailed";
+        public const string TimeZoneNotFound = "TimeZoneNotFound";
+
+        // Object storage
+        public const string S3AccessDenied = "S3AccessDenied";
+        public const string S3BucketNotFound = "S3BucketNotFound";
+        public const string S3RequestFailed = "S3RequestFailed";
+        public const string S3UploadFailed = "S3UploadFailed";
+        public const string S3InvalidUri = "S3InvalidUri";
+        public const string CopyFailed = "CopyFailed";
+
+        // Encryption
+        public const string EncryptionFailed = "EncryptionFailed";
+        public const string DecryptionFailed = "DecryptionFailed";
+        public const string WrongPassphrase = "WrongPassphrase";
+        public const string SecretKeyMissing = "SecretKeyMissing";
+        public const string EncryptionKeyInvalid = "EncryptionKeyInvalid";
+        public const string IntegrityCheckFailed = "IntegrityCheckFailed";
+        public const string AlreadyEncrypted = "AlreadyEncrypted";
+        public const string NotEncrypted = "NotEncrypted";
+
+        // Neon
+        public const string NeonApiKeyMissing = "NeonApiKeyMissing";
+        public const string NeonUnauthorized = "NeonUnauthorized";
+        public const string NeonNotFound = "NeonNotFound";
+        public const string NeonBranchExists = "NeonBranchExists";
+        public const string NeonLimitExceeded = "NeonLimitExceeded";
+        public const string NeonRequestFailed = "NeonRequestFailed";
+        public const string NeonOperationFailed = "NeonOperationFailed";
+        public const string NeonOperationTimeout = "NeonOperationTimeout";
+        public const string NeonProjectNotFound = "NeonProjectNotFound";
+        public const string NeonDeleteRefused = "NeonDeleteRefused";
+        public const string NeonRetriesExhausted = "NeonRetriesExhausted";
+        public const string NeonInvalidExpiry = "NeonInvalidExpiry";
+
+        // Freshness
+        public const string BackupStale = "BackupStale";
+    }
+
+    /// <summary>
+    /// A failure PgBackup knows how to describe: a stable <see cref="ErrorId"/>, a <see cref="Kind"/>, a message that
+    /// never carries a secret, and the object the failure is about.
+    /// </summary>
+    public class PgBackupException : Exception
+    {
+        public PgBackupException(string errorId, ErrorKind kind, string message, object? target = null, Exception? inner = null)
+            : base(message, inner)
+        {
+            ErrorId = errorId;
+            Kind = kind;
+            Target = target;
+        }
+
+        public string ErrorId { get; }
+        public ErrorKind Kind { get; }
+        public object? Target { get; }
+        /// <summary>What the user can do about it, when PgBackup knows.</summary>
+        public string? RecommendedAction { get; init; }
+    }
+}

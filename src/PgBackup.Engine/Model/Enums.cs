@@ -1,0 +1,30 @@
+namespace PgBackup
+{
+    /// <summary>pg_dump's archive formats.</summary>
+    public enum BackupFormat
+    {
+        /// <summary>A SQL script (<c>.sql.gz</c>): restores with <c>gunzip | psql</c>.</summary>
+        Plain,
+        /// <summary>pg_dump's custom archive (<c>.dump</c>): restores with pg_restore, selectively and in parallel.</summary>
+        Custom,
+        /// <summary>One file per table in a folder (<c>.dir</c>): dumps and restores in parallel.</summary>
+        Directory,
+    }
+
+    public enum CompressionMethod
+    {
+        Gzip,
+        Zstd,
+        None,
+    }
+
+    public enum BackupStatus
+    {
+        /// <summary>Made by PgBackup and committed: its manifest and data are present and agree in size.</summary>
+        Complete,
+        /// <summary>Made by another tool (the guide's backup-database.sh): no manifest, time from the name.</summary>
+        NoManifest,
+        /// <summary>Partial, interrupted, or missing its data or manifest: never a good backup.</summary>
+        Incomplete,
+    }
+}

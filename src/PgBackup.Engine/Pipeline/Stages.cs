@@ -1,0 +1,191 @@
+using System;
+using System.IO;
+using System.IO.Compression;
+using System.Reflection;
+using System.Security.Cryptography;
+
+namespace PgBackup
+{
+    /// <summary>A write-only stage that sees every byte on its way to the next stage.</summary>
+    public abstract class WriteThroughStream : Stream
+    {
+        private readonly bool _leaveOpen;
+        private bool _disposed;
+
+        protected WriteThroughStream(Stream inner, bool leaveOpen)
+        {
+            Inner = inner;
+            _leaveOpen = leaveOpen;
+        }
+
+        protected Stream Inner { get; }
+        public long BytesWritten { get; private set; }
+
+        protected abstract void Observe(byte[] buffer, int offset, int count);
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            Observe(buffer, offset, count);
+            Inner.Write(buffer, offset, count);
+            BytesWritten += count;
+        }
+
+        public override void Flush() => Inner.Flush();
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => BytesWritten;
+        public override long Position { get => BytesWritten; set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing && !_disposed)
+            {
+                _disposed = true;
+                if (!_leaveOpen) Inner.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>SHA-256 and size of everything written through it.</summary>
+    public sealed class HashingStream : WriteThroughStream
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private string? _result;
+
+        public HashingStream(Stream inner, bool leaveOpen = true) : base(inner, leaveOpen) { }
+
+        protected override void Observe(byte[] buffer, int offset, int count) => _hash.AppendData(buffer, offset, count);
+
+        /// <summary>The lower-case hex SHA-256 of everything written; call once writing is over.</summary>
+        public string HashHex => _result ??= Hex(_hash.GetHashAndReset());
+
+        public static string Hex(byte[] bytes)
+        {
+            var chars = new char[bytes.Length * 2];
+            for (int i = 0; i < bytes.Length; i++)
+            {
+                chars[2 * i] = "0123456789abcdef"[bytes[i] >> 4];
+                chars[2 * i + 1] = "0123456789abcdef"[bytes[i] & 15];
+            }
+            return new string(chars);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) _hash.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>Feeds a <see cref="PlainScriptScanner"/>; with <c>refuseMetaCommands</c>, no byte of a chunk holding
+    /// a forbidden meta-command is passed on.</summary>
+    public sealed class ScanningStream : WriteThroughStream
+    {
+        private readonly bool _refuseMetaCommands;
+
+        public ScanningStream(Stream inner, PlainScriptScanner scanner, bool refuseMetaCommands, bool leaveOpen = true) : base(inner, leaveOpen)
+        {
+            Scanner = scanner;
+            _refuseMetaCommands = refuseMetaCommands;
+        }
+
+        public PlainScriptScanner Scanner { get; }
+
+        protected override void Observe(byte[] buffer, int offset, int count)
+        {
+            Scanner.Feed(buffer, offset, count);
+            if (_refuseMetaCommands && Scanner.FirstViolation is not null)
+                throw new PgBackupException(ErrorIds.UnsafeMetaCommand, ErrorKind.SecurityError, Scanner.DescribeViolation());
+        }
+    }
+
+    /// <summary>A stage that discards what it is given: the end of a read-only check.</summary>
+    public sealed class NullSinkStream : WriteThroughStream
+    {
+        public NullSinkStream() : base(Stream.Null, leaveOpen: true) { }
+        protected override void Observe(byte[] buffer, int offset, int count) { }
+    }
+
+    /// <summary>Compression and decompression stages: gzip (.gz), zstd (.zst) or none.</summary>
+    public static class Compression
+    {
+        public const int DefaultGzipLevel = 6;
+        public const int DefaultZstdLevel = 3;
+
+        public static int DefaultLevel(CompressionMethod method) => method switch
+        {
+            CompressionMethod.Gzip => DefaultGzipLevel,
+            CompressionMethod.Zstd => DefaultZstdLevel,
+            _ => 0,
+        };
+
+        public static void ValidateLevel(CompressionMethod method, int level)
+        {
+            var (min, max) = method switch
+            {
+                CompressionMethod.Gzip => (1, 9),
+                CompressionMethod.Zstd => (1, 19),
+                _ => (0, 0),
+            };
+            if (method == CompressionMethod.None || level < min || level > max)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
+                    method == CompressionMethod.None
+                        ? "-CompressionLevel has no meaning with -Compression None."
+                        : $"-CompressionLevel for {method} must be between {min} and {max}; {level} was given.", level);
+        }
+
+        /// <summary>A write stage that compresses into <paramref name="inner"/> (left open).</summary>
+        public static Stream CreateCompressor(CompressionMethod method, int level, Stream inner) => method switch
+        {
+            CompressionMethod.Gzip => CreateGzip(inner, level),
+            CompressionMethod.Zstd => CreateZstd(inner, level),
+            _ => new NonClosingStream(inner),
+        };
+
+        /// <summary>A read stage that decompresses <paramref name="inner"/> (closed with it).</summary>
+        public static Stream CreateDecompressor(CompressionMethod method, Stream inner) => method switch
+        {
+            CompressionMethod.Gzip => new GZipStream(inner, CompressionMode.Decompress, leaveOpen: false),
+            CompressionMethod.Zstd => new ZstdSharp.DecompressionStream(inner, leaveOpen: false),
+            _ => inner,
+        };
+
+        private static Stream CreateZstd(Stream inner, int level)
+        {
+            var z = new ZstdSharp.CompressionStream(inner, level, bufferSize: 1 << 20, leaveOpen: true);
+            return z;
+        }
+
+        // .NET 9 and later take an exact zlib level (ZLibCompressionOptions); older runtimes only the enum.
+        private static readonly Type? ZLibOptionsType = typeof(GZipStream).Assembly.GetType("System.IO.Compression.ZLibCompressionOptions");
+        private static readonly ConstructorInfo? GzipWithOptions = ZLibOptionsType is null ? null
+            : typeof(GZipStream).GetConstructor(new[] { typeof(Stream), ZLibOptionsType, typeof(bool) });
+
+        /// <summary>Whether this runtime honours every gzip level (1-9) exactly.</summary>
+        public static bool ExactGzipLevels => GzipWithOptions is not null;
+
+        private static Stream CreateGzip(Stream inner, int level)
+        {
+            if (GzipWithOptions is not null && ZLibOptionsType is not null)
+            {
+                var options = Activator.CreateInstance(ZLibOptionsType)!;
+                ZLibOptionsType.GetProperty("CompressionLevel")!.SetValue(options, level);
+                return (Stream)GzipWithOptions.Invoke(new object[] { inner, options, true });
+            }
+            var mapped = level <= 3 ? CompressionLevel.Fastest : CompressionLevel.Optimal;
+            return new GZipStream(inner, mapped, leaveOpen: true);
+        }
+    }
+
+    /// <summary>Passes writes through but leaves the inner stream open when disposed.</summary>
+    public sealed class NonClosingStream : WriteThroughStream
+    {
+        public NonClosingStream(Stream inner) : base(inner, leaveOpen: true) { }
+        protected override void Observe(byte[] buffer, int offset, int count) { }
+    }
+}

@@ -1,0 +1,246 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading;
+using Npgsql;
+
+namespace PgBackup
+{
+    /// <summary>
+    /// A connection to a PostgreSQL server for the questions PgBackup asks directly (version, tables, row counts,
+    /// creating and renaming databases). Npgsql stays inside the engine: no Npgsql type leaves this class's assembly.
+    /// </summary>
+    public sealed class PgServer : IDisposable
+    {
+        private readonly NpgsqlConnection _connection;
+        private readonly Redactor _redactor;
+
+        private PgServer(NpgsqlConnection connection, PgConnectionInfo info, Redactor redactor)
+        {
+            _connection = connection;
+            _redactor = redactor;
+            Info = info;
+            Version = PgVersion.FromVersionNum(int.Parse(Scalar("SHOW server_version_num")!.ToString()!, System.Globalization.CultureInfo.InvariantCulture));
+            VersionText = Scalar("SHOW server_version")?.ToString() ?? Version.ToString();
+            Database = Scalar("SELECT current_database()")?.ToString() ?? "";
+        }
+
+        public PgConnectionInfo Info { get; }
+        public PgVersion Version { get; }
+        /// <summary>The server's own version string, e.g. <c>15.18 (Debian 15.18-0+deb12u1)</c>.</summary>
+        public string VersionText { get; }
+        public string Database { get; }
+
+        /// <summary>Connects; failures become errors with stable ids (unreachable, authentication, missing database).</summary>
+        public static PgServer Connect(PgConnectionInfo info, Redactor redactor, CancellationToken cancellationToken)
+        {
+            var connection = new NpgsqlConnection(ToNpgsqlConnectionString(info));
+            try
+            {
+                connection.OpenAsync(cancellationToken).GetAwaiter().GetResult();
+                return new PgServer(connection, info, redactor);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                connection.Dispose();
+                throw Translate(e, info, redactor, "connect to");
+            }
+        }
+
+        internal static string ToNpgsqlConnectionString(PgConnectionInfo info)
+        {
+            var b = new NpgsqlConnectionStringBuilder();
+            var host = info.Host ?? Environment.GetEnvironmentVariable("PGHOST");
+            if (string.IsNullOrEmpty(host))
+                host = !RuntimeInformation.IsOSPlatform(OSPlatform.Windows) && Directory.Exists("/var/run/postgresql") ? "/var/run/postgresql" : "localhost";
+            b.Host = host;
+            var port = info.PortText ?? Environment.GetEnvironmentVariable("PGPORT");
+            if (!string.IsNullOrEmpty(port) && int.TryParse(port!.Split(',')[0], out var p)) b.Port = p;
+            b.Username = info.User ?? Environment.GetEnvironmentVariable("PGUSER") ?? Environment.UserName;
+            b.Database = info.Database ?? Environment.GetEnvironmentVariable("PGDATABASE") ?? b.Username;
+            var password = info.Password ?? Environment.GetEnvironmentVariable("PGPASSWORD");
+            if (!string.IsNullOrEmpty(password)) b.Password = password;
+            b.ApplicationName = info.Get("application_name") ?? "PgBackup";
+            if (info.Get("sslmode") is string ssl)
+                b.SslMode = ssl switch
+                {
+                    "disable" => SslMode.Disable,
+                    "allow" => SslMode.Allow,
+                    "prefer" => SslMode.Prefer,
+                    "require" => SslMode.Require,
+                    "verify-ca" => SslMode.VerifyCA,
+                    "verify-full" => SslMode.VerifyFull,
+                    _ => throw new PgBackupException(ErrorIds.ConnectionStringInvalid, ErrorKind.InvalidArgument, $"sslmode '{ssl}' is not one libpq knows."),
+                };
+            if (info.Get("sslrootcert") is string root) b.RootCertificate = root;
+            if (info.Get("sslcert") is string cert) b.SslCertificate = cert;
+            if (info.Get("sslkey") is string key) b.SslKey = key;
+            if (info.Get("sslpassword") is string keyPassword) b.SslPassword = keyPassword;
+            if (info.Get("connect_timeout") is string timeout && int.TryParse(timeout, out var t) && t > 0) b.Timeout = Math.Min(t, 1024);
+            if (info.Get("options") is string options) b.Options = options;
+            if (info.Get("target_session_attrs") is string tsa) b.TargetSessionAttributes = tsa;
+            b.CommandTimeout = 0;
+            b.Pooling = false;
+            b.IncludeErrorDetail = false;
+            return b.ConnectionString;
+        }
+
+        /// <summary>Turns an Npgsql or network failure into a PgBackup error with a stable id and no secret.</summary>
+        internal static PgBackupException Translate(Exception e, PgConnectionInfo info, Redactor redactor, string action)
+        {
+            if (e is PgBackupException pe) return pe;
+            string where = $"{info.Server}/{info.Database}";
+            string detail = redactor.Redact(e.Message);
+            if (e is PostgresException pg)
+            {
+                switch (pg.SqlState)
+                {
+                    case "28P01":
+                    case "28000":
+                        return new PgBackupException(ErrorIds.AuthenticationFailed, ErrorKind.AuthenticationError,
+                            $"The server {info.Server} refused the login of '{info.User}': {redactor.Redact(pg.MessageText)}", where, e)
+                        { RecommendedAction = "Check the user and password (-Credential, or the password in the connection string)." };
+                    case "3D000":
+                        return new PgBackupException(ErrorIds.DatabaseNotFound, ErrorKind.ObjectNotFound,
+                            $"The database '{info.Database}' does not exist on {info.Server}.", where, e);
+                    case "42501":
+                        return new PgBackupException(ErrorIds.PermissionDenied, ErrorKind.PermissionDenied,
+                            $"Permission denied on {where}: {redactor.Redact(pg.MessageText)}", where, e);
+                    case "57P03":
+                    case "53300":
+                        return new PgBackupException(ErrorIds.ServerUnreachable, ErrorKind.ConnectionError,
+                            $"The server {info.Server} does not accept connections now: {redactor.Redact(pg.MessageText)}", where, e);
+                }
+                return new PgBackupException(ErrorIds.ServerQueryFailed, ErrorKind.InvalidOperation,
+                    $"Could not {action} {where}: {redactor.Redact(pg.MessageText)} (SQLSTATE {pg.SqlState})", where, e);
+            }
+            if (e is NpgsqlException ne && ne.Message.IndexOf("password", StringComparison.OrdinalIgnoreCase) >= 0)
+                return new PgBackupException(ErrorIds.AuthenticationFailed, ErrorKind.AuthenticationError,
+                    $"The server {info.Server} asks for a password and none was given: {detail}", where, e)
+                { RecommendedAction = "Give the password with -Credential or in the connection string." };
+            for (var x = e; x is not null; x = x.InnerException)
+                if (x is SocketException || x is TimeoutException || x is IOException)
+                    return new PgBackupException(ErrorIds.ServerUnreachable, ErrorKind.ConnectionError,
+                        $"Could not reach the PostgreSQL server {info.Server}: {redactor.Redact(x.Message)}", where, e)
+                    { RecommendedAction = "Check the host and port, that the server runs, and that a firewall lets the connection through." };
+            return new PgBackupException(ErrorIds.ServerQueryFailed, ErrorKind.InvalidOperation, $"Could not {action} {where}: {detail}", where, e);
+        }
+
+        public object? Scalar(string sql, params (string Name, object Value)[] parameters)
+        {
+            try
+            {
+                using var cmd = new NpgsqlCommand(sql, _connection);
+                foreach (var (name, value) in parameters) cmd.Parameters.AddWithValue(name, value);
+                var r = cmd.ExecuteScalar();
+                return r is DBNull ? null : r;
+            }
+            catch (Exception e) when (e is NpgsqlException || e is InvalidOperationException)
+            {
+                throw Translate(e, Info, _redactor, "query");
+            }
+        }
+
+        public void Execute(string sql, CancellationToken cancellationToken = default, params (string Name, object Value)[] parameters)
+        {
+            try
+            {
+                using var cmd = new NpgsqlCommand(sql, _connection);
+                foreach (var (name, value) in parameters) cmd.Parameters.AddWithValue(name, value);
+                using (cancellationToken.Register(() => { try { cmd.Cancel(); } catch (Exception) { } }))
+                    cmd.ExecuteNonQuery();
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            catch (Exception e) when ((e is NpgsqlException || e is InvalidOperationException) && !cancellationToken.IsCancellationRequested)
+            {
+                throw Translate(e, Info, _redactor, "run a command on");
+            }
+            catch (Exception e) when (e is NpgsqlException && cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+        }
+
+        public List<object?[]> Query(string sql, CancellationToken cancellationToken = default, params (string Name, object Value)[] parameters)
+        {
+            try
+            {
+                using var cmd = new NpgsqlCommand(sql, _connection);
+                foreach (var (name, value) in parameters) cmd.Parameters.AddWithValue(name, value);
+                using var cancel = cancellationToken.Register(() => { try { cmd.Cancel(); } catch (Exception) { } });
+                using var reader = cmd.ExecuteReader();
+                var rows = new List<object?[]>();
+                while (reader.Read())
+                {
+                    var row = new object?[reader.FieldCount];
+                    for (int i = 0; i < row.Length; i++) row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
+                    rows.Add(row);
+                }
+                cancellationToken.ThrowIfCancellationRequested();
+                return rows;
+            }
+            catch (Exception e) when ((e is NpgsqlException || e is InvalidOperationException) && !cancellationToken.IsCancellationRequested)
+            {
+                throw Translate(e, Info, _redactor, "query");
+            }
+            catch (Exception e) when (e is NpgsqlException && cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+        }
+
+        /// <summary>
+        /// Starts a read-only repeatable-read transaction and exports its snapshot, so that pg_dump
+        /// (<c>--snapshot</c>) and PgBackup's row counts see exactly the same data.
+        /// </summary>
+        public string ExportSnapshot()
+        {
+            Execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+            Execute("SET LOCAL row_security = off");
+            return Scalar("SELECT pg_export_snapshot()")?.ToString()
+                ?? throw new PgBackupException(ErrorIds.ServerQueryFailed, ErrorKind.InvalidOperation, "The server returned no snapshot.");
+        }
+
+        /// <summary>Exact row counts (<c>count(*) FROM ONLY</c>) of the tables with the given OIDs, in this transaction.</summary>
+        public List<TableRowCount> CountRowsByOid(IReadOnlyCollection<uint> oids, CancellationToken cancellationToken)
+        {
+            var result = new List<TableRowCount>();
+            if (oids.Count == 0) return result;
+            var rows = Query(
+                "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " +
+                "WHERE c.oid::bigint = ANY(@oids) ORDER BY n.nspname, c.relname",
+                cancellationToken, ("oids", oids.Select(o => (long)o).ToArray()));
+            foreach (var row in rows)
+            {
+                var schema = (string)row[0]!;
+                var name = (string)row[1]!;
+                var count = Convert.ToInt64(Scalar($"SELECT count(*) FROM ONLY {PgIdentifier.Qualify(schema, name)}"), System.Globalization.CultureInfo.InvariantCulture);
+                result.Add(new TableRowCount(schema, name, count));
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            return result;
+        }
+
+        /// <summary>Exact row counts of the given tables (by schema and name) as they are now; missing tables have -1.</summary>
+        public List<TableRowCount> CountRows(IEnumerable<TableRowCount> tables, CancellationToken cancellationToken)
+        {
+            var result = new List<TableRowCount>();
+            Execute("SET row_security = off");
+            foreach (var t in tables)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var exists = Scalar("SELECT to_regclass(@q) IS NOT NULL", ("q", t.QualifiedName));
+                long rows = exists is true
+                    ? Convert.ToInt64(Scalar($"SELECT count(*) FROM ONLY {t.QualifiedName}"), System.Globalization.CultureInfo.InvariantCulture)
+                    : -1;
+                result.Add(new TableRowCount(t.Schema, t.Name, rows));
+            }
+            return result;
+        }
+
+        public void Dispose() => _connection.Dispose();
+    }
+}

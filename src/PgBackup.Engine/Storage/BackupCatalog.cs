@@ -1,0 +1,149 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+
+namespace PgBackup
+{
+    /// <summary>Lists the backups in a store: PgBackup's own (from manifests), the guide's, and incomplete ones.</summary>
+    public static class BackupCatalog
+    {
+        /// <summary>Every backup in <paramref name="store"/>, newest first. Files that are not backups are ignored.</summary>
+        public static List<BackupInfo> List(IBackupStore store, IOperationLog log, CancellationToken cancellationToken)
+        {
+            var entries = store.List(null, cancellationToken);
+            var byName = entries.ToDictionary(e => e.Name, StringComparer.Ordinal);
+            var result = new List<BackupInfo>();
+            var accounted = new HashSet<string>(StringComparer.Ordinal);
+
+            foreach (var entry in entries.Where(e => !e.IsDirectory && e.Name.EndsWith(BackupNaming.ManifestSuffix, StringComparison.Ordinal)))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var dataName = entry.Name.Substring(0, entry.Name.Length - BackupNaming.ManifestSuffix.Length);
+                if (BackupNaming.Parse(dataName) is null) continue;
+                accounted.Add(dataName);
+                result.Add(Describe(store, dataName, entry, byName.TryGetValue(dataName, out var d) ? d : null, log, cancellationToken));
+            }
+
+            foreach (var entry in entries)
+            {
+                if (accounted.Contains(entry.Name)) continue;
+                if (entry.Name.EndsWith(BackupNaming.PartialSuffix, StringComparison.Ordinal))
+                {
+                    var baseName = entry.Name.Substring(0, entry.Name.Length - BackupNaming.PartialSuffix.Length);
+                    var parsed = BackupNaming.Parse(baseName);
+                    // A partial whose manifest was committed is already listed with it.
+                    if (parsed is null || accounted.Contains(baseName)) continue;
+                    result.Add(FromName(store, baseName, parsed, entry, BackupStatus.Incomplete,
+                        $"Being written, or interrupted: only {entry.Name} exists."));
+                    continue;
+                }
+                var p = BackupNaming.Parse(entry.Name);
+                if (p is null) continue;
+                if (p.IsGuideStyle && !entry.IsDirectory)
+                    result.Add(FromName(store, entry.Name, p, entry, BackupStatus.NoManifest,
+                        entry.SizeBytes > BackupInfo.GuideEmptyGzipSize
+                            ? "No manifest: made by another tool (such as the guide's backup-database.sh); time from its name."
+                            : "No manifest, and empty: pg_dump wrote nothing."));
+                else
+                    result.Add(FromName(store, entry.Name, p, entry, BackupStatus.Incomplete, "Its manifest is missing."));
+            }
+            return result.OrderByDescending(b => b.StartTime).ThenByDescending(b => b.Name, StringComparer.Ordinal).ToList();
+        }
+
+        /// <summary>Reads one backup given its name in the store (the data's name, not the manifest's).</summary>
+        public static BackupInfo Get(IBackupStore store, string name, IOperationLog log, CancellationToken cancellationToken)
+        {
+            name = BackupNaming.StripAuxiliarySuffix(name);
+            var parsed = BackupNaming.Parse(name);
+            var data = store.Get(name, cancellationToken);
+            var manifest = store.Get(BackupNaming.ManifestName(name), cancellationToken);
+            if (manifest is not null) return Describe(store, name, manifest, data, log, cancellationToken);
+            if (data is null)
+            {
+                var partial = store.Get(BackupNaming.PartialName(name), cancellationToken);
+                if (partial is not null && parsed is not null)
+                    return FromName(store, name, parsed, partial, BackupStatus.Incomplete, $"Being written, or interrupted: only {partial.Name} exists.");
+                throw new PgBackupException(ErrorIds.PathNotFound, ErrorKind.ObjectNotFound, $"{store.GetPath(name)} does not exist.", store.GetPath(name));
+            }
+            if (parsed is null)
+                throw new PgBackupException(ErrorIds.NotABackup, ErrorKind.InvalidArgument,
+                    $"{store.GetPath(name)} is not a backup: its name is not backup_<database>_<yyyyMMdd_HHmmss> with a backup extension, and it has no manifest.", store.GetPath(name));
+            if (parsed.IsGuideStyle && !data.IsDirectory)
+                return FromName(store, name, parsed, data, BackupStatus.NoManifest,
+                    data.SizeBytes > BackupInfo.GuideEmptyGzipSize ? "No manifest: made by another tool; time from its name." : "No manifest, and empty: pg_dump wrote nothing.");
+            return FromName(store, name, parsed, data, BackupStatus.Incomplete, "Its manifest is missing.");
+        }
+
+        private static BackupInfo Describe(IBackupStore store, string dataName, StoreEntry manifestEntry, StoreEntry? data, IOperationLog log, CancellationToken cancellationToken)
+        {
+            BackupManifest m;
+            try
+            {
+                using var s = store.OpenRead(manifestEntry.Name, cancellationToken);
+                m = BackupManifest.Read(s, store.GetPath(manifestEntry.Name));
+            }
+            catch (PgBackupException e)
+            {
+                log.Warning(e.Message);
+                var parsed = BackupNaming.Parse(dataName)!;
+                return FromName(store, dataName, parsed, data ?? manifestEntry, BackupStatus.Incomplete, "Its manifest cannot be read: " + e.Message);
+            }
+            if (!string.Equals(m.Name, dataName, StringComparison.Ordinal))
+            {
+                // Renamed by hand: the files' names are what counts.
+                m.Name = dataName;
+            }
+            if (data is null)
+                return BackupInfo.FromManifest(m, store, BackupStatus.Incomplete,
+                    store.Get(BackupNaming.PartialName(dataName), cancellationToken) is not null
+                        ? "Interrupted before it was committed (the data is still .partial)."
+                        : "Its data is missing: only the manifest exists.", 0);
+            if (data.SizeBytes != m.SizeBytes)
+                return BackupInfo.FromManifest(m, store, BackupStatus.Incomplete,
+                    $"Its size ({data.SizeBytes} bytes) differs from the manifest's ({m.SizeBytes} bytes): truncated or changed.", data.SizeBytes);
+            return BackupInfo.FromManifest(m, store, BackupStatus.Complete, null);
+        }
+
+        private static BackupInfo FromName(IBackupStore store, string name, ParsedBackupName parsed, StoreEntry entry, BackupStatus status, string detail) => new BackupInfo
+        {
+            Name = name,
+            Path = store.GetPath(name),
+            Location = store.Location,
+            Database = parsed.Database,
+            Format = parsed.Format,
+            Compression = parsed.Compression,
+            SizeBytes = entry.SizeBytes,
+            StartTime = parsed.TimeUtc,
+            Status = status,
+            StatusDetail = detail,
+            Encrypted = parsed.Encrypted,
+        };
+
+        /// <summary>
+        /// Deletes partial files left by interrupted backups that nothing has written to for
+        /// <paramref name="olderThan"/>. Returns their names.
+        /// </summary>
+        public static List<string> SweepStalePartials(IBackupStore store, TimeSpan olderThan, IOperationLog log, CancellationToken cancellationToken)
+        {
+            var swept = new List<string>();
+            var cutoff = DateTime.UtcNow - olderThan;
+            foreach (var e in store.List(null, cancellationToken))
+            {
+                if (!e.Name.EndsWith(BackupNaming.PartialSuffix, StringComparison.Ordinal)) continue;
+                if (BackupNaming.Parse(BackupNaming.StripAuxiliarySuffix(e.Name)) is null || e.LastModifiedUtc > cutoff) continue;
+                try
+                {
+                    store.Delete(e.Name, cancellationToken);
+                    swept.Add(e.Name);
+                    log.Verbose($"Removed {store.GetPath(e.Name)}, left by an interrupted backup (last written {e.LastModifiedUtc:u}).");
+                }
+                catch (PgBackupException ex)
+                {
+                    log.Warning($"Could not remove the stale partial file {store.GetPath(e.Name)}: {ex.Message}");
+                }
+            }
+            return swept;
+        }
+    }
+}

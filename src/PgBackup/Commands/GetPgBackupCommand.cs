@@ -1,0 +1,91 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+
+namespace PgBackup.Commands
+{
+    /// <summary>Get-PgBackup: lists backups newest first, with their status and age; checks freshness.</summary>
+    [Cmdlet(VerbsCommon.Get, "PgBackup", DefaultParameterSetName = "Path")]
+    [OutputType(typeof(BackupInfo))]
+    public sealed class GetPgBackupCommand : PgBackupCmdlet
+    {
+        [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Alias("Location")]
+        [ValidateNotNullOrEmpty]
+        public string[] Path { get; set; } = { "backups" };
+
+        [Parameter]
+        [SupportsWildcards]
+        public string[]? Database { get; set; }
+
+        /// <summary>Only the newest good backup of each database.</summary>
+        [Parameter] public SwitchParameter Latest { get; set; }
+
+        [Parameter] public DateTime? Since { get; set; }
+
+        [Parameter] public DateTime? Before { get; set; }
+
+        /// <summary>Writes an error for each database whose newest good backup is older than this.</summary>
+        [Parameter] public TimeSpan? MaxAge { get; set; }
+
+        /// <summary>Also lists incomplete backups when -Latest is used.</summary>
+        [Parameter] public SwitchParameter IncludeIncomplete { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            foreach (var p in Path)
+            {
+                var location = ResolvePath(p);
+                if (!TryRun((log, ct) =>
+                    {
+                        using var store = StoreFactory.OpenLocation(location, StoreOptions.Default, create: false);
+                        return BackupCatalog.List(store, log, ct);
+                    }, location, out var backups))
+                    continue;
+                Emit(backups, location);
+            }
+        }
+
+        private void Emit(List<BackupInfo> backups, string location)
+        {
+            IEnumerable<BackupInfo> selected = backups;
+            if (Database is { Length: > 0 })
+            {
+                var patterns = Database.Select(d => new WildcardPattern(d, WildcardOptions.IgnoreCase)).ToList();
+                selected = selected.Where(b => patterns.Any(w => w.IsMatch(b.Database)));
+            }
+            if (Since.HasValue) selected = selected.Where(b => b.StartTime >= Since.Value.ToUniversalTime());
+            if (Before.HasValue) selected = selected.Where(b => b.StartTime < Before.Value.ToUniversalTime());
+            var list = selected.ToList();
+
+            if (MaxAge.HasValue)
+            {
+                foreach (var group in list.GroupBy(b => b.Database))
+                {
+                    var newest = group.Where(b => b.IsGood).OrderByDescending(b => b.StartTime).FirstOrDefault();
+                    if (newest is null || newest.Age > MaxAge.Value)
+                        WriteError(ToErrorRecord(new PgBackupException(ErrorIds.BackupStale, ErrorKind.InvalidData,
+                            newest is null
+                                ? $"There is no good backup of '{group.Key}' in {location}."
+                                : $"The newest good backup of '{group.Key}' in {location} is {FormatAge(newest.Age)} old (allowed: {FormatAge(MaxAge.Value)}): {newest.Name}.",
+                            group.Key)
+                        { RecommendedAction = "Check that the scheduled backup job runs and succeeds." }));
+                }
+                if (Database is { Length: > 0 } && list.Count == 0)
+                    foreach (var d in Database.Where(d => !WildcardPattern.ContainsWildcardCharacters(d)))
+                        WriteError(ToErrorRecord(new PgBackupException(ErrorIds.BackupStale, ErrorKind.InvalidData, $"There is no backup of '{d}' in {location}.", d)));
+            }
+
+            if (Latest)
+                list = list.GroupBy(b => b.Database)
+                    .Select(g => g.Where(b => b.IsGood || IncludeIncomplete).OrderByDescending(b => b.StartTime).FirstOrDefault())
+                    .Where(b => b is not null).Select(b => b!)
+                    .OrderByDescending(b => b.StartTime).ToList();
+            foreach (var b in list) WriteObject(b);
+        }
+
+        private static string FormatAge(TimeSpan t) =>
+            t.TotalDays >= 1 ? $"{(int)t.TotalDays}d {t.Hours}h {t.Minutes}m" : t.TotalHours >= 1 ? $"{(int)t.TotalHours}h {t.Minutes}m" : $"{(int)t.TotalMinutes}m {t.Seconds}s";
+    }
+}

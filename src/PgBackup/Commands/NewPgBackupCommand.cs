@@ -1,0 +1,105 @@
+using System.Management.Automation;
+
+namespace PgBackup.Commands
+{
+    /// <summary>New-PgBackup: backs up one PostgreSQL database with pg_dump, streaming, verified, with a manifest.</summary>
+    [Cmdlet(VerbsCommon.New, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+    [OutputType(typeof(BackupInfo))]
+    public sealed class NewPgBackupCommand : PgBackupCmdlet
+    {
+        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string? ConnectionString { get; set; }
+
+        [Parameter]
+        [Credential]
+        public PSCredential? Credential { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string Path { get; set; } = "backups";
+
+        [Parameter]
+        public BackupFormat Format { get; set; } = BackupFormat.Plain;
+
+        [Parameter]
+        public CompressionMethod Compression { get; set; } = CompressionMethod.Gzip;
+
+        [Parameter]
+        [ValidateRange(1, 19)]
+        public int CompressionLevel { get; set; }
+
+        [Parameter]
+        [ValidateRange(1, 64)]
+        public int Jobs { get; set; } = 1;
+
+        [Parameter] public string[]? Schema { get; set; }
+        [Parameter] public string[]? ExcludeSchema { get; set; }
+        [Parameter] public string[]? Table { get; set; }
+        [Parameter] public string[]? ExcludeTable { get; set; }
+        [Parameter] public string[]? ExcludeTableData { get; set; }
+        [Parameter] public SwitchParameter SchemaOnly { get; set; }
+        [Parameter] public SwitchParameter DataOnly { get; set; }
+        [Parameter] public SwitchParameter NoOwner { get; set; }
+        [Parameter] public SwitchParameter NoPrivileges { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? PgBinPath { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            var location = ResolvePath(Path);
+            PgConnectionInfo? connection = null;
+            try
+            {
+                connection = Run((log, ct) => ResolveConnection(ConnectionString, Credential, log));
+            }
+            catch (PgBackupException e)
+            {
+                Fail(e);
+            }
+            if (!ShouldProcess(location, $"Back up database '{connection!.Database ?? "(default)"}' from {connection.Server}"))
+                return;
+
+            var scope = new BackupScope
+            {
+                Schemas = Schema,
+                ExcludeSchemas = ExcludeSchema,
+                Tables = Table,
+                ExcludeTables = ExcludeTable,
+                ExcludeTableData = ExcludeTableData,
+                SchemaOnly = SchemaOnly,
+                DataOnly = DataOnly,
+                NoOwner = NoOwner,
+                NoPrivileges = NoPrivileges,
+            };
+            int? level = MyInvocation.BoundParameters.ContainsKey(nameof(CompressionLevel)) ? CompressionLevel : (int?)null;
+            string? binPath = PgBinPath is null ? null : ResolvePath(PgBinPath);
+            try
+            {
+                var info = Run((log, ct) =>
+                {
+                    using var store = StoreFactory.OpenLocation(location, StoreOptions.Default, create: true);
+                    return new BackupEngine().Run(new BackupRequest
+                    {
+                        Connection = connection,
+                        Store = store,
+                        Format = Format,
+                        Compression = Compression,
+                        CompressionLevel = level,
+                        Jobs = Jobs,
+                        Scope = scope,
+                        PgBinPath = binPath,
+                        ModuleVersion = ModuleVersion,
+                    }, log, ct);
+                });
+                WriteObject(info);
+            }
+            catch (PgBackupException e)
+            {
+                Fail(e, location);
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+using System;
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using System.Reflection;
+using System.Security;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace PgBackup.Commands
+{
+    /// <summary>
+    /// The base of every PgBackup cmdlet. It runs engine work on a worker thread and writes the engine's verbose,
+    /// warning and progress messages on the pipeline thread (the only thread allowed to); Ctrl+C (StopProcessing)
+    /// cancels the work, which kills child processes and removes partial files.
+    /// </summary>
+    public abstract class PgBackupCmdlet : PSCmdlet, IDisposable
+    {
+        private readonly CancellationTokenSource _stop = new CancellationTokenSource();
+        private static readonly int ActivityBase = Math.Abs(typeof(PgBackupCmdlet).GetHashCode() % 100000);
+
+        protected CancellationToken StopToken => _stop.Token;
+
+        protected override void StopProcessing() => _stop.Cancel();
+
+        /// <summary>The module's version (the one in PgBackup.psd1, compiled in by build.ps1).</summary>
+        protected static string ModuleVersion
+        {
+            get
+            {
+                var v = typeof(PgBackupCmdlet).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+                int plus = v.IndexOf('+');
+                return plus >= 0 ? v.Substring(0, plus) : v;
+            }
+        }
+
+        /// <summary>The current PowerShell folder (not the process's), where relative paths and .env are found.</summary>
+        protected string CurrentFolder => SessionState.Path.CurrentFileSystemLocation.ProviderPath;
+
+        /// <summary>A path as PowerShell users mean it: relative to $PWD, PS drives resolved; s3:// URIs unchanged.</summary>
+        protected string ResolvePath(string path) =>
+            StoreFactory.IsRemote(path) ? path : GetUnresolvedProviderPathFromPSPath(path);
+
+        /// <summary>Runs engine work, relaying its messages; engine errors become terminating errors.</summary>
+        protected T Run<T>(Func<IOperationLog, CancellationToken, T> work)
+        {
+            var log = new QueuedLog();
+            var task = Task.Factory.StartNew(() =>
+            {
+                try { return work(log, _stop.Token); }
+                finally { log.Complete(); }
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            foreach (var message in log.Messages)
+                message(this);
+            try
+            {
+                return task.GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                throw new PipelineStoppedException();
+            }
+        }
+
+        protected void Run(Action<IOperationLog, CancellationToken> work) => Run<object?>((log, ct) => { work(log, ct); return null; });
+
+        /// <summary>
+        /// Runs engine work for one input object: a PgBackup failure becomes a non-terminating error for that object
+        /// (the rest of the pipeline goes on); returns false when it failed.
+        /// </summary>
+        protected bool TryRun<T>(Func<IOperationLog, CancellationToken, T> work, object? target, out T result)
+        {
+            try
+            {
+                result = Run(work);
+                return true;
+            }
+            catch (PgBackupException e)
+            {
+                WriteError(ToErrorRecord(e, target));
+                result = default!;
+                return false;
+            }
+        }
+
+        public static ErrorRecord ToErrorRecord(PgBackupException e, object? target = null)
+        {
+            var record = new ErrorRecord(e, e.ErrorId, Category(e.Kind), target ?? e.Target);
+            if (e.RecommendedAction is not null)
+                record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = e.RecommendedAction };
+            return record;
+        }
+
+        /// <summary>Stops the cmdlet with a PgBackup error.</summary>
+        protected void Fail(PgBackupException e, object? target = null) => ThrowTerminatingError(ToErrorRecord(e, target));
+
+        protected void Fail(string errorId, ErrorKind kind, string message, object? target = null) =>
+            Fail(new PgBackupException(errorId, kind, message, target));
+
+        public static ErrorCategory Category(ErrorKind kind) => kind switch
+        {
+            ErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
+            ErrorKind.ObjectNotFound => ErrorCategory.ObjectNotFound,
+            ErrorKind.ConnectionError => ErrorCategory.ConnectionError,
+            ErrorKind.AuthenticationError => ErrorCategory.AuthenticationError,
+            ErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
+            ErrorKind.NotInstalled => ErrorCategory.NotInstalled,
+            ErrorKind.InvalidData => ErrorCategory.InvalidData,
+            ErrorKind.WriteError => ErrorCategory.WriteError,
+            ErrorKind.ReadError => ErrorCategory.ReadError,
+            ErrorKind.OperationStopped => ErrorCategory.OperationStopped,
+            ErrorKind.OperationTimeout => ErrorCategory.OperationTimeout,
+            ErrorKind.ResourceExists => ErrorCategory.ResourceExists,
+            ErrorKind.ResourceBusy => ErrorCategory.ResourceBusy,
+            ErrorKind.SecurityError => ErrorCategory.SecurityError,
+            ErrorKind.NotImplemented => ErrorCategory.NotImplemented,
+            _ => ErrorCategory.InvalidOperation,
+        };
+
+        /// <summary>The plain text of a SecureString, for handing to the engine (never logged).</summary>
+        protected static string? Plain(SecureString? secure)
+        {
+            if (secure is null) return null;
+            return new System.Net.NetworkCredential(string.Empty, secure).Password;
+        }
+
+        protected PgConnectionInfo ResolveConnection(string? connectionString, PSCredential? credential, IOperationLog log)
+        {
+            string? user = credential is null || credential == PSCredential.Empty ? null : credential.UserName;
+            string? password = credential is null || credential == PSCredential.Empty ? null : credential.GetNetworkCredential().Password;
+            return ConnectionResolver.Resolve(connectionString, user, password, CurrentFolder, log);
+        }
+
+        public void Dispose()
+        {
+            Dispose(true);
+            GC.SuppressFinalize(this);
+        }
+
+        protected virtual void Dispose(bool disposing)
+        {
+            if (disposing) _stop.Dispose();
+        }
+
+        /// <summary>Messages from worker threads, replayed on the pipeline thread.</summary>
+        private sealed class QueuedLog : IOperationLog
+        {
+            private readonly BlockingCollection<Action<PgBackupCmdlet>> _queue = new BlockingCollection<Action<PgBackupCmdlet>>();
+
+            public System.Collections.Generic.IEnumerable<Action<PgBackupCmdlet>> Messages => _queue.GetConsumingEnumerable();
+
+            public void Complete() => _queue.CompleteAdding();
+
+            private void Post(Action<PgBackupCmdlet> action)
+            {
+                try { _queue.Add(action); } catch (InvalidOperationException) { }
+            }
+
+            public void Verbose(string message) => Post(c => c.WriteVerbose(message));
+            public void Warning(string message) => Post(c => c.WriteWarning(message));
+
+            public void Progress(ProgressInfo p) => Post(c =>
+            {
+                var record = new ProgressRecord(ActivityBase + p.ActivityId, p.Activity, string.IsNullOrEmpty(p.Status) ? p.Activity : p.Status)
+                {
+                    PercentComplete = p.PercentComplete,
+                    SecondsRemaining = p.SecondsRemaining,
+                    CurrentOperation = p.CurrentOperation,
+                    RecordType = p.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+                };
+                c.WriteProgress(record);
+            });
+        }
+    }
+}

@@ -1,0 +1,29 @@
+<#
+Runs the Pester suite against one build of the module, in this (fresh) process, and writes the counts to a JSON file.
+#>
+param(
+    [Parameter(Mandatory)][string]$PesterPath,
+    [Parameter(Mandatory)][string]$ModuleManifest,
+    [Parameter(Mandatory)][ValidateSet('net8.0', 'netstandard2.0')][string]$Framework,
+    [Parameter(Mandatory)][string]$ResultFile,
+    [string]$Filter
+)
+$ErrorActionPreference = 'Stop'
+Import-Module $PesterPath -MinimumVersion 5.7.1
+$env:PGBACKUP_TFM = $Framework
+$env:PGBACKUP_TEST_MODULE = $ModuleManifest
+$config = New-PesterConfiguration
+$paths = Get-ChildItem -Path $PSScriptRoot -Filter '*.Tests.ps1' -File
+if ($Filter) {
+    $names = $Filter -split ','
+    $paths = $paths | Where-Object { $n = $_.Name; $names | Where-Object { $n -like "*$_*" } }
+}
+$config.Run.Path = @($paths.FullName)
+$config.Run.PassThru = $true
+$config.Output.Verbosity = 'Detailed'
+$config.Output.StackTraceVerbosity = 'Filtered'
+$config.TestResult.Enabled = $true
+$config.TestResult.OutputPath = [System.IO.Path]::ChangeExtension($ResultFile, '.xml')
+$result = Invoke-Pester -Configuration $config
+$failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+@{ Passed = $result.PassedCount; Failed = $failed; Skipped = $result.SkippedCount } | ConvertTo-Json | Set-Content $ResultFile

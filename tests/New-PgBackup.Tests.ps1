@@ -1,0 +1,330 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestCommon.ps1')
+    $script:Db = New-TestDatabaseName 'nb'
+    New-TestDatabase -Server $Main -Name $Db -SqlFile $SampleSql
+    # A few more kinds of data: a large object, bytea, arrays, a non-ASCII table name.
+    Invoke-TestPsql -Server $Main -Database $Db -Sql @'
+CREATE SCHEMA "Ünïcode Schema";
+CREATE TABLE "Ünïcode Schema"."Tabelle Ä" (id int PRIMARY KEY, b bytea, tags text[], note text);
+INSERT INTO "Ünïcode Schema"."Tabelle Ä" VALUES (1, '\xdeadbeef', '{a,b}', E'tab\there, newline\nthere, backslash \\ done'), (2, NULL, '{}', 'ß');
+SELECT lo_from_bytea(0, 'large object payload');
+'@ | Out-Null
+    $script:Uri = Get-TestPostgresUri -Server $Main -Database $Db
+    $script:Out = New-TestFolder
+}
+
+AfterAll {
+    Remove-TestFolder $Out
+}
+
+Describe 'New-PgBackup' {
+    It 'has the expected parameters' {
+        $expected = 'ConnectionString', 'Credential', 'Path', 'Format', 'Compression', 'CompressionLevel', 'Jobs', 'Schema',
+            'ExcludeSchema', 'Table', 'ExcludeTable', 'ExcludeTableData', 'SchemaOnly', 'DataOnly', 'NoOwner', 'NoPrivileges', 'PgBinPath'
+        $actual = (Get-Command New-PgBackup).Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
+        $actual | Sort-Object | Should -Be ($expected | Sort-Object)
+        (Get-Command New-PgBackup).Parameters['Credential'].ParameterType | Should -Be ([pscredential])
+    }
+
+    Context 'every format and compression restores with the stock tools to identical schema and data' {
+        BeforeAll {
+            $script:Source = Get-DatabaseFingerprint -Server $Main -Database $Db
+        }
+        It '<Format> with <Compression> (jobs <Jobs>)' -ForEach @(
+            @{ Format = 'Plain'; Compression = 'Gzip'; Jobs = 1; Extension = '.sql.gz' }
+            @{ Format = 'Plain'; Compression = 'Zstd'; Jobs = 1; Extension = '.sql.zst' }
+            @{ Format = 'Plain'; Compression = 'None'; Jobs = 1; Extension = '.sql' }
+            @{ Format = 'Custom'; Compression = 'Gzip'; Jobs = 1; Extension = '.dump' }
+            @{ Format = 'Custom'; Compression = 'None'; Jobs = 1; Extension = '.dump' }
+            @{ Format = 'Directory'; Compression = 'Gzip'; Jobs = 2; Extension = '.dir' }
+            @{ Format = 'Directory'; Compression = 'None'; Jobs = 1; Extension = '.dir' }
+        ) {
+            $folder = Join-Path $Out "$Format-$Compression"
+            $params = @{ ConnectionString = $Uri; Path = $folder; Format = $Format; Compression = $Compression }
+            if ($Jobs -gt 1) { $params.Jobs = $Jobs }
+            $b = New-PgBackup @params
+            $b.PSObject.TypeNames[0] | Should -Be 'PgBackup.BackupInfo'
+            $b.Status | Should -Be 'Complete'
+            $b.Name | Should -Match ("^backup_${Db}_\d{8}_\d{6}(_\d+)?" + [regex]::Escape($Extension) + '$')
+            Test-Path $b.Path | Should -BeTrue
+            Test-Path "$($b.Path).json" | Should -BeTrue
+            $b.Database | Should -Be $Db
+            $b.Server | Should -Be "127.0.0.1:$($Main.Port)"
+            $b.Format | Should -Be $Format
+            $b.SizeBytes | Should -BeGreaterThan 0
+            $b.Sha256 | Should -Match '^[0-9a-f]{64}$'
+            $b.PgDumpVersion | Should -Match '^\d+\.\d+$'
+            if ($Format -ne 'Directory') {
+                (Get-FileHash -Algorithm SHA256 $b.Path).Hash.ToLower() | Should -Be $b.Sha256
+                (Get-Item $b.Path).Length | Should -Be $b.SizeBytes
+            }
+            # The manifest's row counts are the database's.
+            $counts = @{}
+            foreach ($t in $b.Tables) { $counts[$t.QualifiedName] = $t.Rows }
+            $counts['public.play_events'] | Should -Be 4000
+            $counts['public.users'] | Should -Be 40
+            $counts['"Ünïcode Schema"."Tabelle Ä"'] | Should -Be 2
+            $b.TableCount | Should -Be 4
+
+            $target = New-TestDatabaseName 'rt'
+            Restore-WithStockTools -Server $Main -Backup $b -Database $target
+            $restored = Get-DatabaseFingerprint -Server $Main -Database $target
+            $restored.Schema | Should -Be $Source.Schema
+            $restored.Data | ConvertTo-Json | Should -Be ($Source.Data | ConvertTo-Json)
+            $restored.LargeObjects | Should -Be $Source.LargeObjects
+            Invoke-TestPsql -Server $Main -Sql "DROP DATABASE `"$target`" WITH (FORCE);" | Out-Null
+        }
+
+        It 'writes zstd that the zstd tool reads and gzip that gunzip reads' {
+            $z = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'tools') -Compression Zstd -CompressionLevel 9
+            $text = & bash -c "zstd -dcq '$($z.Path)'"
+            $LASTEXITCODE | Should -Be 0
+            ($text -join "`n") | Should -Match 'PostgreSQL database dump complete'
+            $g = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'tools') -CompressionLevel 1
+            & bash -c "gzip -t '$($g.Path)'"
+            $LASTEXITCODE | Should -Be 0
+        }
+    }
+
+    Context 'the manifest' {
+        It 'records what a restore checks, and never the password' {
+            $b = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'manifest')
+            $json = Get-Content -Raw "$($b.Path).json"
+            $m = $json | ConvertFrom-Json
+            $m.formatVersion | Should -Be 1
+            $m.moduleVersion | Should -Be (Get-Module PgBackup).Version.ToString()
+            $m.database | Should -Be $Db
+            $m.host | Should -Be '127.0.0.1'
+            $m.port | Should -Be $Main.Port
+            $m.serverVersion | Should -Match '^\d+\.\d+$'
+            $m.pgDumpVersion | Should -Match '^\d+\.\d+$'
+            $m.format | Should -Be 'Plain'
+            $m.compression | Should -Be 'Gzip'
+            $m.sizeBytes | Should -Be (Get-Item $b.Path).Length
+            $m.sha256 | Should -Be (Get-FileHash -Algorithm SHA256 $b.Path).Hash.ToLower()
+            [datetime]$m.startTime | Should -BeLessOrEqual ([datetime]$m.endTime)
+            $json | Should -Match '"startTime": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"'
+            ($m.tables | Where-Object name -eq 'tracks').rows | Should -Be 400
+            $json | Should -Not -Match ([regex]::Escape($Main.Password))
+        }
+
+        It 'names backups like the guide, distinct within one second' {
+            $folder = Join-Path $Out 'same-second'
+            $names = 1..3 | ForEach-Object { (New-PgBackup -ConnectionString $Uri -Path $folder -SchemaOnly).Name }
+            ($names | Select-Object -Unique).Count | Should -Be 3
+            $names | ForEach-Object { $_ | Should -Match "^backup_${Db}_\d{8}_\d{6}(_[23])?\.sql\.gz$" }
+            # The time in the name is UTC.
+            $stamp = [datetime]::ParseExact(($names[0] -replace "^backup_${Db}_(\d{8}_\d{6}).*", '$1'), 'yyyyMMdd_HHmmss', $null)
+            ([datetime]::UtcNow - $stamp).TotalMinutes | Should -BeLessThan 5
+        }
+
+        It 'honours the scope options and counts only what the dump contains' {
+            $b = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'scope') -Format Custom -Table 'public.users', 'public.tracks' -ExcludeTableData 'public.tracks'
+            ($b.Tables | ForEach-Object QualifiedName) | Should -Be @('public.users')
+            $b.Manifest.Scope.Tables | Should -Be @('public.users', 'public.tracks')
+            $p = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'scope') -ExcludeSchema '"Ünïcode Schema"' -NoOwner -NoPrivileges
+            ($p.Tables | ForEach-Object QualifiedName | Sort-Object) | Should -Be @('public.play_events', 'public.tracks', 'public.users')
+            $text = & bash -c "gzip -dc '$($p.Path)'"
+            ($text -join "`n") | Should -Not -Match 'OWNER TO'
+            $s = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'scope') -SchemaOnly
+            $s.Tables.Count | Should -Be 0
+        }
+    }
+
+    Context 'where the connection comes from' {
+        It 'uses $env:DATABASE_URL, then DATABASE_URL in .env, and -Credential overrides' {
+            $folder = New-TestFolder
+            Push-Location $folder
+            try {
+                $env:DATABASE_URL = $Uri
+                (New-PgBackup -SchemaOnly).Database | Should -Be $Db
+                Remove-Item Env:DATABASE_URL
+                Set-Content -Path .env -Value "# like the guide's .env`nDATABASE_URL=`"$Uri`"`nNEON_API_KEY=x"
+                $b = New-PgBackup -SchemaOnly
+                $b.Database | Should -Be $Db
+                $b.Path | Should -BeLike (Join-Path $folder 'backups/*')
+                $noPassword = Get-TestPostgresUri -Server $Main -Database $Db -NoPassword
+                $cred = [pscredential]::new($Main.User, (ConvertTo-SecureString $Main.Password -AsPlainText -Force))
+                (New-PgBackup -ConnectionString $noPassword -Credential $cred -SchemaOnly).Status | Should -Be 'Complete'
+                $wrong = [pscredential]::new($Main.User, (ConvertTo-SecureString 'not-the-password' -AsPlainText -Force))
+                { New-PgBackup -ConnectionString $Uri -Credential $wrong -SchemaOnly } | Should -Throw -ErrorId 'AuthenticationFailed,PgBackup.Commands.NewPgBackupCommand'
+            }
+            finally {
+                Remove-Item Env:DATABASE_URL -ErrorAction SilentlyContinue
+                Pop-Location
+                Remove-TestFolder $folder
+            }
+        }
+
+        It 'says clearly when there is no connection string' {
+            $folder = New-TestFolder
+            Push-Location $folder
+            try {
+                Remove-Item Env:DATABASE_URL -ErrorAction SilentlyContinue
+                { New-PgBackup } | Should -Throw -ErrorId 'ConnectionStringMissing,PgBackup.Commands.NewPgBackupCommand'
+            }
+            finally { Pop-Location; Remove-TestFolder $folder }
+        }
+    }
+
+    Context 'failures leave nothing that looks like a backup' {
+        BeforeEach { $script:Folder = New-TestFolder }
+        AfterEach { Remove-TestFolder $Folder }
+
+        It 'server unreachable' {
+            $port = Get-FreeTcpPort
+            $err = $null
+            try { New-PgBackup -ConnectionString "postgresql://postgres:pw@127.0.0.1:$port/x" -Path $Folder } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'ServerUnreachable,PgBackup.Commands.NewPgBackupCommand'
+            $err.CategoryInfo.Category | Should -Be 'ConnectionError'
+            Get-BackupLikeFiles $Folder | Should -BeNullOrEmpty
+        }
+
+        It 'wrong password' {
+            $err = $null
+            try { New-PgBackup -ConnectionString "postgresql://postgres:wrong-pw-123@127.0.0.1:$($Main.Port)/$Db" -Path $Folder } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'AuthenticationFailed,PgBackup.Commands.NewPgBackupCommand'
+            "$err" | Should -Not -Match 'wrong-pw-123'
+            Get-BackupLikeFiles $Folder | Should -BeNullOrEmpty
+        }
+
+        It 'missing database' {
+            $err = $null
+            try { New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database 'no_such_db') -Path $Folder } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'DatabaseNotFound,PgBackup.Commands.NewPgBackupCommand'
+            "$err" | Should -Match 'no_such_db'
+            Get-BackupLikeFiles $Folder | Should -BeNullOrEmpty
+        }
+
+        It 'invalid options are refused before anything runs' {
+            { New-PgBackup -ConnectionString $Uri -Path $Folder -Jobs 2 } | Should -Throw -ErrorId 'InvalidParameter,PgBackup.Commands.NewPgBackupCommand'
+            { New-PgBackup -ConnectionString $Uri -Path $Folder -Compression Gzip -CompressionLevel 12 } | Should -Throw -ErrorId 'InvalidParameter,PgBackup.Commands.NewPgBackupCommand'
+            { New-PgBackup -ConnectionString $Uri -Path $Folder -SchemaOnly -DataOnly } | Should -Throw -ErrorId 'InvalidParameter,PgBackup.Commands.NewPgBackupCommand'
+            { New-PgBackup -ConnectionString 'nonsense' -Path $Folder } | Should -Throw -ErrorId 'ConnectionStringInvalid,PgBackup.Commands.NewPgBackupCommand'
+            Get-BackupLikeFiles $Folder | Should -BeNullOrEmpty
+        }
+
+        It 'pg_dump killed while it runs' {
+            $lock = Start-TableLock -Server $Main -Database $Db -Table 'public.tracks'
+            try {
+                $job = Start-AsyncPipeline -Script { param($u, $p) New-PgBackup -ConnectionString $u -Path $p } -Arguments $Uri, $Folder
+                Wait-PgDumpWaiting -Server $Main -Database $Db
+                @(Get-PgDumpProcess $Db).Count | Should -BeGreaterThan 0
+                Get-PgDumpProcess $Db | ForEach-Object { & kill -9 $_ }
+                $failure = $null
+                try { $job.PowerShell.EndInvoke($job.Handle) } catch { $failure = $_.Exception.InnerException.ErrorRecord }
+                if (-not $failure) { $failure = $job.PowerShell.Streams.Error | Select-Object -First 1 }
+                $failure.FullyQualifiedErrorId | Should -Be 'PgDumpFailed,PgBackup.Commands.NewPgBackupCommand'
+                "$failure" | Should -Match 'killed'
+                Get-BackupLikeFiles $Folder | Should -BeNullOrEmpty
+            }
+            finally { Stop-TableLock $lock; Stop-AsyncPipeline $job }
+        }
+
+        It 'disk full' {
+            if ((& id -u) -ne '0') { Set-ItResult -Skipped -Because 'mounting a small tmpfs needs root (CI runs as root)'; return }
+            & mount -t tmpfs -o size=24k tmpfs $Folder
+            $LASTEXITCODE | Should -Be 0
+            try {
+                $err = $null
+                try { New-PgBackup -ConnectionString $Uri -Path $Folder -Compression None } catch { $err = $_ }
+                $err.FullyQualifiedErrorId | Should -Be 'DiskFull,PgBackup.Commands.NewPgBackupCommand'
+                $err.CategoryInfo.Category | Should -Be 'WriteError'
+                Get-BackupLikeFiles $Folder | Should -BeNullOrEmpty
+            }
+            finally { & umount $Folder }
+        }
+
+        It '-WhatIf writes nothing' {
+            New-PgBackup -ConnectionString $Uri -Path (Join-Path $Folder 'sub') -WhatIf
+            Test-Path (Join-Path $Folder 'sub') | Should -BeFalse
+        }
+    }
+
+    Context 'secrets' {
+        It 'the password is in no process command line, verbose line, object or error while pg_dump runs' {
+            $folder = New-TestFolder
+            $lock = Start-TableLock -Server $Main -Database $Db -Table 'public.users'
+            try {
+                $job = Start-AsyncPipeline -Script { param($u, $p) New-PgBackup -ConnectionString $u -Path $p -Verbose } -Arguments $Uri, $folder
+                Wait-PgDumpWaiting -Server $Main -Database $Db
+                $pids = @(Get-PgDumpProcess $Db)
+                $pids.Count | Should -BeGreaterThan 0
+                $cmdlines = Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$' | ForEach-Object {
+                    try { [System.IO.File]::ReadAllText("/proc/$($_.Name)/cmdline") } catch { }
+                }
+                ($cmdlines -join "`n") | Should -Not -Match ([regex]::Escape($Main.Password)) -Because 'no process may carry the password on its command line'
+                Stop-TableLock $lock
+                $out = $job.PowerShell.EndInvoke($job.Handle)
+                $out.Status | Should -Be 'Complete'
+                $verbose = $job.PowerShell.Streams.Verbose | ForEach-Object Message
+                ($verbose -join "`n") | Should -Match 'Running: .*pg_dump'
+                ($verbose -join "`n") | Should -Not -Match ([regex]::Escape($Main.Password))
+                ($out | Select-Object * | Out-String -Width 500) | Should -Not -Match ([regex]::Escape($Main.Password))
+                (Get-Content -Raw "$($out.Path).json") | Should -Not -Match ([regex]::Escape($Main.Password))
+            }
+            finally { Stop-TableLock $lock; Stop-AsyncPipeline $job; Remove-TestFolder $folder }
+        }
+    }
+
+    Context 'Ctrl+C' {
+        It 'stops pg_dump within two seconds and removes the partial files' {
+            $folder = New-TestFolder
+            $lock = Start-TableLock -Server $Main -Database $Db -Table 'public.users'
+            try {
+                $job = Start-AsyncPipeline -Script { param($u, $p) New-PgBackup -ConnectionString $u -Path $p } -Arguments $Uri, $folder
+                Wait-PgDumpWaiting -Server $Main -Database $Db
+                @(Get-ChildItem $folder -Filter '*.partial').Count | Should -Be 1
+                $clock = [System.Diagnostics.Stopwatch]::StartNew()
+                $job.PowerShell.Stop()
+                $clock.Stop()
+                $clock.Elapsed.TotalSeconds | Should -BeLessThan 2
+                Start-Sleep -Milliseconds 300
+                Get-PgDumpProcess $Db | Should -BeNullOrEmpty
+                Get-BackupLikeFiles $folder | Should -BeNullOrEmpty
+            }
+            finally { Stop-TableLock $lock; Stop-AsyncPipeline $job; Remove-TestFolder $folder }
+        }
+    }
+
+    Context 'server versions' {
+        It 'backs up an older server with the newer pg_dump' {
+            $old = $Servers.Old
+            New-TestDatabase -Server $old -Name olddb -SqlFile $SampleSql
+            $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $old -Database olddb) -Path (Join-Path $Out 'old')
+            $b.ServerVersion | Should -BeLike "$($old.Major).*"
+            [int]($b.PgDumpVersion -split '\.')[0] | Should -BeGreaterThan $old.Major
+            ($b.Tables | Where-Object Name -eq 'play_events').Rows | Should -Be 4000
+            $target = New-TestDatabaseName 'fromold'
+            Restore-WithStockTools -Server $Main -Backup $b -Database $target
+            (Invoke-TestPsql -Server $Main -Database $target -Sql 'SELECT count(*) FROM play_events') | Should -Be '4000'
+        }
+
+        It 'refuses a newer server than any pg_dump here before writing anything' {
+            $new = $Servers.New
+            $newest = Get-ChildItem /usr/lib/postgresql -Directory | ForEach-Object { [int]$_.Name } | Sort-Object | Select-Object -Last 1
+            if ($newest -ge $new.Major) { Set-ItResult -Skipped -Because "pg_dump $newest is installed here"; return }
+            $folder = New-TestFolder
+            try {
+                $err = $null
+                try { New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $new) -Path $folder } catch { $err = $_ }
+                $err.FullyQualifiedErrorId | Should -Be 'PgToolTooOld,PgBackup.Commands.NewPgBackupCommand'
+                "$err" | Should -Match "pg_dump $($new.Major) or newer"
+                $err.CategoryInfo.Category | Should -Be 'NotInstalled'
+                Get-BackupLikeFiles $folder | Should -BeNullOrEmpty
+            }
+            finally { Remove-TestFolder $folder }
+        }
+
+        It 'asks for a pg_dump that can write zstd into Custom archives, before starting' {
+            $newest = Get-ChildItem /usr/lib/postgresql -Directory | ForEach-Object { [int]$_.Name } | Sort-Object | Select-Object -Last 1
+            if ($newest -ge 16) { Set-ItResult -Skipped -Because "pg_dump $newest can write zstd"; return }
+            $folder = New-TestFolder
+            try {
+                { New-PgBackup -ConnectionString $Uri -Path $folder -Format Custom -Compression Zstd } | Should -Throw -ExpectedMessage '*zstd*pg_dump 16*'
+                Get-BackupLikeFiles $folder | Should -BeNullOrEmpty
+            }
+            finally { Remove-TestFolder $folder }
+        }
+    }
+}

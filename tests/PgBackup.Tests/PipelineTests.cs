@@ -1,0 +1,125 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Threading;
+using PgBackup;
+using Xunit;
+
+namespace PgBackup.Tests
+{
+    public sealed class PipelineTests : IDisposable
+    {
+        private readonly string _dir = Directory.CreateTempSubdirectory("pgbackup-pipeline-").FullName;
+        public void Dispose() => Directory.Delete(_dir, true);
+
+        private static byte[] SampleData(int size)
+        {
+            var rnd = new Random(42);
+            var bytes = new byte[size];
+            for (int i = 0; i < size; i++) bytes[i] = (byte)"abcdefghij\t\n0123456789"[rnd.Next(22)];
+            return bytes;
+        }
+
+        [Theory]
+        [InlineData(CompressionMethod.Gzip, 6)]
+        [InlineData(CompressionMethod.Gzip, 1)]
+        [InlineData(CompressionMethod.Zstd, 3)]
+        [InlineData(CompressionMethod.None, 0)]
+        public void CompressesHashesAndRoundTrips(CompressionMethod method, int level)
+        {
+            var data = SampleData(3_000_000);
+            var target = new MemoryStream();
+            var hashing = new HashingStream(target);
+            using (var c = Compression.CreateCompressor(method, level, hashing))
+                StreamPump.Copy(new MemoryStream(data), c, null, CancellationToken.None);
+            Assert.Equal(target.Length, hashing.BytesWritten);
+            Assert.Equal(Convert.ToHexString(SHA256.HashData(target.ToArray())).ToLowerInvariant(), hashing.HashHex);
+            using var back = Compression.CreateDecompressor(method, new MemoryStream(target.ToArray()));
+            var restored = new MemoryStream();
+            back.CopyTo(restored);
+            Assert.Equal(data, restored.ToArray());
+        }
+
+        [Fact]
+        public void ZstdOutputIsReadByTheZstdTool()
+        {
+            var data = SampleData(500_000);
+            var file = Path.Combine(_dir, "x.zst");
+            using (var f = File.Create(file))
+            using (var c = Compression.CreateCompressor(CompressionMethod.Zstd, 3, f))
+                c.Write(data, 0, data.Length);
+            var p = Process.Start(new ProcessStartInfo("zstd", new[] { "-d", "-q", "-c", file }) { RedirectStandardOutput = true })!;
+            var ms = new MemoryStream();
+            p.StandardOutput.BaseStream.CopyTo(ms);
+            p.WaitForExit();
+            Assert.Equal(0, p.ExitCode);
+            Assert.Equal(data, ms.ToArray());
+        }
+
+        [Fact]
+        public void AFailingStageStopsThePumpWithItsError()
+        {
+            var failing = new FailingStream(1_500_000);
+            var e = Assert.Throws<IOException>(() => StreamPump.Copy(new MemoryStream(SampleData(8_000_000)), failing, null, CancellationToken.None));
+            Assert.Equal("disk full (test)", e.Message);
+        }
+
+        [Fact]
+        public void CancellationStopsThePump()
+        {
+            using var cts = new CancellationTokenSource();
+            var slow = new SlowSource();
+            cts.CancelAfter(300);
+            Assert.ThrowsAny<OperationCanceledException>(() => StreamPump.Copy(slow, Stream.Null, null, cts.Token));
+        }
+
+        [Fact]
+        public void LocalStoreCommitsOnlyOnCommitAndAbortLeavesNothing()
+        {
+            var store = new LocalStore(_dir, create: false);
+            using (var w = store.OpenWrite("backup_db_20240101_000000.sql.gz", CancellationToken.None))
+            {
+                w.Stream.Write(new byte[] { 1, 2, 3 }, 0, 3);
+                Assert.Equal(new[] { "backup_db_20240101_000000.sql.gz.partial" }, store.List(null, CancellationToken.None).Select(e => e.Name));
+                w.Finish(CancellationToken.None);
+                Assert.False(File.Exists(Path.Combine(_dir, "backup_db_20240101_000000.sql.gz")));
+                w.Commit(CancellationToken.None);
+            }
+            Assert.Equal(new[] { "backup_db_20240101_000000.sql.gz" }, store.List(null, CancellationToken.None).Select(e => e.Name));
+            using (var w = store.OpenWrite("backup_db_20240101_000001.sql.gz", CancellationToken.None))
+                w.Stream.Write(new byte[] { 1 }, 0, 1);
+            Assert.Single(store.List(null, CancellationToken.None));
+            // Never replaces an existing backup.
+            using var again = store.OpenWrite("backup_db_20240101_000000.sql.gz", CancellationToken.None);
+            again.Finish(CancellationToken.None);
+            Assert.Equal(ErrorIds.BackupExists, Assert.Throws<PgBackupException>(() => again.Commit(CancellationToken.None)).ErrorId);
+        }
+
+        private sealed class FailingStream : MemoryStream
+        {
+            private readonly int _limit;
+            public FailingStream(int limit) { _limit = limit; }
+            public override void Write(byte[] buffer, int offset, int count)
+            {
+                if (Length + count > _limit) throw new IOException("disk full (test)");
+                base.Write(buffer, offset, count);
+            }
+        }
+
+        private sealed class SlowSource : Stream
+        {
+            public override int Read(byte[] buffer, int offset, int count) { Thread.Sleep(50); buffer[offset] = 1; return 1; }
+            public override bool CanRead => true;
+            public override bool CanSeek => false;
+            public override bool CanWrite => false;
+            public override long Length => throw new NotSupportedException();
+            public override long Position { get => 0; set { } }
+            public override void Flush() { }
+            public override long Seek(long o, SeekOrigin s) => throw new NotSupportedException();
+            public override void SetLength(long v) { }
+            public override void Write(byte[] b, int o, int c) { }
+        }
+    }
+}

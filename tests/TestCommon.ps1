@@ -1,0 +1,149 @@
+# Dot-sourced by every *.Tests.ps1 in BeforeAll: imports the built module (the build chosen by $env:PGBACKUP_TFM)
+# and the test harness, and describes the servers that build.ps1 started.
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+if (-not $env:PGBACKUP_TEST_MODULE) { throw 'Run the tests with: dotnet pwsh ./build.ps1 -Task Test' }
+Import-Module $env:PGBACKUP_TEST_MODULE -Force
+Import-Module (Join-Path $PSScriptRoot 'harness/TestServers.psm1') -Force
+$script:Servers = $env:PGBACKUP_TEST_SERVERS | ConvertFrom-Json
+$script:Main = $Servers.Main
+$script:RepoRoot = Split-Path $PSScriptRoot
+$script:SampleSql = Join-Path $PSScriptRoot 'fixtures/sample.sql'
+
+function New-TestFolder {
+    # A new empty folder under the temp folder; removed by Remove-TestFolder.
+    $path = Join-Path ([System.IO.Path]::GetTempPath()) ('pgbackup-t-' + [guid]::NewGuid().ToString('n').Substring(0, 10))
+    New-Item -ItemType Directory -Path $path | Out-Null
+    $path
+}
+
+function Remove-TestFolder([string]$Path) {
+    if ($Path -and (Test-Path $Path)) { Remove-Item -Recurse -Force $Path -ErrorAction SilentlyContinue }
+}
+
+function New-TestDatabaseName([string]$Prefix = 'db') {
+    "${Prefix}_" + [guid]::NewGuid().ToString('n').Substring(0, 8)
+}
+
+function Get-DatabaseFingerprint {
+    <#
+    What must survive a backup and restore: the schema as pg_dump --schema-only prints it (without its header and
+    the \restrict keys, which differ on every run) and, per table, the row count and a hash of all rows.
+    #>
+    param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)][string]$Database)
+    $pgDump = Join-Path (Get-InstalledPostgresBin) 'pg_dump'
+    $env:PGPASSWORD = $Server.Password
+    try {
+        $schema = & $pgDump --schema-only --no-password -h 127.0.0.1 -p $Server.Port -U $Server.User -d $Database 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "pg_dump --schema-only failed: $schema" }
+    }
+    finally { Remove-Item Env:PGPASSWORD -ErrorAction SilentlyContinue }
+    $schema = ($schema | Where-Object { $_ -notmatch '^\\(un)?restrict ' -and $_ -notmatch '^-- Dumped (from|by)' }) -join "`n"
+    $tables = Invoke-TestPsql -Server $Server -Database $Database -Sql @"
+SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+ORDER BY 1;
+"@
+    $data = [ordered]@{}
+    foreach ($t in $tables) {
+        $data[$t] = (Invoke-TestPsql -Server $Server -Database $Database -Sql "SELECT count(*) || ':' || coalesce(md5(string_agg(x::text, E'\n' ORDER BY x::text)), '') FROM $t x;") -join ''
+    }
+    $lobs = (Invoke-TestPsql -Server $Server -Database $Database -Sql "SELECT coalesce(string_agg(md5(lo_get(oid)), ',' ORDER BY oid), '') FROM pg_largeobject_metadata;") -join ''
+    [pscustomobject]@{ Schema = $schema; Data = $data; LargeObjects = $lobs }
+}
+
+function Restore-WithStockTools {
+    # Restores a backup made by New-PgBackup into a new database using only gunzip/zstd, psql and pg_restore.
+    param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)]$Backup, [Parameter(Mandatory)][string]$Database)
+    New-TestDatabase -Server $Server -Name $Database
+    $bin = Get-InstalledPostgresBin
+    $conn = @('-h', '127.0.0.1', '-p', $Server.Port, '-U', $Server.User, '-d', $Database)
+    $env:PGPASSWORD = $Server.Password
+    try {
+        $cmd = switch ($Backup.Format) {
+            'Plain' {
+                $decompress = switch ($Backup.Compression) { 'Gzip' { "gzip -dc" } 'Zstd' { "zstd -dcq" } default { "cat" } }
+                "$decompress '$($Backup.Path)' | '$bin/psql' -X -q -v ON_ERROR_STOP=1 $($conn -join ' ') >/dev/null"
+            }
+            default { "'$bin/pg_restore' --exit-on-error -j 2 $($conn -join ' ') '$($Backup.Path)'" }
+        }
+        $out = & bash -c "set -o pipefail; $cmd" 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "Restoring $($Backup.Path) with the stock tools failed: $out" }
+    }
+    finally { Remove-Item Env:PGPASSWORD -ErrorAction SilentlyContinue }
+}
+
+function Get-BackupLikeFiles([string]$Folder) {
+    # Every file or folder whose name looks like a backup, a manifest or a partial.
+    @(Get-ChildItem -Path $Folder -Force -ErrorAction SilentlyContinue | Where-Object Name -like 'backup_*')
+}
+
+function Start-TableLock {
+    <#
+    Holds an ACCESS EXCLUSIVE lock on a table from another session, so that pg_dump (which locks every table it dumps
+    before it writes anything) waits: a dump that is reliably still running while a test looks at it.
+    #>
+    param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)][string]$Database, [Parameter(Mandatory)][string]$Table)
+    $psi = [System.Diagnostics.ProcessStartInfo]::new((Get-PsqlPath))
+    foreach ($a in @('-X', '-q', '-h', '127.0.0.1', '-p', "$($Server.Port)", '-U', $Server.User, '-d', $Database,
+            '-c', "BEGIN; LOCK TABLE $Table IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);")) { $psi.ArgumentList.Add($a) }
+    $psi.Environment['PGPASSWORD'] = $Server.Password
+    $psi.Environment['PGAPPNAME'] = 'pgbackup-test-lock'
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $p = [System.Diagnostics.Process]::Start($psi)
+    $p | Add-Member -NotePropertyName Server -NotePropertyValue $Server
+    # Wait until the lock is held.
+    for ($i = 0; $i -lt 100; $i++) {
+        $held = Invoke-TestPsql -Server $Server -Database $Database -Sql "SELECT count(*) FROM pg_locks WHERE relation = '$Table'::regclass AND mode = 'AccessExclusiveLock' AND granted;"
+        if ([int]($held | Select-Object -Last 1) -gt 0) { return $p }
+        Start-Sleep -Milliseconds 100
+    }
+    Stop-TableLock $p
+    throw "Could not lock $Table."
+}
+
+function Stop-TableLock($Process) {
+    if (-not $Process) { return }
+    if (-not $Process.HasExited) { $Process.Kill(); $Process.WaitForExit() }
+    # pg_sleep does not notice that its client is gone: end the session, which releases the lock.
+    Invoke-TestPsql -Server $Process.Server -Sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgbackup-test-lock';" | Out-Null
+}
+
+function Wait-PgDumpWaiting {
+    # Waits until a pg_dump session on the database waits for a lock; returns the pg_dump process ids on this machine.
+    param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)][string]$Database, [int]$TimeoutSeconds = 30)
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while ([DateTime]::UtcNow -lt $deadline) {
+        $n = Invoke-TestPsql -Server $Server -Sql "SELECT count(*) FROM pg_stat_activity WHERE datname = '$Database' AND application_name = 'pg_dump' AND wait_event_type = 'Lock';"
+        if ([int]($n | Select-Object -Last 1) -gt 0) { return }
+        Start-Sleep -Milliseconds 100
+    }
+    throw "pg_dump did not start waiting on $Database."
+}
+
+function Get-PgDumpProcess([string]$Database) {
+    # pg_dump processes on this machine whose command line names the database.
+    @(Get-ChildItem /proc -Directory -ErrorAction SilentlyContinue | Where-Object Name -match '^\d+$' | ForEach-Object {
+            $cmd = try { [System.IO.File]::ReadAllText("/proc/$($_.Name)/cmdline") } catch { '' }
+            if ($cmd -match '(^|/)pg_dump\x00' -and $cmd -like "*$Database*") { [int]$_.Name }
+        })
+}
+
+function Start-AsyncPipeline {
+    # Runs a script in a new runspace of this process (with the module imported); returns the PowerShell instance.
+    param([Parameter(Mandatory)][scriptblock]$Script, [object[]]$Arguments = @())
+    $iss = [System.Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
+    $iss.ImportPSModule([string[]]@($env:PGBACKUP_TEST_MODULE))
+    $ps = [powershell]::Create($iss)
+    $null = $ps.AddScript($Script)
+    foreach ($a in $Arguments) { $null = $ps.AddArgument($a) }
+    $handle = $ps.BeginInvoke()
+    [pscustomobject]@{ PowerShell = $ps; Handle = $handle }
+}
+
+function Stop-AsyncPipeline($Job) {
+    if (-not $Job) { return }
+    try { $Job.PowerShell.Stop() } catch { }
+    $Job.PowerShell.Dispose()
+}
