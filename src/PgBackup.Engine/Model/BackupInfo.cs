@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using System.Threading;
 
 namespace PgBackup
 {
@@ -7,7 +8,7 @@ namespace PgBackup
     /// One backup, as New-PgBackup made it or Get-PgBackup found it (<c>PgBackup.BackupInfo</c>). Its <see cref="Path"/>
     /// binds by property name to Restore-PgBackup, Test-PgBackup, Remove-PgBackup and Copy-PgBackup.
     /// </summary>
-    public sealed class BackupInfo
+    public sealed class BackupInfo : IRetentionCandidate
     {
         public string Name { get; init; } = "";
         /// <summary>The full path (or s3:// URI) of the backup file or folder.</summary>
@@ -77,6 +78,19 @@ namespace PgBackup
             Encryption = m.Encryption,
             Manifest = m,
         };
+
+        /// <summary>How to reach the store again (credentials for object storage): never shown, never serialized.</summary>
+        internal StoreOptions StoreOptions { get; set; } = StoreOptions.Default;
+
+        string IRetentionCandidate.Id => Path;
+        DateTime IRetentionCandidate.Time => StartTime;
+
+        /// <summary>Removes the backup's data and its manifest (see <see cref="BackupCatalog.Remove"/>).</summary>
+        public void Remove(IOperationLog log, CancellationToken cancellationToken)
+        {
+            var (store, name) = StoreFactory.OpenBackup(Path, StoreOptions);
+            using (store) BackupCatalog.Remove(store, name, log, cancellationToken);
+        }
 
         public override string ToString() => Path;
     }

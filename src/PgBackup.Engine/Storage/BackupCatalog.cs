@@ -121,6 +121,31 @@ namespace PgBackup
         };
 
         /// <summary>
+        /// Deletes one backup: its data (file or folder), then its manifest, and a partial file of the same name. The data
+        /// goes first, so that an interrupted removal leaves a manifest without data (incomplete), never data without
+        /// manifest (which could pass for a good backup). Refuses names that are not backups.
+        /// </summary>
+        public static void Remove(IBackupStore store, string name, IOperationLog log, CancellationToken cancellationToken)
+        {
+            name = BackupNaming.StripAuxiliarySuffix(name);
+            if (BackupNaming.Parse(name) is null)
+                throw new PgBackupException(ErrorIds.NotABackup, ErrorKind.InvalidArgument,
+                    $"{store.GetPath(name)} is not a backup; nothing was removed.", store.GetPath(name));
+            var parts = new[] { name, BackupNaming.PartialName(name), BackupNaming.ManifestName(name), BackupNaming.PartialName(BackupNaming.ManifestName(name)) };
+            bool any = false;
+            foreach (var part in parts)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (store.Get(part, cancellationToken) is null) continue;
+                any = true;
+                store.Delete(part, cancellationToken);
+                log.Verbose($"Removed {store.GetPath(part)}.");
+            }
+            if (!any)
+                throw new PgBackupException(ErrorIds.PathNotFound, ErrorKind.ObjectNotFound, $"{store.GetPath(name)} does not exist.", store.GetPath(name));
+        }
+
+        /// <summary>
         /// Deletes partial files left by interrupted backups that nothing has written to for
         /// <paramref name="olderThan"/>. Returns their names.
         /// </summary>
