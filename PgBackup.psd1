@@ -13,6 +13,8 @@
     CmdletsToExport      = @(
         'New-PgBackup'
         'Get-PgBackup'
+        'Restore-PgBackup'
+        'Test-PgBackup'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -10,18 +10,6 @@ BeforeAll {
     $script:Cmdlets = @($ModuleInfo.ExportedCmdlets.Values)
     $script:Common = [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters
 
-    function Invoke-ChildPwsh([string]$Script) {
-        # Runs a script in a fresh PowerShell process of the same version; returns its output as one string.
-        $file = Join-Path ([System.IO.Path]::GetTempPath()) ("pgbackup-child-" + [guid]::NewGuid().ToString('n') + '.ps1')
-        Set-Content -Path $file -Value $Script
-        try {
-            $pwshDll = Join-Path $PSHOME 'pwsh.dll'
-            $out = if (Test-Path $pwshDll) { & ([Environment]::ProcessPath) $pwshDll -NoProfile -NonInteractive -File $file 2>&1 }
-            else { & ([Environment]::ProcessPath) -NoProfile -NonInteractive -File $file 2>&1 }
-            ($out | Out-String)
-        }
-        finally { Remove-Item $file }
-    }
 }
 
 Describe 'The PgBackup module' {

@@ -49,7 +49,8 @@ ORDER BY 1;
         $data[$t] = (Invoke-TestPsql -Server $Server -Database $Database -Sql "SELECT count(*) || ':' || coalesce(md5(string_agg(x::text, E'\n' ORDER BY x::text)), '') FROM $t x;") -join ''
     }
     $lobs = (Invoke-TestPsql -Server $Server -Database $Database -Sql "SELECT coalesce(string_agg(md5(lo_get(oid)), ',' ORDER BY oid), '') FROM pg_largeobject_metadata;") -join ''
-    [pscustomobject]@{ Schema = $schema; Data = $data; LargeObjects = $lobs }
+    $sequences = Invoke-TestPsql -Server $Server -Database $Database -Sql "SELECT format('%I.%I=%s', schemaname, sequencename, coalesce(last_value::text, 'null')) FROM pg_sequences ORDER BY 1;"
+    [pscustomobject]@{ Schema = $schema; Data = $data; LargeObjects = $lobs; Sequences = ($sequences -join ',') }
 }
 
 function Restore-WithStockTools {
@@ -71,6 +72,53 @@ function Restore-WithStockTools {
         if ($LASTEXITCODE -ne 0) { throw "Restoring $($Backup.Path) with the stock tools failed: $out" }
     }
     finally { Remove-Item Env:PGPASSWORD -ErrorAction SilentlyContinue }
+}
+
+function Get-DatabaseNames {
+    # The databases on a test server.
+    param([Parameter(Mandatory)]$Server)
+    @(Invoke-TestPsql -Server $Server -Sql 'SELECT datname FROM pg_database ORDER BY 1;')
+}
+
+function Assert-SameDatabase {
+    # Fails unless two fingerprints (Get-DatabaseFingerprint) are equal.
+    param($Expected, $Actual)
+    $Actual.Schema | Should -Be $Expected.Schema
+    ($Actual.Data | ConvertTo-Json) | Should -Be ($Expected.Data | ConvertTo-Json)
+    $Actual.LargeObjects | Should -Be $Expected.LargeObjects
+    $Actual.Sequences | Should -Be $Expected.Sequences
+}
+
+function Start-IdleSession {
+    # An idle session on a database (psql waiting in pg_sleep); stop it with Stop-TableLock.
+    param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)][string]$Database, [string]$Name = 'pgbackup-test-lock')
+    $psi = [System.Diagnostics.ProcessStartInfo]::new((Get-PsqlPath))
+    foreach ($a in @('-X', '-q', '-h', '127.0.0.1', '-p', "$($Server.Port)", '-U', $Server.User, '-d', $Database, '-c', 'SELECT pg_sleep(120);')) { $psi.ArgumentList.Add($a) }
+    $psi.Environment['PGPASSWORD'] = $Server.Password
+    $psi.Environment['PGAPPNAME'] = $Name
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $p = [System.Diagnostics.Process]::Start($psi)
+    $p | Add-Member -NotePropertyName Server -NotePropertyValue $Server
+    for ($i = 0; $i -lt 100; $i++) {
+        $n = Invoke-TestPsql -Server $Server -Sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$Name' AND datname = '$Database';"
+        if ([int]($n | Select-Object -Last 1) -gt 0) { return $p }
+        Start-Sleep -Milliseconds 100
+    }
+    throw "The idle session on $Database did not start."
+}
+
+function Invoke-ChildPwsh([string]$Script) {
+    # Runs a script in a fresh PowerShell process of the same version (same PGBACKUP_TFM); returns its output as one string.
+    $file = Join-Path ([System.IO.Path]::GetTempPath()) ("pgbackup-child-" + [guid]::NewGuid().ToString('n') + '.ps1')
+    Set-Content -Path $file -Value $Script
+    try {
+        $pwshDll = Join-Path $PSHOME 'pwsh.dll'
+        $out = if (Test-Path $pwshDll) { & ([Environment]::ProcessPath) $pwshDll -NoProfile -NonInteractive -File $file 2>&1 }
+        else { & ([Environment]::ProcessPath) -NoProfile -NonInteractive -File $file 2>&1 }
+        ($out | Out-String)
+    }
+    finally { Remove-Item $file }
 }
 
 function Get-BackupLikeFiles([string]$Folder) {

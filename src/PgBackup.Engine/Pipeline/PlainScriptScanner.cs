@@ -70,6 +70,9 @@ namespace PgBackup
         public long Lines => _lineNumber - 1;
         /// <summary>A pg_dump script: its first lines include pg_dump's header.</summary>
         public bool HeaderSeen { get; private set; }
+        /// <summary>The script's first lines (up to 20), for its "Dumped by pg_dump version" line.</summary>
+        public string Header => _header.ToString();
+        private readonly StringBuilder _header = new StringBuilder();
 
         public void Feed(byte[] buffer, int offset, int count)
         {
@@ -137,6 +140,7 @@ namespace PgBackup
             int n = _line.Count;
             if (n > 0 && _line[n - 1] == (byte)'\r') n--;
             if (_lineNumber <= 10 && StartsWith("-- PostgreSQL database dump", n)) HeaderSeen = true;
+            if (_lineNumber <= 20) _header.Append(Encoding.UTF8.GetString(_line.GetRange(0, Math.Min(n, 200)).ToArray())).Append('\n');
             if (_state == State.Normal && StartsWith(Footer, n)) FooterSeen = true;
 
             int i = 0;

@@ -82,6 +82,20 @@ namespace PgBackup.Commands
             }
         }
 
+        /// <summary>
+        /// ShouldProcess that -Force answers: with -Force (and no explicit -Confirm) the action runs without a prompt;
+        /// -WhatIf still only describes it.
+        /// </summary>
+        protected bool ShouldProcessOrForce(string target, string action, bool force)
+        {
+            bool whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) ? ((SwitchParameter)w).IsPresent
+                : GetVariableValue("WhatIfPreference") is bool b ? b : GetVariableValue("WhatIfPreference") is SwitchParameter sp && sp.IsPresent;
+            bool confirm = MyInvocation.BoundParameters.TryGetValue("Confirm", out var c) && ((SwitchParameter)c).IsPresent;
+            if (!force || whatIf || confirm) return ShouldProcess(target, action);
+            WriteVerbose($"{action} on \"{target}\" (-Force: not asked).");
+            return true;
+        }
+
         public static ErrorRecord ToErrorRecord(PgBackupException e, object? target = null)
         {
             var record = new ErrorRecord(e, e.ErrorId, Category(e.Kind), target ?? e.Target);

@@ -1,0 +1,81 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.RegularExpressions;
+using System.Threading;
+
+namespace PgBackup
+{
+    /// <summary>
+    /// A backup opened for reading: its store, name, manifest (when it has one) and what is known of its format. The
+    /// read side of the pipeline starts here: the stored bytes (hashed as they are read), then decompression, then
+    /// whatever consumes the archive (a scanner, psql, pg_restore).
+    /// </summary>
+    public sealed class BackupSource : IDisposable
+    {
+        private static readonly Regex DumpedBy = new Regex(@"^-- Dumped by pg_dump version (\d+)(?:\.(\d+))?", RegexOptions.Multiline | RegexOptions.Compiled);
+
+        private BackupSource(IBackupStore store, string name, BackupInfo info)
+        {
+            Store = store;
+            Name = name;
+            Info = info;
+        }
+
+        public IBackupStore Store { get; }
+        public string Name { get; }
+        public BackupInfo Info { get; }
+        public BackupManifest? Manifest => Info.Manifest;
+        public BackupFormat Format => Info.Format;
+        public CompressionMethod Compression => Info.Compression;
+        public string Path => Info.Path;
+
+        /// <summary>Opens the backup at <paramref name="path"/>; refuses incomplete backups and paths that are not backups.</summary>
+        public static BackupSource Open(string path, StoreOptions options, IOperationLog log, CancellationToken ct)
+        {
+            var (store, name) = StoreFactory.OpenBackup(path, options);
+            try
+            {
+                var info = BackupCatalog.Get(store, name, log, ct);
+                if (info.Status == BackupStatus.Incomplete)
+                    throw new PgBackupException(ErrorIds.BackupIncomplete, ErrorKind.InvalidData,
+                        $"{info.Path} is not a complete backup: {info.StatusDetail}", info.Path);
+                if (info.Status == BackupStatus.NoManifest && !info.IsGood)
+                    throw new PgBackupException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData, $"{info.Path} is empty: {info.StatusDetail}", info.Path);
+                return new BackupSource(store, BackupNaming.StripAuxiliarySuffix(name), info);
+            }
+            catch
+            {
+                store.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>The stored bytes of a single-file backup, hashed as they are read.</summary>
+        public HashingReadStream OpenStored(Action<long>? onProgress, CancellationToken ct) =>
+            new HashingReadStream(Store.OpenRead(Name, ct), onProgress);
+
+        /// <summary>The archive itself: the stored bytes decompressed (Plain backups are compressed by PgBackup).</summary>
+        public Stream Decode(Stream stored) =>
+            Format == BackupFormat.Plain ? PgBackup.Compression.CreateDecompressor(Info.Compression, stored) : stored;
+
+        /// <summary>The major version of pg_dump that wrote the backup, when known (manifest, or a plain dump's header).</summary>
+        public int? PgDumpMajor { get; private set; }
+
+        internal void LearnFromPlainHeader(string header)
+        {
+            var m = DumpedBy.Match(header);
+            if (m.Success) PgDumpMajor = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        public int RequiredToolMajor()
+        {
+            if (Manifest is not null && Manifest.PgDumpVersion.Length > 0) return PgVersion.Parse(Manifest.PgDumpVersion).Major;
+            return PgDumpMajor ?? 0;
+        }
+
+        public void Dispose() => Store.Dispose();
+    }
+}

@@ -1,0 +1,217 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+
+namespace PgBackup
+{
+    /// <summary>The database-level properties a restored database must keep: owner, locale, grants, settings, comment.</summary>
+    public sealed class DatabaseShell
+    {
+        public string Owner { get; init; } = "";
+        public string Encoding { get; init; } = "UTF8";
+        public string Collate { get; init; } = "";
+        public string Ctype { get; init; } = "";
+        public string? LocaleProvider { get; init; }
+        public string? ProviderLocale { get; init; }
+        public string? Tablespace { get; init; }
+        public int ConnectionLimit { get; init; } = -1;
+        /// <summary>GRANT statements with {0} standing for the database's quoted name.</summary>
+        public List<string> Grants { get; } = new List<string>();
+        public bool HasAcl { get; init; }
+        /// <summary>ALTER DATABASE / ALTER ROLE ... IN DATABASE statements with {0} for the quoted name.</summary>
+        public List<string> Settings { get; } = new List<string>();
+        public string? Comment { get; init; }
+    }
+
+    /// <summary>
+    /// Database-level work on a server, over a connection to a maintenance database (postgres, else template1):
+    /// creating, renaming, dropping databases and counting their sessions. Only the databases named are touched.
+    /// </summary>
+    public sealed class DatabaseAdmin : IDisposable
+    {
+        private readonly PgServer _server;
+
+        private DatabaseAdmin(PgServer server) { _server = server; }
+
+        public PgServer Server => _server;
+        public PgVersion Version => _server.Version;
+
+        /// <summary>Connects to a maintenance database of the server <paramref name="server"/> points to (never <paramref name="avoid"/>).</summary>
+        public static DatabaseAdmin Connect(PgConnectionInfo server, string? avoid, Redactor redactor, CancellationToken ct)
+        {
+            PgBackupException? last = null;
+            foreach (var db in new[] { "postgres", "template1" })
+            {
+                if (string.Equals(db, avoid, StringComparison.Ordinal)) continue;
+                try { return new DatabaseAdmin(PgServer.Connect(server.WithDatabase(db), redactor, ct)); }
+                catch (PgBackupException e) when (e.ErrorId == ErrorIds.DatabaseNotFound) { last = e; }
+            }
+            throw last ?? new PgBackupException(ErrorIds.DatabaseNotFound, ErrorKind.ObjectNotFound, $"No maintenance database (postgres or template1) on {server.Server}.");
+        }
+
+        public static string Q(string identifier) => PgIdentifier.Quote(identifier);
+        public static string Literal(string value) => "'" + value.Replace("'", "''") + "'";
+
+        public bool Exists(string db) => _server.Scalar("SELECT 1 FROM pg_database WHERE datname = @d", ("d", db)) is not null;
+
+        public int OtherSessions(string db) =>
+            Convert.ToInt32(_server.Scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = @d AND pid <> pg_backend_pid()", ("d", db)), CultureInfo.InvariantCulture);
+
+        /// <summary>A new database name that does not exist: <paramref name="prefix"/> plus a random suffix, at most 63 bytes.</summary>
+        public string NewScratchName(string prefix)
+        {
+            for (int i = 0; i < 20; i++)
+            {
+                var suffix = Guid.NewGuid().ToString("n").Substring(0, 8);
+                var p = prefix;
+                while (System.Text.Encoding.UTF8.GetByteCount(p + suffix) > 63) p = p.Substring(0, p.Length - 1);
+                var name = p + suffix;
+                if (!Exists(name)) return name;
+            }
+            throw new PgBackupException(ErrorIds.ServerQueryFailed, ErrorKind.InvalidOperation, "Could not find a free name for a scratch database.");
+        }
+
+        public DatabaseShell ReadShell(string db)
+        {
+            bool v15 = Version.Major >= 15, v17 = Version.Major >= 17;
+            string locale = v17 ? "d.datlocale" : v15 ? "d.daticulocale" : "NULL::text";
+            string provider = v15 ? "d.datlocprovider::text" : "NULL::text";
+            var row = _server.Query(
+                $"SELECT pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, {provider}, {locale}, " +
+                "t.spcname, d.datconnlimit, d.datacl IS NOT NULL, shobj_description(d.oid, 'pg_database'), d.oid::bigint " +
+                "FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = @d", default, ("d", db)).FirstOrDefault()
+                ?? throw new PgBackupException(ErrorIds.TargetDatabaseMissing, ErrorKind.ObjectNotFound, $"The database '{db}' does not exist.", db);
+            var shell = new DatabaseShell
+            {
+                Owner = (string)row[0]!,
+                Encoding = (string)row[1]!,
+                Collate = (string)row[2]!,
+                Ctype = (string)row[3]!,
+                LocaleProvider = row[4] as string,
+                ProviderLocale = row[5] as string,
+                Tablespace = (string)row[6]! == "pg_default" ? null : (string)row[6]!,
+                ConnectionLimit = Convert.ToInt32(row[7], CultureInfo.InvariantCulture),
+                HasAcl = (bool)row[8]!,
+                Comment = row[9] as string,
+            };
+            long oid = Convert.ToInt64(row[10], CultureInfo.InvariantCulture);
+            if (shell.HasAcl)
+            {
+                foreach (var acl in _server.Query(
+                    "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, a.is_grantable " +
+                    "FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = @d", default, ("d", db)))
+                    shell.Grants.Add($"GRANT {acl[1]} ON DATABASE {{0}} TO {acl[0]}{((bool)acl[2]! ? " WITH GRANT OPTION" : "")}");
+            }
+            foreach (var s in _server.Query(
+                "SELECT CASE WHEN setrole = 0 THEN NULL ELSE quote_ident(pg_get_userbyid(setrole)) END, unnest(setconfig) FROM pg_db_role_setting WHERE setdatabase = @o",
+                default, ("o", oid)))
+            {
+                var text = (string)s[1]!;
+                int eq = text.IndexOf('=');
+                if (eq <= 0) continue;
+                var name = text.Substring(0, eq);
+                var value = text.Substring(eq + 1);
+                var rendered = name.Equals("search_path", StringComparison.OrdinalIgnoreCase) ? value : Literal(value);
+                shell.Settings.Add(s[0] is string role
+                    ? $"ALTER ROLE {role} IN DATABASE {{0}} SET {name} TO {rendered}"
+                    : $"ALTER DATABASE {{0}} SET {name} TO {rendered}");
+            }
+            return shell;
+        }
+
+        /// <summary>Creates an empty database from template0, like <paramref name="like"/> when given.</summary>
+        public void Create(string name, DatabaseShell? like, IOperationLog log, CancellationToken ct)
+        {
+            string sql = "CREATE DATABASE " + Q(name) + " TEMPLATE template0";
+            if (like is not null)
+            {
+                sql += $" ENCODING {Literal(like.Encoding)} LC_COLLATE {Literal(like.Collate)} LC_CTYPE {Literal(like.Ctype)}";
+                if (like.LocaleProvider == "i" && like.ProviderLocale is not null)
+                    sql += $" LOCALE_PROVIDER icu ICU_LOCALE {Literal(like.ProviderLocale)}";
+                else if (like.LocaleProvider == "b" && like.ProviderLocale is not null)
+                    sql += $" LOCALE_PROVIDER builtin BUILTIN_LOCALE {Literal(like.ProviderLocale)}";
+                if (like.Tablespace is not null) sql += " TABLESPACE " + Q(like.Tablespace);
+                if (like.ConnectionLimit >= 0) sql += " CONNECTION LIMIT " + like.ConnectionLimit.ToString(CultureInfo.InvariantCulture);
+            }
+            try
+            {
+                _server.Execute(like is null ? sql : sql + " OWNER " + Q(like.Owner), ct);
+            }
+            catch (PgBackupException e) when (like is not null && (e.ErrorId == ErrorIds.PermissionDenied || e.Message.Contains("must be")))
+            {
+                log.Warning($"Could not give the new database to '{like.Owner}' ({e.Message}); it is owned by the restoring user instead.");
+                _server.Execute(sql, ct);
+            }
+            if (like is null) return;
+            var quoted = Q(name);
+            var statements = new List<string>();
+            if (like.HasAcl) statements.Add($"REVOKE ALL ON DATABASE {quoted} FROM PUBLIC");
+            statements.AddRange(like.Grants.Select(g => string.Format(CultureInfo.InvariantCulture, g, quoted)));
+            statements.AddRange(like.Settings.Select(g => string.Format(CultureInfo.InvariantCulture, g, quoted)));
+            if (like.Comment is not null) statements.Add($"COMMENT ON DATABASE {quoted} IS {Literal(like.Comment)}");
+            foreach (var s in statements)
+            {
+                try { _server.Execute(s, ct); }
+                catch (PgBackupException e) { log.Warning($"Could not carry over '{s}' to the restored database: {e.Message}"); }
+            }
+        }
+
+        /// <summary>Drops a database (ending its sessions first). Missing databases are fine.</summary>
+        public void Drop(string name, CancellationToken ct)
+        {
+            if (Version.Major >= 13)
+            {
+                _server.Execute($"DROP DATABASE IF EXISTS {Q(name)} WITH (FORCE)", ct);
+                return;
+            }
+            _server.Execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = @d AND pid <> pg_backend_pid()", ct, ("d", name));
+            _server.Execute($"DROP DATABASE IF EXISTS {Q(name)}", ct);
+        }
+
+        /// <summary>
+        /// Puts <paramref name="replacement"/> in the place of <paramref name="target"/> in one transaction, the old
+        /// database keeping its contents under <paramref name="previous"/>. With <paramref name="endSessions"/>,
+        /// sessions on the target (and only on it) are ended first; otherwise other sessions make this fail.
+        /// </summary>
+        public void Swap(string target, string replacement, string previous, bool endSessions, IOperationLog log)
+        {
+            for (int attempt = 1; ; attempt++)
+            {
+                if (endSessions)
+                {
+                    int ended = Convert.ToInt32(_server.Scalar(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = @d AND pid <> pg_backend_pid()", ("d", target)), CultureInfo.InvariantCulture);
+                    if (ended > 0)
+                    {
+                        log.Verbose($"Ended {ended} session(s) on '{target}'.");
+                        Thread.Sleep(200);
+                    }
+                }
+                try
+                {
+                    _server.Execute("BEGIN");
+                    _server.Execute($"ALTER DATABASE {Q(target)} RENAME TO {Q(previous)}");
+                    _server.Execute($"ALTER DATABASE {Q(replacement)} RENAME TO {Q(target)}");
+                    _server.Execute("COMMIT");
+                    return;
+                }
+                catch (PgBackupException e)
+                {
+                    try { _server.Execute("ROLLBACK"); } catch (PgBackupException) { }
+                    bool busy = e.Message.IndexOf("being accessed by other users", StringComparison.OrdinalIgnoreCase) >= 0;
+                    if (busy && endSessions && attempt < 10) continue;
+                    if (busy)
+                        throw new PgBackupException(ErrorIds.TargetDatabaseInUse, ErrorKind.ResourceBusy,
+                            $"The database '{target}' has other sessions, so it was not replaced; it is unchanged. Close them or use -Force to end them.", target, e);
+                    throw;
+                }
+            }
+        }
+
+        public void Rename(string from, string to) => _server.Execute($"ALTER DATABASE {Q(from)} RENAME TO {Q(to)}");
+
+        public void Dispose() => _server.Dispose();
+    }
+}

@@ -1,0 +1,327 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Threading;
+
+namespace PgBackup
+{
+    /// <summary>What Restore-PgBackup was asked to do.</summary>
+    public sealed class RestoreRequest
+    {
+        public string BackupPath { get; init; } = "";
+        public StoreOptions StoreOptions { get; init; } = StoreOptions.Default;
+        /// <summary>The server to restore to; its database is the default target.</summary>
+        public PgConnectionInfo Connection { get; init; } = null!;
+        public string? TargetDatabase { get; init; }
+        public bool CreateDatabase { get; init; }
+        /// <summary>End other sessions on the target database (and only there).</summary>
+        public bool Force { get; init; }
+        /// <summary>Restore only these tables (pg_dump patterns); the rest of the target stays as it is.</summary>
+        public string[]? Tables { get; init; }
+        public string[]? Schemas { get; init; }
+        /// <summary>Keep the replaced database under a new name instead of dropping it.</summary>
+        public bool KeepPrevious { get; init; }
+        public RestoreOptions Options { get; init; } = new RestoreOptions();
+    }
+
+    /// <summary>A restore that has been looked at but not started: what it would do, for -WhatIf and confirmation.</summary>
+    public sealed class RestorePlan : IDisposable
+    {
+        internal RestorePlan(RestoreRequest request, BackupSource source, DatabaseAdmin admin, PgConnectionInfo server, Redactor redactor)
+        {
+            Request = request;
+            Source = source;
+            Admin = admin;
+            Server = server;
+            Redactor = redactor;
+        }
+
+        internal RestoreRequest Request { get; }
+        internal BackupSource Source { get; }
+        internal DatabaseAdmin Admin { get; }
+        internal PgConnectionInfo Server { get; }
+        internal Redactor Redactor { get; }
+        public string Target { get; internal set; } = "";
+        public bool TargetExists { get; internal set; }
+        public bool Partial => (Request.Tables?.Length ?? 0) + (Request.Schemas?.Length ?? 0) > 0;
+        public int OtherSessions { get; internal set; }
+        public int TargetTableCount { get; internal set; }
+        public string ServerName => Server.Server;
+        public BackupInfo Backup => Source.Info;
+
+        /// <summary>The confirmation text: what will be dropped and what restored.</summary>
+        public string Action
+        {
+            get
+            {
+                var b = Source.Info;
+                var what = b.Status == BackupStatus.Complete ? $"{b.TableCount} tables, {b.RowCount:N0} rows" : "a backup without manifest";
+                if (Partial)
+                    return $"Replace {string.Join(", ", (Request.Tables ?? Array.Empty<string>()).Concat(Request.Schemas ?? Array.Empty<string>()))} in database '{Target}' on {ServerName} with the copy in {b.Name}";
+                if (!TargetExists) return $"Create database '{Target}' on {ServerName} from {b.Name} ({what})";
+                return $"Replace database '{Target}' on {ServerName} ({TargetTableCount} tables now; all its current contents are dropped) with {b.Name} ({what}, taken {b.StartTime:u})" +
+                       (OtherSessions > 0 ? $"; {OtherSessions} other session(s) on it {(Request.Force ? "will be ended" : "must end first")}" : "");
+            }
+        }
+
+        public void Dispose()
+        {
+            Admin.Dispose();
+            Source.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Restores a backup so that the target either ends up restored and verified, or exactly as it was: the backup is
+    /// checked first (checksum, archive, script), restored into a new scratch database, its row counts compared with the
+    /// manifest, and only then put in the target's place in one transaction (or, for -Table/-Schema, the selected
+    /// objects copied into the target in one transaction).
+    /// </summary>
+    public sealed class RestoreEngine
+    {
+        public RestorePlan Prepare(RestoreRequest request, IOperationLog log, CancellationToken ct)
+        {
+            if (request.CreateDatabase && ((request.Tables?.Length ?? 0) + (request.Schemas?.Length ?? 0)) > 0)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-CreateDatabase restores a whole backup; it cannot be combined with -Table or -Schema.");
+            if (request.Options.Jobs < 1 || request.Options.Jobs > 64)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs must be between 1 and 64.");
+            var source = BackupSource.Open(request.BackupPath, request.StoreOptions, log, ct);
+            RestorePlan? plan = null;
+            try
+            {
+                if (request.Options.Jobs > 1 && source.Format == BackupFormat.Plain)
+                    throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs works with Custom and Directory backups; a Plain backup is one SQL script that psql runs in order.");
+                var connection = request.Connection.WithoutNeonPooler(out bool pooler);
+                if (pooler) log.Verbose($"Using Neon's direct host {connection.Host} instead of its connection pooler.");
+                var target = request.TargetDatabase ?? connection.Database
+                    ?? throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "No target database: give -TargetDatabase or a database in the connection string.");
+                var redactor = new Redactor(connection.Secrets());
+                plan = new RestorePlan(request, source, DatabaseAdmin.Connect(connection, target, redactor, ct), connection, redactor) { Target = target };
+                var admin = plan.Admin;
+                plan.TargetExists = admin.Exists(target);
+                if (request.CreateDatabase && plan.TargetExists)
+                    throw new PgBackupException(ErrorIds.TargetDatabaseExists, ErrorKind.ResourceExists,
+                        $"The database '{target}' already exists on {connection.Server}; -CreateDatabase restores only into a new database.", target);
+                if (!request.CreateDatabase && !plan.TargetExists)
+                    throw new PgBackupException(ErrorIds.TargetDatabaseMissing, ErrorKind.ObjectNotFound,
+                        $"The database '{target}' does not exist on {connection.Server}. Use -CreateDatabase to restore into a new database.", target)
+                    { RecommendedAction = "Add -CreateDatabase." };
+                if (plan.TargetExists)
+                {
+                    plan.OtherSessions = admin.OtherSessions(target);
+                    using var db = PgServer.Connect(connection.WithDatabase(target), redactor, ct);
+                    plan.TargetTableCount = Convert.ToInt32(db.Scalar(
+                        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%'"),
+                        System.Globalization.CultureInfo.InvariantCulture);
+                    if (plan.OtherSessions > 0 && !request.Force && !plan.Partial)
+                        throw new PgBackupException(ErrorIds.TargetDatabaseInUse, ErrorKind.ResourceBusy,
+                            $"The database '{target}' has {plan.OtherSessions} other session(s); nothing was changed. Close them, or use -Force to end them (only sessions on '{target}' are ended).", target)
+                        { RecommendedAction = "Stop the applications that use the database, or add -Force." };
+                }
+                return plan;
+            }
+            catch
+            {
+                if (plan is not null) plan.Dispose();
+                else source.Dispose();
+                throw;
+            }
+        }
+
+        public RestoreResult Execute(RestorePlan plan, IOperationLog log, CancellationToken ct)
+        {
+            var clock = Stopwatch.StartNew();
+            var start = DateTime.UtcNow;
+            var request = plan.Request;
+            var source = plan.Source;
+            var admin = plan.Admin;
+            var activity = $"Restoring {source.Name} into {plan.Target}";
+            var locator = new PgToolLocator(request.Options.PgBinPath);
+
+            log.Progress(new ProgressInfo(activity, "Checking the backup (checksum, archive, script)"));
+            var report = BackupVerifier.Verify(source, locator, deep: false, log, ct);
+            foreach (var c in report.Checks) log.Verbose(c.ToString());
+            if (!report.Passed) throw report.Failure!;
+            var expected = (IReadOnlyCollection<TableRowCount>?)source.Manifest?.Tables ?? report.ArchiveTables;
+
+            var scratch = admin.NewScratchName(plan.Partial ? "pgbackup_partial_" : DatabaseAdminNames.ScratchPrefix(plan.Target));
+            var shell = plan.TargetExists && !plan.Partial ? admin.ReadShell(plan.Target) : null;
+            log.Verbose($"Restoring into the new database '{scratch}' first; '{plan.Target}' is not touched until the restore is verified.");
+            admin.Create(scratch, shell, log, ct);
+            bool scratchInUse = true;
+            try
+            {
+                var errors = ScratchRestore.Run(source, plan.Server, scratch, locator, request.Options, plan.Redactor, log, activity, ct);
+                List<TableRowCount> restored;
+                string verification;
+                if (expected is not null)
+                {
+                    log.Progress(new ProgressInfo(activity, $"Counting the rows of {expected.Count} tables"));
+                    var (actual, diffs) = ScratchRestore.Verify(plan.Server, scratch, expected, plan.Redactor, ct);
+                    if (diffs.Count > 0)
+                        throw new PgBackupException(ErrorIds.RestoreVerificationFailed, ErrorKind.InvalidData,
+                            $"The restored data does not match the {(source.Manifest is not null ? "manifest" : "backup")}: {string.Join("; ", diffs.Take(10))}. '{plan.Target}' was not changed.", plan.Target);
+                    restored = actual;
+                    verification = $"Row counts of all {expected.Count} tables match the {(source.Manifest is not null ? "manifest" : "backup's data")}.";
+                }
+                else
+                {
+                    restored = new List<TableRowCount>();
+                    verification = "Not verified: the backup has no manifest and no readable table data.";
+                }
+
+                string mode;
+                string? previous = null;
+                if (plan.Partial)
+                {
+                    restored = CopySelection(plan, scratch, locator, log, activity, ct);
+                    mode = "Partial";
+                    verification = $"Row counts of the {restored.Count} restored tables match the backup.";
+                }
+                else if (plan.TargetExists)
+                {
+                    previous = admin.NewScratchName(DatabaseAdminNames.PreviousPrefix(plan.Target));
+                    log.Progress(new ProgressInfo(activity, $"Putting the restored database in the place of '{plan.Target}'"));
+                    admin.Swap(plan.Target, scratch, previous, request.Force, log);
+                    scratchInUse = false;
+                    if (request.KeepPrevious) log.Verbose($"The previous contents of '{plan.Target}' are kept in the database '{previous}'.");
+                    else
+                    {
+                        try { admin.Drop(previous, CancellationToken.None); }
+                        catch (PgBackupException e) { log.Warning($"The previous contents of '{plan.Target}' are in '{previous}'; dropping it failed: {e.Message}"); }
+                        previous = null;
+                    }
+                    mode = "Replaced";
+                }
+                else
+                {
+                    admin.Rename(scratch, plan.Target);
+                    scratchInUse = false;
+                    mode = "Created";
+                }
+                log.Progress(new ProgressInfo(activity, "Done") { Completed = true });
+                return new RestoreResult
+                {
+                    Backup = source.Path,
+                    BackupName = source.Name,
+                    BackupTime = source.Info.StartTime,
+                    Format = source.Format,
+                    Database = plan.Target,
+                    Server = plan.ServerName,
+                    Mode = mode,
+                    StartTime = start,
+                    Duration = clock.Elapsed,
+                    Tables = restored.ToArray(),
+                    Verified = expected is not null,
+                    Verification = verification,
+                    Errors = errors.ToArray(),
+                    PreviousDatabase = previous,
+                };
+            }
+            catch (Exception e)
+            {
+                if (scratchInUse)
+                {
+                    try { admin.Drop(scratch, CancellationToken.None); }
+                    catch (PgBackupException dropError) { log.Warning($"Could not drop the scratch database '{scratch}': {dropError.Message}"); }
+                }
+                if (ct.IsCancellationRequested) throw new OperationCanceledException($"The restore was stopped; '{plan.Target}' was not changed.", e, ct);
+                if (e is PgBackupException pe && !pe.Message.Contains("was not changed") && !pe.Message.Contains("is unchanged"))
+                    throw new PgBackupException(pe.ErrorId, pe.Kind, pe.Message.TrimEnd('.') + $". '{plan.Target}' was not changed.", pe.Target, pe) { RecommendedAction = pe.RecommendedAction };
+                throw;
+            }
+        }
+
+        /// <summary>
+        /// -Table/-Schema: pg_dump the selected objects (with their indexes, constraints and triggers) from the verified
+        /// scratch database and replace them in the target in one transaction; then check their row counts there.
+        /// </summary>
+        private static List<TableRowCount> CopySelection(RestorePlan plan, string scratch, PgToolLocator locator, IOperationLog log, string activity, CancellationToken ct)
+        {
+            var request = plan.Request;
+            var serverMajor = plan.Admin.Version.Major;
+            var pgDump = locator.Find("pg_dump", serverMajor, $"the server runs PostgreSQL {plan.Admin.Version}");
+            var psql = locator.Find("psql", pgDump.Version.Major, "to run pg_dump's script");
+            var env = new Dictionary<string, string?>(StringComparer.Ordinal);
+            foreach (var kv in plan.Server.ChildEnvironment()) env[kv.Key] = kv.Value;
+            var dumpArgs = new List<string> { "--no-password", "--dbname=" + plan.Server.WithDatabase(scratch).ToLibpqConninfo(), "--clean", "--if-exists", "--format=plain" };
+            foreach (var t in request.Tables ?? Array.Empty<string>()) dumpArgs.Add("--table=" + t);
+            foreach (var s in request.Schemas ?? Array.Empty<string>()) dumpArgs.Add("--schema=" + s);
+            if (request.Options.NoOwner) dumpArgs.Add("--no-owner");
+            if (request.Options.NoPrivileges) dumpArgs.Add("--no-privileges");
+            var psqlArgs = new List<string> { "--no-psqlrc", "--quiet", "--no-password", "--single-transaction", "--set=ON_ERROR_STOP=1",
+                "--dbname=" + plan.Server.WithDatabase(plan.Target).ToLibpqConninfo() };
+            log.Progress(new ProgressInfo(activity, $"Replacing the selected objects in '{plan.Target}' in one transaction"));
+            var scanner = new PlainScriptScanner();
+            var errors = new List<string>();
+            using (var dump = ChildProcess.Start(pgDump.Path, dumpArgs, env, plan.Redactor))
+            using (var apply = ChildProcess.Start(psql.Path, psqlArgs, env, plan.Redactor, redirectStdin: true,
+                       onStderrLine: l => { if (l.Contains("ERROR:")) lock (errors) errors.Add(l); }))
+            {
+                log.Verbose("Running: " + dump.DisplayCommandLine + " | " + apply.DisplayCommandLine);
+                using var k1 = ct.Register(dump.Kill);
+                using var k2 = ct.Register(apply.Kill);
+                var drain = System.Threading.Tasks.Task.Run(() => apply.StandardOutput.CopyTo(Stream.Null));
+                try
+                {
+                    using var guard = new ScanningStream(apply.StandardInput, scanner, refuseMetaCommands: true, leaveOpen: false);
+                    StreamPump.Copy(dump.StandardOutput, guard, null, ct);
+                }
+                catch (IOException) { }
+                int dumpExit = dump.WaitForExit(ct);
+                int applyExit = apply.WaitForExit(ct);
+                drain.Wait(TimeSpan.FromSeconds(5));
+                if (dumpExit != 0)
+                    throw new PgBackupException(ErrorIds.RestoreFailed, ErrorKind.InvalidOperation, $"pg_dump could not read the selection from the restored copy: {BackupVerifier.LastLines(dump.StandardErrorText)}", plan.Target);
+                if (applyExit != 0)
+                    throw new PgBackupException(ErrorIds.RestoreStatementFailed, ErrorKind.InvalidOperation,
+                        $"Replacing the selected objects failed and was rolled back: {(errors.Count > 0 ? string.Join(" ", errors.Take(3)) : BackupVerifier.LastLines(apply.StandardErrorText))}", plan.Target);
+            }
+            scanner.Complete();
+            var selected = scanner.Tables.ToList();
+            if (selected.Count == 0)
+                throw new PgBackupException(ErrorIds.RestoreFailed, ErrorKind.ObjectNotFound,
+                    "The backup holds no table matching -Table/-Schema; nothing was changed.", plan.Target);
+            var (actual, diffs) = ScratchRestore.Verify(plan.Server, plan.Target, selected, plan.Redactor, ct);
+            if (diffs.Count > 0)
+                throw new PgBackupException(ErrorIds.RestoreVerificationFailed, ErrorKind.InvalidData,
+                    $"After the restore, the tables' row counts differ: {string.Join("; ", diffs.Take(10))}", plan.Target);
+            try { plan.Admin.Drop(scratch, CancellationToken.None); } catch (PgBackupException e) { log.Warning($"Could not drop the scratch database '{scratch}': {e.Message}"); }
+            return actual;
+        }
+    }
+
+    internal static class DatabaseAdminNames
+    {
+        public static string ScratchPrefix(string target) => target + "_pgbackup_restore_";
+        public static string PreviousPrefix(string target) => target + "_pgbackup_previous_";
+        public const string DrillPrefix = "pgbackup_drill_";
+    }
+
+    /// <summary>The outcome of a restore (<c>PgBackup.RestoreResult</c>).</summary>
+    public sealed class RestoreResult
+    {
+        public string Backup { get; init; } = "";
+        public string BackupName { get; init; } = "";
+        public DateTime BackupTime { get; init; }
+        public BackupFormat Format { get; init; }
+        public string Database { get; init; } = "";
+        public string Server { get; init; } = "";
+        /// <summary>Replaced (the target's contents were replaced), Created (a new database), or Partial (-Table/-Schema).</summary>
+        public string Mode { get; init; } = "";
+        public DateTime StartTime { get; init; }
+        public TimeSpan Duration { get; init; }
+        public TableRowCount[] Tables { get; init; } = Array.Empty<TableRowCount>();
+        public int TableCount => Tables.Length;
+        public long RowCount => Tables.Sum(t => Math.Max(0, t.Rows));
+        public bool Verified { get; init; }
+        public string Verification { get; init; } = "";
+        /// <summary>Errors psql or pg_restore reported and that -ContinueOnError went past.</summary>
+        public string[] Errors { get; init; } = Array.Empty<string>();
+        /// <summary>With -KeepPrevious: the database that holds what the target held before.</summary>
+        public string? PreviousDatabase { get; init; }
+        public string Status => Errors.Length == 0 ? "Restored" : "RestoredWithErrors";
+    }
+}

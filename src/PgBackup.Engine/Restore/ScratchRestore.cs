@@ -1,0 +1,161 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Threading;
+
+namespace PgBackup
+{
+    /// <summary>How to run psql or pg_restore for a restore.</summary>
+    public sealed class RestoreOptions
+    {
+        public int Jobs { get; init; } = 1;
+        public bool NoOwner { get; init; }
+        public bool NoPrivileges { get; init; }
+        /// <summary>Go on after errors (each is reported); by default the first error stops the restore.</summary>
+        public bool ContinueOnError { get; init; }
+        public string? PgBinPath { get; init; }
+    }
+
+    /// <summary>
+    /// Restores a whole backup into an empty database that PgBackup created for it, and counts its rows. Plain scripts
+    /// go to psql through PgBackup's own scanner, so that no meta-command from the backup ever reaches psql; Custom and
+    /// Directory archives go to pg_restore.
+    /// </summary>
+    internal static class ScratchRestore
+    {
+        /// <summary>Runs the restore; returns the errors psql or pg_restore reported (only with ContinueOnError).</summary>
+        public static List<string> Run(BackupSource source, PgConnectionInfo server, string database, PgToolLocator locator,
+            RestoreOptions options, Redactor redactor, IOperationLog log, string activity, CancellationToken ct)
+        {
+            var target = server.WithDatabase(database);
+            var env = new Dictionary<string, string?>(StringComparer.Ordinal);
+            foreach (var kv in target.ChildEnvironment()) env[kv.Key] = kv.Value;
+            int major = source.RequiredToolMajor();
+            var errors = new List<string>();
+            var progress = new ByteProgress(log, activity, source.Format == BackupFormat.Plain ? "the backup" : "pg_restore");
+
+            if (source.Format == BackupFormat.Plain)
+            {
+                if (options.NoOwner || options.NoPrivileges)
+                    throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
+                        "-NoOwner and -NoPrivileges work with Custom and Directory backups (pg_restore); a Plain backup keeps what it was made with (New-PgBackup -NoOwner -NoPrivileges).");
+                var psql = locator.Find("psql", major, major > 0 ? $"the backup was made by pg_dump {major}" : "to run the backup's SQL");
+                var args = new List<string> { "--no-psqlrc", "--quiet", "--no-password", "--dbname=" + target.ToLibpqConninfo(), "--set=VERBOSITY=default" };
+                if (!options.ContinueOnError) args.Add("--set=ON_ERROR_STOP=1");
+                using var p = ChildProcess.Start(psql.Path, args, env, redactor, redirectStdin: true, redirectStdout: true,
+                    onStderrLine: line => { if (IsError(line)) lock (errors) errors.Add(line); });
+                log.Verbose("Running: " + p.DisplayCommandLine);
+                using var killOnCancel = ct.Register(p.Kill);
+                var drain = System.Threading.Tasks.Task.Run(() => p.StandardOutput.CopyTo(Stream.Null));
+                string? hash = null;
+                Exception? feedError = null;
+                try
+                {
+                    using var stored = source.OpenStored(n => progress.Report(n, n), ct);
+                    using (var decoded = source.Decode(new NonDisposingReadStream(stored)))
+                    using (var guard = new ScanningStream(p.StandardInput, new PlainScriptScanner(), refuseMetaCommands: true, leaveOpen: false))
+                        StreamPump.Copy(decoded, guard, null, ct);
+                    stored.ReadToEnd();
+                    hash = stored.HashHex;
+                }
+                catch (PgBackupException e) when (e.ErrorId == ErrorIds.UnsafeMetaCommand)
+                {
+                    p.Kill();
+                    throw;
+                }
+                catch (IOException e)
+                {
+                    // psql stopped reading: it failed; its own message says why.
+                    feedError = e;
+                }
+                int exit = p.WaitForExit(ct);
+                drain.Wait(TimeSpan.FromSeconds(5));
+                if (exit != 0 || (feedError is not null && errors.Count == 0))
+                    throw new PgBackupException(ErrorIds.RestoreStatementFailed, ErrorKind.InvalidOperation,
+                        $"psql stopped with exit code {exit}: " + (errors.Count > 0 ? string.Join(Environment.NewLine, errors.Take(5)) : feedError?.Message ?? BackupVerifier.LastLines(p.StandardErrorText)),
+                        source.Path);
+                if (source.Manifest is not null && !string.Equals(hash, source.Manifest.Sha256, StringComparison.OrdinalIgnoreCase))
+                    throw new PgBackupException(ErrorIds.BackupChecksumMismatch, ErrorKind.InvalidData,
+                        "The backup changed while it was being restored (its SHA-256 no longer matches the manifest).", source.Path);
+                return errors;
+            }
+
+            var pgRestore = locator.Find("pg_restore", major, major > 0 ? $"the backup was made by pg_dump {major}" : "to read the archive");
+            var a = new List<string> { "--no-password", "--dbname=" + target.ToLibpqConninfo(), "--verbose" };
+            if (!options.ContinueOnError) a.Add("--exit-on-error");
+            if (options.NoOwner) a.Add("--no-owner");
+            if (options.NoPrivileges) a.Add("--no-privileges");
+            LocalCopy? copy = null;
+            string? file = null;
+            if (source.Format == BackupFormat.Directory)
+            {
+                copy = LocalCopy.OfDirectory(source, ct);
+                file = copy.Path;
+            }
+            else file = source.Store.GetLocalPath(source.Name);
+            if (options.Jobs > 1)
+            {
+                if (file is null)
+                    throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs needs the archive as a local file; copy it first (Copy-PgBackup).", source.Path);
+                a.Add("--jobs=" + options.Jobs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+            if (file is not null) a.Add(file);
+            try
+            {
+                using var p = ChildProcess.Start(pgRestore.Path, a, env, redactor, redirectStdin: file is null, redirectStdout: false,
+                    onStderrLine: line =>
+                    {
+                        if (IsError(line)) lock (errors) errors.Add(line);
+                        else if (line.StartsWith("Command was:", StringComparison.Ordinal)) lock (errors) { if (errors.Count > 0) errors[errors.Count - 1] += " " + line; }
+                        else if (line.StartsWith("pg_restore: processing data for table", StringComparison.Ordinal) || line.StartsWith("pg_restore: creating", StringComparison.Ordinal))
+                            log.Progress(new ProgressInfo(activity, "pg_restore") { CurrentOperation = line.Substring("pg_restore: ".Length) });
+                    });
+                log.Verbose("Running: " + p.DisplayCommandLine);
+                using var killOnCancel = ct.Register(p.Kill);
+                if (file is null)
+                {
+                    try
+                    {
+                        using var stored = source.OpenStored(n => progress.Report(n, n), ct);
+                        using (var input = new NonClosingStream(p.StandardInput)) StreamPump.Copy(stored, input, null, ct);
+                        p.StandardInput.Dispose();
+                        if (source.Manifest is not null && !string.Equals(stored.HashHex, source.Manifest.Sha256, StringComparison.OrdinalIgnoreCase))
+                        {
+                            p.Kill();
+                            throw new PgBackupException(ErrorIds.BackupChecksumMismatch, ErrorKind.InvalidData,
+                                "The backup changed while it was being restored (its SHA-256 no longer matches the manifest).", source.Path);
+                        }
+                    }
+                    catch (IOException) { /* pg_restore stopped reading: its exit code and message tell why. */ }
+                }
+                int exit = p.WaitForExit(ct);
+                lock (errors)
+                {
+                    if (exit != 0 && (!options.ContinueOnError || errors.Count == 0))
+                        throw new PgBackupException(ErrorIds.RestoreStatementFailed, ErrorKind.InvalidOperation,
+                            $"pg_restore stopped with exit code {exit}: " + (errors.Count > 0 ? string.Join(Environment.NewLine, errors.Take(5)) : BackupVerifier.LastLines(p.StandardErrorText)),
+                            source.Path);
+                    return errors.ToList();
+                }
+            }
+            finally
+            {
+                copy?.Dispose();
+            }
+        }
+
+        private static bool IsError(string line) =>
+            line.IndexOf("ERROR:", StringComparison.Ordinal) >= 0 || line.IndexOf("FATAL:", StringComparison.Ordinal) >= 0 ||
+            line.IndexOf(" error: ", StringComparison.Ordinal) >= 0 || line.StartsWith("error: ", StringComparison.Ordinal);
+
+        /// <summary>Counts the rows of <paramref name="expected"/>'s tables in <paramref name="database"/> and compares.</summary>
+        public static (List<TableRowCount> Actual, List<string> Differences) Verify(PgConnectionInfo server, string database, IReadOnlyCollection<TableRowCount> expected,
+            Redactor redactor, CancellationToken ct)
+        {
+            using var db = PgServer.Connect(server.WithDatabase(database), redactor, ct);
+            var actual = db.CountRows(expected, ct);
+            return (actual, RowCountComparer.Differences(expected, actual));
+        }
+    }
+}

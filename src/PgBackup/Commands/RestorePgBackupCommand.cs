@@ -1,0 +1,94 @@
+using System.Management.Automation;
+
+namespace PgBackup.Commands
+{
+    /// <summary>Restore-PgBackup: restores a backup so that the target is either restored and verified, or unchanged.</summary>
+    [Cmdlet(VerbsData.Restore, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "Path")]
+    [OutputType(typeof(RestoreResult))]
+    public sealed class RestorePgBackupCommand : PgBackupCmdlet
+    {
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string Path { get; set; } = "";
+
+        [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
+        public BackupInfo? InputObject { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ConnectionString { get; set; }
+
+        [Parameter]
+        [Credential]
+        public PSCredential? Credential { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? TargetDatabase { get; set; }
+
+        [Parameter] public SwitchParameter CreateDatabase { get; set; }
+        [Parameter] public SwitchParameter Force { get; set; }
+
+        [Parameter]
+        [ValidateRange(1, 64)]
+        public int Jobs { get; set; } = 1;
+
+        [Parameter] public string[]? Table { get; set; }
+        [Parameter] public string[]? Schema { get; set; }
+        [Parameter] public SwitchParameter NoOwner { get; set; }
+        [Parameter] public SwitchParameter NoPrivileges { get; set; }
+        [Parameter] public SwitchParameter ContinueOnError { get; set; }
+        [Parameter] public SwitchParameter KeepPrevious { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? PgBinPath { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            var path = InputObject?.Path ?? ResolvePath(Path);
+            var storeOptions = InputObject?.StoreOptions ?? StoreOptions.Default;
+            RestorePlan? plan = null;
+            try
+            {
+                plan = Run((log, ct) =>
+                {
+                    var connection = ResolveConnection(ConnectionString, Credential, log);
+                    return new RestoreEngine().Prepare(new RestoreRequest
+                    {
+                        BackupPath = path,
+                        StoreOptions = storeOptions,
+                        Connection = connection,
+                        TargetDatabase = TargetDatabase,
+                        CreateDatabase = CreateDatabase,
+                        Force = Force,
+                        Tables = Table,
+                        Schemas = Schema,
+                        KeepPrevious = KeepPrevious,
+                        Options = new RestoreOptions
+                        {
+                            Jobs = Jobs,
+                            NoOwner = NoOwner,
+                            NoPrivileges = NoPrivileges,
+                            ContinueOnError = ContinueOnError,
+                            PgBinPath = PgBinPath is null ? null : ResolvePath(PgBinPath),
+                        },
+                    }, log, ct);
+                });
+                if (!ShouldProcessOrForce($"{plan.Target} on {plan.ServerName}", plan.Action, Force)) return;
+                var result = Run((log, ct) => new RestoreEngine().Execute(plan, log, ct));
+                foreach (var e in result.Errors)
+                    WriteError(ToErrorRecord(new PgBackupException(ErrorIds.RestoreStatementFailed, ErrorKind.InvalidOperation, e, plan.Target)));
+                WriteObject(result);
+            }
+            catch (PgBackupException e)
+            {
+                Fail(e, path);
+            }
+            finally
+            {
+                plan?.Dispose();
+            }
+        }
+    }
+}

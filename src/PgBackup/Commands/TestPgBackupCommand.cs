@@ -1,0 +1,74 @@
+using System.Management.Automation;
+
+namespace PgBackup.Commands
+{
+    /// <summary>Test-PgBackup: checks backups' integrity and, with -Restore, runs a restore drill.</summary>
+    [Cmdlet(VerbsDiagnostic.Test, "PgBackup", DefaultParameterSetName = "Path")]
+    [OutputType(typeof(TestResult))]
+    public sealed class TestPgBackupCommand : PgBackupCmdlet
+    {
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string[] Path { get; set; } = System.Array.Empty<string>();
+
+        [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
+        public BackupInfo? InputObject { get; set; }
+
+        /// <summary>Run the drill: restore into a scratch database, compare, drop.</summary>
+        [Parameter] public SwitchParameter Restore { get; set; }
+
+        [Parameter] public SwitchParameter Keep { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ConnectionString { get; set; }
+
+        [Parameter]
+        [Credential]
+        public PSCredential? Credential { get; set; }
+
+        [Parameter] public SwitchParameter NoOwner { get; set; }
+        [Parameter] public SwitchParameter NoPrivileges { get; set; }
+
+        [Parameter]
+        [ValidateRange(1, 64)]
+        public int Jobs { get; set; } = 1;
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? PgBinPath { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            if (InputObject is not null) { Test(InputObject.Path, InputObject.StoreOptions); return; }
+            foreach (var p in Path) Test(ResolvePath(p), StoreOptions.Default);
+        }
+
+        private void Test(string path, StoreOptions storeOptions)
+        {
+            PgConnectionInfo? connection = null;
+            if (Restore)
+            {
+                try { connection = Run((log, ct) => ResolveConnection(ConnectionString, Credential, log)); }
+                catch (PgBackupException e) { Fail(e, path); }
+            }
+            var (result, failure) = Run((log, ct) => BackupTester.Run(new TestRequest
+            {
+                BackupPath = path,
+                StoreOptions = storeOptions,
+                Restore = Restore,
+                Keep = Keep,
+                Connection = connection,
+                Options = new RestoreOptions
+                {
+                    Jobs = Jobs,
+                    NoOwner = NoOwner,
+                    NoPrivileges = NoPrivileges,
+                    PgBinPath = PgBinPath is null ? null : ResolvePath(PgBinPath),
+                },
+            }, log, ct));
+            WriteObject(result);
+            if (failure is not null) WriteError(ToErrorRecord(failure, path));
+        }
+    }
+}

@@ -1,0 +1,286 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestCommon.ps1')
+    $script:Out = New-TestFolder
+
+    function New-RestoreFixture([string]$Prefix = 'rs') {
+        # A database with the sample data and its fingerprint.
+        $db = New-TestDatabaseName $Prefix
+        New-TestDatabase -Server $Main -Name $db -SqlFile $SampleSql
+        [pscustomobject]@{ Name = $db; Uri = (Get-TestPostgresUri -Server $Main -Database $db); Fingerprint = (Get-DatabaseFingerprint -Server $Main -Database $db) }
+    }
+
+    function Set-Damage([string]$Db) {
+        # Changes a database so that a restore has something to undo.
+        Invoke-TestPsql -Server $Main -Database $Db -Sql "DELETE FROM play_events WHERE id % 2 = 0; CREATE TABLE stray (x int); UPDATE users SET display_name = 'changed';" | Out-Null
+    }
+
+    function Get-ScratchDatabases {
+        @(Get-DatabaseNames -Server $Main | Where-Object { $_ -like '*_pgbackup_*' -or $_ -like 'pgbackup_*' })
+    }
+
+    function New-GuideBackup([string]$Db, [string]$Folder, [string]$Stamp = '20240315_143022', [scriptblock]$Edit) {
+        # A backup as the guide's backup-database.sh makes it (pg_dump | gzip, no manifest), optionally edited.
+        $sqlFile = Join-Path $Folder "dump-$Stamp.sql"
+        & bash -c "PGPASSWORD='$($Main.Password)' pg_dump -h 127.0.0.1 -p $($Main.Port) -U postgres '$Db' > '$sqlFile'"
+        if ($Edit) { $text = Get-Content -Raw $sqlFile; $text = & $Edit $text; [IO.File]::WriteAllText($sqlFile, $text) }
+        $gz = Join-Path $Folder "backup_${Db}_$Stamp.sql.gz"
+        & bash -c "gzip -c '$sqlFile' > '$gz' && rm '$sqlFile'"
+        $gz
+    }
+}
+
+AfterAll { Remove-TestFolder $Out }
+
+Describe 'Restore-PgBackup' {
+    It 'has the expected parameters and asks before it replaces a database' {
+        $expected = 'Path', 'InputObject', 'ConnectionString', 'Credential', 'TargetDatabase', 'CreateDatabase', 'Force', 'Jobs', 'Table',
+            'Schema', 'NoOwner', 'NoPrivileges', 'ContinueOnError', 'KeepPrevious', 'PgBinPath'
+        $cmd = Get-Command Restore-PgBackup
+        $actual = $cmd.Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
+        $actual | Sort-Object | Should -Be ($expected | Sort-Object)
+        $attr = $cmd.ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false)[0]
+        $attr.ConfirmImpact | Should -Be 'High'
+        $attr.SupportsShouldProcess | Should -BeTrue
+    }
+
+    Context 'replacing a database' {
+        It 'restores a <Format> backup (<Compression>, jobs <Jobs>) and verifies it' -ForEach @(
+            @{ Format = 'Plain'; Compression = 'Gzip'; Jobs = 1 }
+            @{ Format = 'Plain'; Compression = 'Zstd'; Jobs = 1 }
+            @{ Format = 'Custom'; Compression = 'Gzip'; Jobs = 2 }
+            @{ Format = 'Directory'; Compression = 'Gzip'; Jobs = 2 }
+        ) {
+            $f = New-RestoreFixture
+            $b = New-PgBackup -ConnectionString $f.Uri -Path (Join-Path $Out $f.Name) -Format $Format -Compression $Compression
+            Set-Damage $f.Name
+            $r = $b | Restore-PgBackup -ConnectionString $f.Uri -Jobs $Jobs -Confirm:$false
+            $r.PSObject.TypeNames[0] | Should -Be 'PgBackup.RestoreResult'
+            $r.Mode | Should -Be 'Replaced'
+            $r.Database | Should -Be $f.Name
+            $r.Verified | Should -BeTrue
+            $r.TableCount | Should -Be 3
+            $r.RowCount | Should -Be 4440
+            Assert-SameDatabase -Expected $f.Fingerprint -Actual (Get-DatabaseFingerprint -Server $Main -Database $f.Name)
+            Get-ScratchDatabases | Should -BeNullOrEmpty
+        }
+
+        It '-WhatIf says what would be dropped and restored, and changes nothing' {
+            $f = New-RestoreFixture
+            $b = New-PgBackup -ConnectionString $f.Uri -Path (Join-Path $Out $f.Name)
+            Set-Damage $f.Name
+            $before = Get-DatabaseFingerprint -Server $Main -Database $f.Name
+            # What-if text goes to the host: run it in a child PowerShell and read its output.
+            $out = Invoke-ChildPwsh "Import-Module '$($env:PGBACKUP_TEST_MODULE)'; Restore-PgBackup -Path '$($b.Path)' -ConnectionString '$($f.Uri)' -WhatIf"
+            $out | Should -Match "Replace database '$($f.Name)'"
+            $out | Should -Match '4 tables now'
+            $out | Should -Match '3 tables, 4,440 rows'
+            Assert-SameDatabase -Expected $before -Actual (Get-DatabaseFingerprint -Server $Main -Database $f.Name)
+            Get-ScratchDatabases | Should -BeNullOrEmpty
+        }
+
+        It 'keeps the database''s own settings, grants and comment, and its name' {
+            $f = New-RestoreFixture
+            Invoke-TestPsql -Server $Main -Sql @"
+DO `$`$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app_reader') THEN CREATE ROLE app_reader; END IF; END `$`$;
+ALTER DATABASE "$($f.Name)" SET work_mem = '7MB';
+ALTER DATABASE "$($f.Name)" SET search_path = public, pg_catalog;
+COMMENT ON DATABASE "$($f.Name)" IS 'the app''s database';
+REVOKE ALL ON DATABASE "$($f.Name)" FROM PUBLIC;
+GRANT CONNECT ON DATABASE "$($f.Name)" TO app_reader;
+"@ | Out-Null
+            $query = "SELECT array_to_string(setconfig, ';') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '$($f.Name)' UNION ALL SELECT shobj_description(oid, 'pg_database') || ' ' || datacl::text FROM pg_database WHERE datname = '$($f.Name)';"
+            $before = Invoke-TestPsql -Server $Main -Sql $query
+            $b = New-PgBackup -ConnectionString $f.Uri -Path (Join-Path $Out $f.Name) -Format Custom
+            $b | Restore-PgBackup -ConnectionString $f.Uri -Force | Out-Null
+            Invoke-TestPsql -Server $Main -Sql $query | Should -Be $before
+        }
+
+        It 'keeps the previous contents with -KeepPrevious' {
+            $f = New-RestoreFixture
+            $b = New-PgBackup -ConnectionString $f.Uri -Path (Join-Path $Out $f.Name)
+            Set-Damage $f.Name
+            $r = $b | Restore-PgBackup -ConnectionString $f.Uri -Force -KeepPrevious
+            $r.PreviousDatabase | Should -BeLike "$($f.Name)_pgbackup_previous_*"
+            Invoke-TestPsql -Server $Main -Database $r.PreviousDatabase -Sql "SELECT count(*) FROM stray" | Should -Be '0'
+            Invoke-TestPsql -Server $Main -Sql "DROP DATABASE `"$($r.PreviousDatabase)`";" | Out-Null
+        }
+    }
+
+    Context 'the target is either restored or exactly as it was' {
+        BeforeEach {
+            $script:F = New-RestoreFixture
+            $script:Folder = Join-Path $Out $F.Name
+            New-Item -ItemType Directory -Path $Folder | Out-Null
+            Set-Damage $F.Name
+            $script:Before = Get-DatabaseFingerprint -Server $Main -Database $F.Name
+        }
+        AfterEach {
+            Assert-SameDatabase -Expected $Before -Actual (Get-DatabaseFingerprint -Server $Main -Database $F.Name)
+            Get-ScratchDatabases | Should -BeNullOrEmpty
+        }
+
+        It 'a truncated backup (with manifest) is refused before anything is touched' {
+            $b = New-PgBackup -ConnectionString $F.Uri -Path $Folder
+            $bytes = [IO.File]::ReadAllBytes($b.Path)
+            [IO.File]::WriteAllBytes($b.Path, $bytes[0..($bytes.Length / 2)])
+            $err = $null
+            try { Restore-PgBackup -Path $b.Path -ConnectionString $F.Uri -Force } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'Backup*,PgBackup.Commands.RestorePgBackupCommand'
+        }
+
+        It 'a truncated backup of the guide''s kind is refused before anything is touched' {
+            $gz = New-GuideBackup -Db $F.Name -Folder $Folder
+            $bytes = [IO.File]::ReadAllBytes($gz)
+            [IO.File]::WriteAllBytes($gz, $bytes[0..($bytes.Length * 2 / 3)])
+            $err = $null
+            try { Restore-PgBackup -Path $gz -ConnectionString $F.Uri -Force } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'BackupCorrupt,PgBackup.Commands.RestorePgBackupCommand'
+        }
+
+        It 'a backup whose SQL fails half-way leaves the target as it was' {
+            $gz = New-GuideBackup -Db $F.Name -Folder $Folder -Edit { param($t) $t -replace '(?m)^(CREATE TABLE public\.tracks)', "SELECT 1/0;`n`$1" }
+            $err = $null
+            try { Restore-PgBackup -Path $gz -ConnectionString $F.Uri -Force } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'RestoreStatementFailed,PgBackup.Commands.RestorePgBackupCommand'
+            "$err" | Should -Match 'division by zero'
+            "$err" | Should -Match 'was not changed'
+        }
+
+        It 'a restore stopped with Ctrl+C leaves the target as it was' {
+            $gz = New-GuideBackup -Db $F.Name -Folder $Folder -Edit { param($t) $t -replace '(?m)^(CREATE TABLE public\.tracks)', "SELECT pg_sleep(60);`n`$1" }
+            $job = Start-AsyncPipeline -Script { param($p, $u) Restore-PgBackup -Path $p -ConnectionString $u -Force } -Arguments $gz, $F.Uri
+            try {
+                $deadline = [DateTime]::UtcNow.AddSeconds(30)
+                do {
+                    Start-Sleep -Milliseconds 200
+                    $sleeping = Invoke-TestPsql -Server $Main -Sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%' AND datname LIKE '%_pgbackup_restore_%';"
+                } until ([int]($sleeping | Select-Object -Last 1) -gt 0 -or [DateTime]::UtcNow -gt $deadline)
+                [int]($sleeping | Select-Object -Last 1) | Should -BeGreaterThan 0
+                $clock = [Diagnostics.Stopwatch]::StartNew()
+                $job.PowerShell.Stop()
+                $clock.Elapsed.TotalSeconds | Should -BeLessThan 5
+            }
+            finally { Stop-AsyncPipeline $job }
+        }
+
+        It 'a backup with psql meta-commands is refused, naming the line, and runs nothing' -ForEach @(
+            @{ Command = '\! touch {0}' }
+            @{ Command = '\o {0}' }
+            @{ Command = "\copy public.users to program 'touch {0}'" }
+            @{ Command = '\i {0}' }
+        ) {
+            $marker = Join-Path $Folder 'pwned'
+            $line = $Command -f $marker
+            $gz = New-GuideBackup -Db $F.Name -Folder $Folder -Edit { param($t) $t -replace '(?m)^(CREATE TABLE public\.users)', "$line`n`$1" }
+            $err = $null
+            try { Restore-PgBackup -Path $gz -ConnectionString $F.Uri -Force } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'UnsafeMetaCommand,PgBackup.Commands.RestorePgBackupCommand'
+            "$err" | Should -Match 'Line \d+'
+            "$err" | Should -Match ([regex]::Escape(($line -split ' ')[0]))
+            Test-Path $marker | Should -BeFalse
+        }
+
+        It 'a restore whose row counts differ from the manifest leaves the target as it was' {
+            $b = New-PgBackup -ConnectionString $F.Uri -Path $Folder -Format Custom
+            $m = Get-Content -Raw "$($b.Path).json" | ConvertFrom-Json
+            ($m.tables | Where-Object name -eq 'users').rows = 41
+            $m | ConvertTo-Json -Depth 6 | Set-Content "$($b.Path).json"
+            $err = $null
+            try { Restore-PgBackup -Path $b.Path -ConnectionString $F.Uri -Force } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'RestoreVerificationFailed,PgBackup.Commands.RestorePgBackupCommand'
+            "$err" | Should -Match 'public.users: 40 rows, expected 41'
+        }
+
+        It 'a database with other sessions is not replaced without -Force' {
+            $b = New-PgBackup -ConnectionString $F.Uri -Path $Folder
+            $session = Start-IdleSession -Server $Main -Database $F.Name
+            try {
+                $err = $null
+                try { Restore-PgBackup -Path $b.Path -ConnectionString $F.Uri -Confirm:$false } catch { $err = $_ }
+                $err.FullyQualifiedErrorId | Should -Be 'TargetDatabaseInUse,PgBackup.Commands.RestorePgBackupCommand'
+            }
+            finally { Stop-TableLock $session }
+        }
+
+        It 'a backup that needs a newer pg_restore is refused up front' {
+            $b = New-PgBackup -ConnectionString $F.Uri -Path $Folder -Format Custom
+            $m = Get-Content -Raw "$($b.Path).json" | ConvertFrom-Json
+            $m.pgDumpVersion = '99.1'
+            $m | ConvertTo-Json -Depth 6 | Set-Content "$($b.Path).json"
+            $err = $null
+            try { Restore-PgBackup -Path $b.Path -ConnectionString $F.Uri -Force } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'PgToolTooOld,PgBackup.Commands.RestorePgBackupCommand'
+            "$err" | Should -Match 'pg_restore 99 or newer'
+        }
+    }
+
+    Context 'sessions' {
+        It '-Force ends sessions on the target, and only there' {
+            $f = New-RestoreFixture
+            $other = New-RestoreFixture 'other'
+            $b = New-PgBackup -ConnectionString $f.Uri -Path (Join-Path $Out $f.Name)
+            Set-Damage $f.Name
+            $onTarget = Start-IdleSession -Server $Main -Database $f.Name -Name 'pgbackup-test-target'
+            $onOther = Start-IdleSession -Server $Main -Database $other.Name
+            try {
+                $r = $b | Restore-PgBackup -ConnectionString $f.Uri -Force
+                $r.Mode | Should -Be 'Replaced'
+                Invoke-TestPsql -Server $Main -Sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbackup-test-target';" | Should -Be '0'
+                Invoke-TestPsql -Server $Main -Sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbackup-test-lock' AND datname = '$($other.Name)';" | Should -Be '1'
+                Assert-SameDatabase -Expected $f.Fingerprint -Actual (Get-DatabaseFingerprint -Server $Main -Database $f.Name)
+            }
+            finally { Stop-TableLock $onOther; if (-not $onTarget.HasExited) { $onTarget.Kill() } }
+        }
+    }
+
+    Context 'the guide''s backups, new databases, parts of a backup' {
+        It 'restores a guide backup as the guide promises: existing tables dropped and replaced' {
+            $f = New-RestoreFixture
+            $folder = Join-Path $Out $f.Name
+            New-Item -ItemType Directory $folder | Out-Null
+            $gz = New-GuideBackup -Db $f.Name -Folder $folder
+            Set-Damage $f.Name
+            $r = Restore-PgBackup -Path $gz -ConnectionString $f.Uri -Force
+            $r.Verified | Should -BeTrue
+            $r.Verification | Should -Match "backup's data"
+            Assert-SameDatabase -Expected $f.Fingerprint -Actual (Get-DatabaseFingerprint -Server $Main -Database $f.Name)
+        }
+
+        It 'restores into a new database with -CreateDatabase, and refuses existing or missing targets' {
+            $f = New-RestoreFixture
+            $b = New-PgBackup -ConnectionString $f.Uri -Path (Join-Path $Out $f.Name) -Format Directory
+            $new = New-TestDatabaseName 'created'
+            $r = $b | Restore-PgBackup -ConnectionString $f.Uri -TargetDatabase $new -CreateDatabase -Jobs 2 -Confirm:$false
+            $r.Mode | Should -Be 'Created'
+            Assert-SameDatabase -Expected $f.Fingerprint -Actual (Get-DatabaseFingerprint -Server $Main -Database $new)
+            { $b | Restore-PgBackup -ConnectionString $f.Uri -TargetDatabase $new -CreateDatabase -Confirm:$false } | Should -Throw -ErrorId 'TargetDatabaseExists,PgBackup.Commands.RestorePgBackupCommand'
+            { $b | Restore-PgBackup -ConnectionString $f.Uri -TargetDatabase 'does_not_exist' -Confirm:$false } | Should -Throw -ErrorId 'TargetDatabaseMissing,PgBackup.Commands.RestorePgBackupCommand'
+        }
+
+        It 'restores only the tables asked for, in place' {
+            $f = New-RestoreFixture
+            $b = New-PgBackup -ConnectionString $f.Uri -Path (Join-Path $Out $f.Name) -Format Custom
+            Invoke-TestPsql -Server $Main -Database $f.Name -Sql "DELETE FROM play_events WHERE id > 100; UPDATE users SET display_name = 'kept';" | Out-Null
+            $r = Restore-PgBackup -Path $b.Path -ConnectionString $f.Uri -Table public.play_events -Confirm:$false
+            $r.Mode | Should -Be 'Partial'
+            ($r.Tables | ForEach-Object QualifiedName) | Should -Be @('public.play_events')
+            Invoke-TestPsql -Server $Main -Database $f.Name -Sql 'SELECT count(*) FROM play_events' | Should -Be '4000'
+            Invoke-TestPsql -Server $Main -Database $f.Name -Sql "SELECT count(*) FROM users WHERE display_name = 'kept'" | Should -Be '40'
+            Invoke-TestPsql -Server $Main -Database $f.Name -Sql "SELECT count(*) FROM pg_indexes WHERE tablename = 'play_events'" | Should -Be '2'
+        }
+
+        It 'reports each error and goes on with -ContinueOnError' {
+            $f = New-RestoreFixture
+            $folder = Join-Path $Out $f.Name
+            New-Item -ItemType Directory $folder | Out-Null
+            $gz = New-GuideBackup -Db $f.Name -Folder $folder -Edit { param($t) $t -replace '(?m)^(CREATE TABLE public\.tracks)', "SELECT 1/0;`nSELECT * FROM no_such_table;`n`$1" }
+            $errors = @()
+            $r = Restore-PgBackup -Path $gz -ConnectionString $f.Uri -Force -ContinueOnError -ErrorVariable errors -ErrorAction SilentlyContinue
+            $r.Status | Should -Be 'RestoredWithErrors'
+            $errors.Count | Should -Be 2
+            $errors[0].FullyQualifiedErrorId | Should -Be 'RestoreStatementFailed,PgBackup.Commands.RestorePgBackupCommand'
+            "$($errors[1])" | Should -Match 'no_such_table'
+            Assert-SameDatabase -Expected $f.Fingerprint -Actual (Get-DatabaseFingerprint -Server $Main -Database $f.Name)
+        }
+    }
+}
