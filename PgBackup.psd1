@@ -13,6 +13,8 @@
     CmdletsToExport      = @(
         'New-PgBackup'
         'Get-PgBackup'
+        'Remove-PgBackup'
+        'Invoke-PgBackupRetention'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

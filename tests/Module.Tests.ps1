@@ -163,5 +163,11 @@ Import-Module '$($env:PGBACKUP_TEST_MODULE)' -Force
             $view | Should -Not -BeNullOrEmpty
             $view.FormatViewDefinition[0].Control.GetType().Name | Should -Be 'TableControl'
         }
+
+        It 'shows a RetentionDecision as a short table' {
+            $view = Get-FormatData -TypeName PgBackup.RetentionDecision
+            $view | Should -Not -BeNullOrEmpty
+            $view.FormatViewDefinition[0].Control.GetType().Name | Should -Be 'TableControl'
+        }
     }
 }
