@@ -67,6 +67,8 @@ Describe 'Invoke-PgBackupRetention' {
         { Get-PgBackup -Path $Folder | Invoke-PgBackupRetention -Confirm:$false } | Should -Throw -ErrorId 'RetentionPolicyMissing,PgBackup.Commands.InvokePgBackupRetentionCommand'
         { Invoke-PgBackupRetention -Path $Folder -KeepLast 0 -Confirm:$false } | Should -Throw -ErrorId 'RetentionPolicyMissing,*'
         { Invoke-PgBackupRetention -Path $Folder -KeepLast 1 -TimeZone 'Mars/Olympus_Mons' -Confirm:$false } | Should -Throw -ErrorId 'TimeZoneNotFound,*'
+        # A plain number is a TimeSpan of ticks, not days: refused rather than keeping almost nothing.
+        { Invoke-PgBackupRetention -Path $Folder -KeepWithin 7 -Confirm:$false } | Should -Throw -ErrorId 'InvalidParameter,*'
         (Get-Names $Folder).Count | Should -Be 2
         # An empty pipeline plans nothing (and never falls back to a default folder).
         @(@() | Invoke-PgBackupRetention -KeepLast 1 -Confirm:$false).Count | Should -Be 0

@@ -271,6 +271,7 @@ namespace PgBackup.Tests
             Assert.Equal(ErrorIds.RetentionPolicyMissing, e.ErrorId);
             Assert.Equal(ErrorIds.InvalidParameter, Assert.Throws<PgBackupException>(() => new RetentionPolicy { Daily = -1 }.Validate()).ErrorId);
             Assert.Equal(ErrorIds.InvalidParameter, Assert.Throws<PgBackupException>(() => new RetentionPolicy { Within = TimeSpan.FromDays(-1) }.Validate()).ErrorId);
+            Assert.Equal(ErrorIds.InvalidParameter, Assert.Throws<PgBackupException>(() => new RetentionPolicy { Within = TimeSpan.FromTicks(7) }.Validate()).ErrorId);
             Assert.Equal(ErrorIds.TimeZoneNotFound, Assert.Throws<PgBackupException>(() => RetentionPolicy.FindTimeZone("Mars/Olympus_Mons")).ErrorId);
             Assert.Same(TimeZoneInfo.Utc, RetentionPolicy.FindTimeZone("UTC"));
             Assert.Same(TimeZoneInfo.Local, RetentionPolicy.FindTimeZone(null));

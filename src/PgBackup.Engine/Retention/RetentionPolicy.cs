@@ -48,6 +48,12 @@ namespace PgBackup
                     throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, $"-{name} cannot be negative ({value}).", value);
             if (Within < TimeSpan.Zero)
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, $"-KeepWithin cannot be negative ({Within}).", Within);
+            if (Within > TimeSpan.Zero && Within < TimeSpan.FromMinutes(1))
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
+                    $"-KeepWithin {Within} is less than a minute; PowerShell reads a plain number such as 7 as ticks, not days. Nothing was removed.", Within)
+                {
+                    RecommendedAction = "Write days.hours:minutes:seconds, for example -KeepWithin 7.00:00:00 for 7 days.",
+                };
             if (IsEmpty)
                 throw new PgBackupException(ErrorIds.RetentionPolicyMissing, ErrorKind.InvalidArgument,
                     "No retention rule was given, and retention does not guess one: nothing was removed.")
