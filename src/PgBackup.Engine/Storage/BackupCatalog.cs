@@ -145,6 +145,47 @@ namespace PgBackup
                 throw new PgBackupException(ErrorIds.PathNotFound, ErrorKind.ObjectNotFound, $"{store.GetPath(name)} does not exist.", store.GetPath(name));
         }
 
+        /// <summary>Reads the backup at a path (its data, its manifest or its partial file); refuses paths that are not backups.</summary>
+        public static BackupInfo GetAt(string path, StoreOptions options, IOperationLog log, CancellationToken cancellationToken)
+        {
+            var (store, name) = StoreFactory.OpenBackup(path, options);
+            using (store)
+            {
+                var info = Get(store, name, log, cancellationToken);
+                info.StoreOptions = options;
+                return info;
+            }
+        }
+
+        /// <summary>Removes the backup at a path (see <see cref="Remove"/>): what Remove-PgBackup and retention do.</summary>
+        public static void RemoveAt(string path, StoreOptions options, IOperationLog log, CancellationToken cancellationToken)
+        {
+            var (store, name) = StoreFactory.OpenBackup(path, options);
+            using (store) Remove(store, name, log, cancellationToken);
+        }
+
+        /// <summary>
+        /// Every backup in the locations of <paramref name="backups"/> that is in the same group as one of them (the same
+        /// database in the same location): the whole history that retention plans over after a new backup.
+        /// </summary>
+        public static List<BackupInfo> ListGroupsOf(IEnumerable<BackupInfo> backups, IOperationLog log, CancellationToken cancellationToken)
+        {
+            var result = new List<BackupInfo>();
+            foreach (var location in backups.GroupBy(b => b.Location, StringComparer.Ordinal))
+            {
+                var groups = new HashSet<string>(location.Select(b => b.Group), StringComparer.Ordinal);
+                var first = location.First();
+                using var store = StoreFactory.OpenLocation(location.Key, first.StoreOptions, create: false);
+                foreach (var b in List(store, log, cancellationToken))
+                {
+                    if (!groups.Contains(b.Group)) continue;
+                    b.StoreOptions = first.StoreOptions;
+                    result.Add(b);
+                }
+            }
+            return result;
+        }
+
         /// <summary>
         /// Deletes partial files left by interrupted backups that nothing has written to for
         /// <paramref name="olderThan"/>. Returns their names.
