@@ -23,6 +23,8 @@
         'Test-PgBackup'
         'Remove-PgBackup'
         'Invoke-PgBackupRetention'
+        'Protect-PgBackup'
+        'Unprotect-PgBackup'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -24,6 +24,8 @@ namespace PgBackup
         public BackupScope Scope { get; init; } = new BackupScope();
         public string? PgBinPath { get; init; }
         public string ModuleVersion { get; init; } = "";
+        /// <summary>Encrypt in the stream, after compression (OpenPGP); no plaintext copy is written.</summary>
+        public EncryptionSettings Encryption { get; init; } = new EncryptionSettings();
         /// <summary>Partial files untouched for this long are left by dead backups and are removed.</summary>
         public TimeSpan StalePartialAge { get; init; } = TimeSpan.FromHours(24);
     }
@@ -69,7 +71,7 @@ namespace PgBackup
             BackupCatalog.SweepStalePartials(store, request.StalePartialAge, log, cancellationToken);
             var start = DateTime.UtcNow;
             var existing = store.List(null, cancellationToken).Select(e => e.Name);
-            var name = BackupNaming.NewName(server.Database, start, request.Format, request.Compression, encrypted: false, existing);
+            var name = BackupNaming.NewName(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled, existing);
             log.Verbose($"Writing {store.GetPath(name)}.");
 
             // Custom and Directory archives are counted from the server, in the very snapshot pg_dump reads.
@@ -109,6 +111,10 @@ namespace PgBackup
             if (r.Jobs > 1 && r.Format != BackupFormat.Directory)
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs works only with -Format Directory (pg_dump dumps in parallel only into a folder).", r.Jobs);
             if (r.CompressionLevel.HasValue) Compression.ValidateLevel(r.Compression, r.CompressionLevel.Value);
+            if (r.Encryption.IsEnabled && r.Format == BackupFormat.Directory)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
+                    "A Directory-format backup cannot be encrypted in the stream: pg_dump writes its files itself. Use -Format Custom or Plain with encryption.");
+            if (r.Encryption.IsEnabled) OpenPgp.Check(r.Encryption);
             if (r.Scope.SchemaOnly && r.Scope.DataOnly)
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-SchemaOnly and -DataOnly cannot be used together.");
         }
@@ -167,17 +173,22 @@ namespace PgBackup
                 log.Verbose("Running: " + dump.DisplayCommandLine);
                 using var killOnCancel = ct.Register(dump.Kill);
 
-                var hashing = new HashingStream(writer.Stream);
-                Stream top;
+                // The pipeline, from the sink up: hash what is stored, encrypt, compress, and (Plain) count rows or
+                // (Custom) let pg_restore read the archive's table of contents on the way.
+                using var chain = new StageChain(writer.Stream);
+                var hashing = chain.Add(s => new HashingStream(s));
+                if (request.Encryption.IsEnabled)
+                {
+                    manifest.Encryption = OpenPgp.Describe(request.Encryption);
+                    chain.Add(s => OpenPgp.CreateEncryptor(s, request.Encryption, manifest.Name.Substring(0, manifest.Name.Length - BackupNaming.EncryptedSuffix.Length)));
+                }
+                if (request.Format == BackupFormat.Plain)
+                    chain.Add(s => Compression.CreateCompressor(request.Compression, manifest.CompressionLevel ?? 0, s));
                 ScanningStream? scanning = null;
                 TeeStream? tee = null;
-                var compressor = Compression.CreateCompressor(request.Format == BackupFormat.Plain ? request.Compression : CompressionMethod.None,
-                    manifest.CompressionLevel ?? 0, hashing);
-                top = compressor;
                 if (request.Format == BackupFormat.Plain)
                 {
-                    scanning = new ScanningStream(compressor, new PlainScriptScanner(), refuseMetaCommands: false);
-                    top = scanning;
+                    scanning = chain.Add(s => new ScanningStream(s, new PlainScriptScanner(), refuseMetaCommands: false));
                 }
                 else
                 {
@@ -186,13 +197,12 @@ namespace PgBackup
                     tocReader = ChildProcess.Start(pgRestore.Path, new[] { "--list" }, null, redactor, redirectStdin: true);
                     var reader = tocReader;
                     tocOutput = Task.Run(() => new StreamReader(reader.StandardOutput, Encoding.UTF8).ReadToEnd());
-                    tee = new TeeStream(compressor, tocReader.StandardInput);
-                    top = tee;
+                    tee = chain.Add(s => new TeeStream(s, reader.StandardInput));
                 }
+                var top = chain.Top;
 
                 long read = StreamPump.Copy(dump.StandardOutput, top, n => progress.Report(n, hashing.BytesWritten), ct);
-                top.Dispose();
-                if (!ReferenceEquals(top, compressor)) compressor.Dispose();
+                chain.Complete();
                 int exit = dump.WaitForExit(ct);
                 if (exit != 0)
                     throw PgDumpFailure(dump, exit, server);

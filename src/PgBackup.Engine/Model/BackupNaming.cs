@@ -18,8 +18,11 @@ namespace PgBackup
         public BackupFormat Format { get; init; }
         public CompressionMethod Compression { get; init; }
         public bool Encrypted { get; init; }
-        /// <summary>The name the guide's backup-database.sh writes: <c>backup_&lt;db&gt;_&lt;yyyyMMdd_HHmmss&gt;.sql.gz</c>.</summary>
-        public bool IsGuideStyle => Format == BackupFormat.Plain && Compression == CompressionMethod.Gzip && !Encrypted && Sequence == 0;
+        /// <summary>
+        /// The name the guide's backup-database.sh writes, <c>backup_&lt;db&gt;_&lt;yyyyMMdd_HHmmss&gt;.sql.gz</c>, or that
+        /// file encrypted with the guide's <c>gpg --symmetric</c> (<c>.sql.gz.gpg</c>).
+        /// </summary>
+        public bool IsGuideStyle => Format == BackupFormat.Plain && Compression == CompressionMethod.Gzip && Sequence == 0;
     }
 
     /// <summary>

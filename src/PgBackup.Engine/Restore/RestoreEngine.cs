@@ -24,6 +24,7 @@ namespace PgBackup
         /// <summary>Keep the replaced database under a new name instead of dropping it.</summary>
         public bool KeepPrevious { get; init; }
         public RestoreOptions Options { get; init; } = new RestoreOptions();
+        public DecryptionSettings Decryption { get; init; } = DecryptionSettings.None;
     }
 
     /// <summary>A restore that has been looked at but not started: what it would do, for -WhatIf and confirmation.</summary>
@@ -88,6 +89,7 @@ namespace PgBackup
             if (request.Options.Jobs < 1 || request.Options.Jobs > 64)
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs must be between 1 and 64.");
             var source = BackupSource.Open(request.BackupPath, request.StoreOptions, log, ct);
+            source.Decryption = request.Decryption;
             RestorePlan? plan = null;
             try
             {

@@ -93,7 +93,10 @@ namespace PgBackup
                 copy = LocalCopy.OfDirectory(source, ct);
                 file = copy.Path;
             }
-            else file = source.Store.GetLocalPath(source.Name);
+            else if (!source.Encrypted) file = source.Store.GetLocalPath(source.Name);
+            if (options.Jobs > 1 && source.Encrypted)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
+                    "-Jobs needs the archive as a plain local file; an encrypted backup is decrypted in the stream, one job at a time (no plaintext copy is written).", source.Path);
             if (options.Jobs > 1)
             {
                 if (file is null)
@@ -118,7 +121,9 @@ namespace PgBackup
                     try
                     {
                         using var stored = source.OpenStored(n => progress.Report(n, n), ct);
-                        using (var input = new NonClosingStream(p.StandardInput)) StreamPump.Copy(stored, input, null, ct);
+                        using (var decoded = source.Decode(new NonDisposingReadStream(stored)))
+                        using (var input = new NonClosingStream(p.StandardInput)) StreamPump.Copy(decoded, input, null, ct);
+                        stored.ReadToEnd();
                         p.StandardInput.Dispose();
                         if (source.Manifest is not null && !string.Equals(stored.HashHex, source.Manifest.Sha256, StringComparison.OrdinalIgnoreCase))
                         {

@@ -1,3 +1,4 @@
+using System.Linq;
 using System.Management.Automation;
 
 namespace PgBackup.Commands
@@ -47,6 +48,15 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string? PgBinPath { get; set; }
 
+        /// <summary>Encrypt with this passphrase (OpenPGP, AES-256), in the stream.</summary>
+        [Parameter]
+        public System.Security.SecureString? EncryptPassphrase { get; set; }
+
+        /// <summary>Encrypt to these recipients' public key files.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? EncryptRecipient { get; set; }
+
         protected override void ProcessRecord()
         {
             var location = ResolvePath(Path);
@@ -76,6 +86,11 @@ namespace PgBackup.Commands
             };
             int? level = MyInvocation.BoundParameters.ContainsKey(nameof(CompressionLevel)) ? CompressionLevel : (int?)null;
             string? binPath = PgBinPath is null ? null : ResolvePath(PgBinPath);
+            var encryption = new EncryptionSettings
+            {
+                Passphrase = Chars(EncryptPassphrase),
+                RecipientKeyFiles = (EncryptRecipient ?? System.Array.Empty<string>()).Select(ResolvePath).ToArray(),
+            };
             try
             {
                 var info = Run((log, ct) =>
@@ -92,6 +107,7 @@ namespace PgBackup.Commands
                         Scope = scope,
                         PgBinPath = binPath,
                         ModuleVersion = ModuleVersion,
+                        Encryption = encryption,
                     }, log, ct);
                 });
                 WriteObject(info);

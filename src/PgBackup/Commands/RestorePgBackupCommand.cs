@@ -44,11 +44,24 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string? PgBinPath { get; set; }
 
+        /// <summary>The passphrase of an encrypted backup.</summary>
+        [Parameter]
+        public System.Security.SecureString? Passphrase { get; set; }
+
+        /// <summary>The secret key file for a backup encrypted to a public key.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SecretKeyPath { get; set; }
+
+        [Parameter]
+        public System.Security.SecureString? SecretKeyPassphrase { get; set; }
+
         protected override void ProcessRecord()
         {
             var path = InputObject?.Path ?? ResolvePath(Path);
             var storeOptions = InputObject?.StoreOptions ?? StoreOptions.Default;
             RestorePlan? plan = null;
+            var decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase);
             try
             {
                 plan = Run((log, ct) =>
@@ -65,6 +78,7 @@ namespace PgBackup.Commands
                         Tables = Table,
                         Schemas = Schema,
                         KeepPrevious = KeepPrevious,
+                        Decryption = decryption,
                         Options = new RestoreOptions
                         {
                             Jobs = Jobs,
