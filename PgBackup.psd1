@@ -15,6 +15,7 @@
         'formats/RestoreResult.Format.ps1xml'
         'formats/TestResult.Format.ps1xml'
         'formats/RetentionDecision.Format.ps1xml'
+        'formats/ExportResult.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'New-PgBackup'
@@ -25,6 +26,7 @@
         'Invoke-PgBackupRetention'
         'Protect-PgBackup'
         'Unprotect-PgBackup'
+        'Export-PgBackupData'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -24,6 +24,10 @@ namespace PgBackup
         public BackupScope Scope { get; init; } = new BackupScope();
         public string? PgBinPath { get; init; }
         public string ModuleVersion { get; init; } = "";
+        /// <summary>Also save the cluster's roles and other globals (pg_dumpall --globals-only) beside the backup.</summary>
+        public bool Globals { get; init; }
+        /// <summary>With <see cref="Globals"/>: leave out role passwords (pg_dumpall --no-role-passwords).</summary>
+        public bool NoRolePasswords { get; init; }
         /// <summary>Encrypt in the stream, after compression (OpenPGP); no plaintext copy is written.</summary>
         public EncryptionSettings Encryption { get; init; } = new EncryptionSettings();
         /// <summary>Partial files untouched for this long are left by dead backups and are removed.</summary>
@@ -230,7 +234,10 @@ namespace PgBackup
                     manifest.Tables = CountTables(server, toc, log, activity, ct);
                 }
 
-                Commit(store, writer, manifest, ct);
+                using (var globals = DumpGlobals(request, server, pgDump, locator, redactor, connection, manifest, log, ct))
+                {
+                    Commit(store, writer, manifest, ct, globals);
+                }
             }
             catch (Exception e)
             {
@@ -288,7 +295,10 @@ namespace PgBackup
                         $"pg_restore could not read the table of contents of the new archive: {toc.StandardError}", manifest.Name);
                 manifest.Tables = CountTables(server, toc.StandardOutput, log, activity, ct);
                 writer.Finish(ct);
-                Commit(store, writer, manifest, ct);
+                using (var globals = DumpGlobals(request, server, pgDump, locator, redactor, connection, manifest, log, ct))
+                {
+                    Commit(store, writer, manifest, ct, globals);
+                }
             }
             catch (Exception e)
             {
@@ -322,21 +332,98 @@ namespace PgBackup
             return server.CountRowsByOid(oids, ct);
         }
 
-        /// <summary>Manifest first, then the data under its final name: a backup never looks complete before it is.</summary>
-        private static void Commit(IBackupStore store, IStoreWriter data, BackupManifest manifest, CancellationToken ct)
+        /// <summary>
+        /// Globals (if any) first, then the manifest, then the data under its final name: a backup never looks complete
+        /// before it is.
+        /// </summary>
+        private static void Commit(IBackupStore store, IStoreWriter data, BackupManifest manifest, CancellationToken ct, IStoreWriter? globals)
         {
             manifest.EndTime = DateTime.UtcNow;
-            WriteManifest(store, manifest, ct);
-            try { data.Commit(ct); }
-            catch { TryDelete(store, BackupNaming.ManifestName(manifest.Name)); throw; }
+            globals?.Commit(ct);
+            try
+            {
+                WriteManifest(store, manifest, ct);
+                try { data.Commit(ct); }
+                catch { TryDelete(store, BackupNaming.ManifestName(manifest.Name)); throw; }
+            }
+            catch
+            {
+                if (manifest.Globals is not null) TryDelete(store, manifest.Globals.Name);
+                throw;
+            }
         }
 
-        private static void Commit(IBackupStore store, IDirectoryWriter data, BackupManifest manifest, CancellationToken ct)
+        private static void Commit(IBackupStore store, IDirectoryWriter data, BackupManifest manifest, CancellationToken ct, IStoreWriter? globals)
         {
             manifest.EndTime = DateTime.UtcNow;
-            WriteManifest(store, manifest, ct);
-            try { data.Commit(ct); }
-            catch { TryDelete(store, BackupNaming.ManifestName(manifest.Name)); throw; }
+            globals?.Commit(ct);
+            try
+            {
+                WriteManifest(store, manifest, ct);
+                try { data.Commit(ct); }
+                catch { TryDelete(store, BackupNaming.ManifestName(manifest.Name)); throw; }
+            }
+            catch
+            {
+                if (manifest.Globals is not null) TryDelete(store, manifest.Globals.Name);
+                throw;
+            }
+        }
+
+        /// <summary>
+        /// With -Globals: pg_dumpall --globals-only (roles, memberships, role settings) into <c>&lt;stem&gt;.globals.sql</c>
+        /// (encrypted like the backup), written and finished but not yet committed.
+        /// </summary>
+        private static IStoreWriter? DumpGlobals(BackupRequest request, PgServer server, PgTool pgDump, PgToolLocator locator, Redactor redactor,
+            PgConnectionInfo connection, BackupManifest manifest, IOperationLog log, CancellationToken ct)
+        {
+            if (!request.Globals) return null;
+            var tool = locator.Find("pg_dumpall", pgDump.Version.Major, $"the server runs PostgreSQL {server.Version}");
+            var stem = BackupNaming.Parse(manifest.Name) is { } p ? BackupNaming.Stem(p.Database, p.TimeUtc, p.Sequence) : manifest.Name;
+            var name = BackupNaming.GlobalsName(stem, request.Encryption.IsEnabled);
+            var args = new List<string> { "--globals-only", "--no-password", "--dbname=" + connection.ToLibpqConninfo() };
+            if (request.NoRolePasswords) args.Add("--no-role-passwords");
+            var writer = request.Store.OpenWrite(name, ct);
+            try
+            {
+                var scanner = new PlainScriptScanner();
+                using (var dump = ChildProcess.Start(tool.Path, args, ChildEnvironment(connection), redactor))
+                using (var chain = new StageChain(writer.Stream))
+                {
+                    log.Verbose("Running: " + dump.DisplayCommandLine);
+                    using var kill = ct.Register(dump.Kill);
+                    var hashing = chain.Add(s => new HashingStream(s));
+                    if (request.Encryption.IsEnabled)
+                        chain.Add(s => OpenPgp.CreateEncryptor(s, request.Encryption, BackupNaming.GlobalsName(stem, false)));
+                    chain.Add(s => new ScanningStream(s, scanner, refuseMetaCommands: false));
+                    var text = new MemoryStream();
+                    chain.Add(s => new TeeStream(s, text));
+                    StreamPump.Copy(dump.StandardOutput, chain.Top, null, ct);
+                    chain.Complete();
+                    int exit = dump.WaitForExit(ct);
+                    if (exit != 0)
+                        throw new PgBackupException(ErrorIds.GlobalsDumpFailed, ErrorKind.InvalidOperation,
+                            $"pg_dumpall --globals-only failed with exit code {exit}: {BackupVerifier.LastLines(dump.StandardErrorText)}" +
+                            (request.NoRolePasswords ? "" : " On managed services (Neon, RDS...) add -NoRolePasswords."), server.Database);
+                    manifest.Globals = new GlobalsInfo
+                    {
+                        Name = name,
+                        SizeBytes = hashing.BytesWritten,
+                        Sha256 = hashing.HashHex,
+                        WithoutPasswords = request.NoRolePasswords,
+                        Roles = GlobalsScript.Parse(System.Text.Encoding.UTF8.GetString(text.ToArray())).Roles.ToArray(),
+                    };
+                }
+                writer.Finish(ct);
+                log.Verbose($"Saved the cluster's roles ({manifest.Globals.Roles!.Length}) in {request.Store.GetPath(name)}.");
+                return writer;
+            }
+            catch
+            {
+                writer.Abort();
+                writer.Dispose();
+                throw;
+            }
         }
 
         public static void WriteManifest(IBackupStore store, BackupManifest manifest, CancellationToken ct)

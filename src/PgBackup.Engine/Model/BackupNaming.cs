@@ -105,6 +105,9 @@ namespace PgBackup
         }
 
         public static string ManifestName(string backupName) => backupName + ManifestSuffix;
+
+        /// <summary>The roles and globals saved beside a backup: <c>&lt;stem&gt;.globals.sql</c> (<c>.gpg</c> when encrypted).</summary>
+        public static string GlobalsName(string stem, bool encrypted) => stem + ".globals.sql" + (encrypted ? EncryptedSuffix : "");
         public static string PartialName(string name) => name + PartialSuffix;
 
         /// <summary>Parses a backup's name (not a manifest's or a partial's); null when it is not one.</summary>

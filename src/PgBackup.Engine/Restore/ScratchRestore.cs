@@ -15,6 +15,8 @@ namespace PgBackup
         /// <summary>Go on after errors (each is reported); by default the first error stops the restore.</summary>
         public bool ContinueOnError { get; init; }
         public string? PgBinPath { get; init; }
+        /// <summary>Custom/Directory: restore every definition but the data of this one table only (Export-PgBackupData).</summary>
+        public (string Schema, string Name)? DataOfTableOnly { get; init; }
     }
 
     /// <summary>
@@ -103,6 +105,16 @@ namespace PgBackup
                     throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs needs the archive as a local file; copy it first (Copy-PgBackup).", source.Path);
                 a.Add("--jobs=" + options.Jobs.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
+            string? listFile = null;
+            if (options.DataOfTableOnly is { } only)
+            {
+                var toc = ListToc(source, pgRestore, file, redactor, ct);
+                var keep = toc.Split('\n').Where(l => KeepForTable(l, only.Schema, only.Name));
+                listFile = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "pgbackup-list-" + Guid.NewGuid().ToString("n") + ".txt");
+                File.WriteAllLines(listFile, keep);
+                a.Add("--use-list=" + listFile);
+                log.Verbose($"Restoring the definitions and only the data of {PgIdentifier.Qualify(only.Schema, only.Name)}.");
+            }
             if (file is not null) a.Add(file);
             try
             {
@@ -147,7 +159,49 @@ namespace PgBackup
             finally
             {
                 copy?.Dispose();
+                if (listFile is not null) try { File.Delete(listFile); } catch (IOException) { }
             }
+        }
+
+        /// <summary>
+        /// A TOC line to keep when only one table's data is wanted: every definition, and of the data entries (table
+        /// data, large objects, sequence values, materialized view data) only that table's.
+        /// </summary>
+        private static bool KeepForTable(string line, string schema, string name)
+        {
+            if (line.Length == 0 || line[0] == ';') return false;
+            // Foreign keys would check the one table's rows against tables left empty.
+            if (line.IndexOf(" FK CONSTRAINT ", StringComparison.Ordinal) >= 0) return false;
+            foreach (var data in new[] { " TABLE DATA ", " BLOBS ", " BLOB ", " LARGE OBJECT ", " MATERIALIZED VIEW DATA ", " SEQUENCE SET " })
+            {
+                int at = line.IndexOf(data, StringComparison.Ordinal);
+                if (at < 0) continue;
+                return data == " TABLE DATA " && line.Substring(at + data.Length).StartsWith(schema + " " + name + " ", StringComparison.Ordinal);
+            }
+            return true;
+        }
+
+        /// <summary>The archive's table of contents (pg_restore --list), reading only as much of a streamed archive as needed.</summary>
+        private static string ListToc(BackupSource source, PgTool pgRestore, string? file, Redactor redactor, CancellationToken ct)
+        {
+            using var p = ChildProcess.Start(pgRestore.Path, file is null ? new[] { "--list" } : new[] { "--list", file }, null, redactor, redirectStdin: file is null);
+            var output = System.Threading.Tasks.Task.Run(() => new StreamReader(p.StandardOutput).ReadToEnd());
+            if (file is null)
+            {
+                using var stored = source.OpenStored(null, ct);
+                using var decoded = source.Decode(new NonDisposingReadStream(stored));
+                var buffer = new byte[1 << 16];
+                try
+                {
+                    int n;
+                    while (!p.HasExited && (n = decoded.Read(buffer, 0, buffer.Length)) > 0) p.StandardInput.Write(buffer, 0, n);
+                    p.StandardInput.Dispose();
+                }
+                catch (IOException) { /* pg_restore has read the table of contents and closed its input */ }
+            }
+            if (p.WaitForExit(ct) != 0)
+                throw new PgBackupException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData, $"pg_restore cannot read the archive's table of contents: {BackupVerifier.LastLines(p.StandardErrorText)}", source.Path);
+            return output.GetAwaiter().GetResult();
         }
 
         private static bool IsError(string line) =>

@@ -131,7 +131,21 @@ namespace PgBackup
             if (BackupNaming.Parse(name) is null)
                 throw new PgBackupException(ErrorIds.NotABackup, ErrorKind.InvalidArgument,
                     $"{store.GetPath(name)} is not a backup; nothing was removed.", store.GetPath(name));
-            var parts = new[] { name, BackupNaming.PartialName(name), BackupNaming.ManifestName(name), BackupNaming.PartialName(BackupNaming.ManifestName(name)) };
+            var partList = new List<string> { name, BackupNaming.PartialName(name) };
+            // The globals file the manifest names goes with the backup (before the manifest that names it).
+            try
+            {
+                if (store.Get(BackupNaming.ManifestName(name), cancellationToken) is not null)
+                {
+                    using var ms = store.OpenRead(BackupNaming.ManifestName(name), cancellationToken);
+                    var g = BackupManifest.Read(ms, store.GetPath(BackupNaming.ManifestName(name))).Globals?.Name;
+                    if (g is not null && g.StartsWith("backup_", StringComparison.Ordinal) && g.IndexOf('/') < 0) { partList.Add(g); partList.Add(BackupNaming.PartialName(g)); }
+                }
+            }
+            catch (PgBackupException) { }
+            partList.Add(BackupNaming.ManifestName(name));
+            partList.Add(BackupNaming.PartialName(BackupNaming.ManifestName(name)));
+            var parts = partList.ToArray();
             bool any = false;
             foreach (var part in parts)
             {

@@ -48,6 +48,12 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string? PgBinPath { get; set; }
 
+        /// <summary>Also save the cluster's roles (pg_dumpall --globals-only) beside the backup.</summary>
+        [Parameter] public SwitchParameter Globals { get; set; }
+
+        /// <summary>With -Globals: leave out role passwords (needed on managed services).</summary>
+        [Parameter] public SwitchParameter NoRolePasswords { get; set; }
+
         /// <summary>Encrypt with this passphrase (OpenPGP, AES-256), in the stream.</summary>
         [Parameter]
         public System.Security.SecureString? EncryptPassphrase { get; set; }
@@ -108,6 +114,8 @@ namespace PgBackup.Commands
                         PgBinPath = binPath,
                         ModuleVersion = ModuleVersion,
                         Encryption = encryption,
+                        Globals = Globals,
+                        NoRolePasswords = NoRolePasswords,
                     }, log, ct);
                 });
                 WriteObject(info);

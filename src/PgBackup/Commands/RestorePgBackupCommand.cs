@@ -40,6 +40,9 @@ namespace PgBackup.Commands
         [Parameter] public SwitchParameter ContinueOnError { get; set; }
         [Parameter] public SwitchParameter KeepPrevious { get; set; }
 
+        /// <summary>Create the roles saved with the backup (New-PgBackup -Globals) that the server lacks, before restoring.</summary>
+        [Parameter] public SwitchParameter CreateRoles { get; set; }
+
         [Parameter]
         [ValidateNotNullOrEmpty]
         public string? PgBinPath { get; set; }
@@ -79,6 +82,7 @@ namespace PgBackup.Commands
                         Schemas = Schema,
                         KeepPrevious = KeepPrevious,
                         Decryption = decryption,
+                        CreateRoles = CreateRoles,
                         Options = new RestoreOptions
                         {
                             Jobs = Jobs,
