@@ -13,6 +13,10 @@
     CmdletsToExport      = @(
         'New-PgBackup'
         'Get-PgBackup'
+        'New-NeonBackupBranch'
+        'Get-NeonBackupBranch'
+        'Remove-NeonBackupBranch'
+        'Restore-NeonBackupBranch'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
