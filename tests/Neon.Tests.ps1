@@ -23,7 +23,7 @@ BeforeAll {
     function New-FakeProject([hashtable]$Spec = @{}) { Invoke-FakeNeon $Fake POST /projects $Spec }
     function Add-Fault([hashtable[]]$Faults) { Invoke-FakeNeon $Fake POST /faults $Faults | Out-Null }
     function Clear-Requests { Invoke-FakeNeon $Fake DELETE /requests | Out-Null }
-    function Get-Requests { @(Invoke-FakeNeon $Fake GET /requests) }
+    function Get-Requests { @(Invoke-FakeNeon $Fake GET /requests | ForEach-Object { $_ }) }
     function Set-Settled { Invoke-FakeNeon $Fake POST /settle | Out-Null }
     function Get-FakeBranch([string]$ProjectId, [string]$Name) {
         ((Invoke-FakeNeon $Fake GET /state).projects | Where-Object id -eq $ProjectId).branches | Where-Object name -eq $Name
@@ -80,7 +80,7 @@ Describe 'New-NeonBackupBranch' {
         $script:P = New-FakeProject @{ name = 'newtest' }
     }
 
-    It 'creates backup_<UTC stamp> from the default branch, without an endpoint, and waits until it is ready' {
+    It 'creates backup_yyyyMMdd_HHmmss (UTC) from the default branch, without an endpoint, and waits until it is ready' {
         Clear-Requests
         $b = New-NeonBackupBranch -ProjectId $P.project_id
         $b.PSObject.TypeNames[0] | Should -Be 'PgBackup.NeonBackupBranch'
@@ -276,14 +276,18 @@ Describe 'Remove-NeonBackupBranch' {
     It 'is a retention candidate: Remove() deletes the branch with the API it was listed with' {
         New-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000010' | Out-Null
         $b = Get-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000010'
-        $c = [PgBackup.IRetentionCandidate]$b
-        $c.Id | Should -Be $b.Id
-        $c.Time | Should -Be $b.CreatedAt
-        $c.Group | Should -Be "neon:$($R.project_id)"
-        $c.IsGood | Should -BeTrue
+        # The module's types live in its own load context: reach the interface through the object's assembly.
+        $asm = $b.GetType().Assembly
+        $iface = $asm.GetType('PgBackup.IRetentionCandidate')
+        $iface.IsAssignableFrom($b.GetType()) | Should -BeTrue
+        $iface.GetProperty('Id').GetValue($b) | Should -Be $b.Id
+        $iface.GetProperty('Time').GetValue($b) | Should -Be $b.CreatedAt
+        $iface.GetProperty('Group').GetValue($b) | Should -Be "neon:$($R.project_id)"
+        $iface.GetProperty('IsGood').GetValue($b) | Should -BeTrue
+        $log = $asm.GetType('PgBackup.NullLog').GetField('Instance').GetValue($null)
         $saved = $env:NEON_API_KEY, $env:NEON_API_URL
         Remove-Item Env:NEON_API_KEY, Env:NEON_API_URL
-        try { $c.Remove([PgBackup.NullLog]::Instance, [System.Threading.CancellationToken]::None) }
+        try { $null = $iface.GetMethod('Remove').Invoke($b, @($log, [System.Threading.CancellationToken]::None)) }
         finally { $env:NEON_API_KEY, $env:NEON_API_URL = $saved }
         @(Get-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000010').Count | Should -Be 0
     }
@@ -440,7 +444,7 @@ Describe 'Robustness against Neon''s faults' {
         Add-Fault @{ status = 429; count = 1; method = 'GET'; path = '/branches'; retry_after = '0' }
         $text = [System.Text.StringBuilder]::new()
         $b = New-NeonBackupBranch -ProjectId $F.project_id -ApiKey $secure -Name 'backup_20250401_000003' -Verbose 4>&1 2>&1 |
-            ForEach-Object { $null = $text.AppendLine(($_ | Out-String)); $_ } | Where-Object { $_ -is [PgBackup.NeonBackupBranch] }
+            ForEach-Object { $null = $text.AppendLine(($_ | Out-String)); $_ } | Where-Object { $_.PSObject.TypeNames[0] -eq 'PgBackup.NeonBackupBranch' }
         Get-NeonBackupBranch -ProjectId $F.project_id -ApiKey $secure -Verbose 4>&1 | ForEach-Object { $null = $text.AppendLine(($_ | Out-String)) }
         Remove-NeonBackupBranch -ProjectId $F.project_id -ApiKey $secure -Branch 'main', 'nope' -Confirm:$false -Verbose -ErrorAction SilentlyContinue -ErrorVariable errs 4>&1 |
             ForEach-Object { $null = $text.AppendLine(($_ | Out-String)) }
@@ -507,7 +511,7 @@ Describe 'The project from DATABASE_URL' {
 
 Describe 'The fake Neon API' {
     It 'answered every request of this run as Neon''s spec says (strict validation)' {
-        $violations = @(Invoke-FakeNeon $Fake GET /violations)
+        $violations = @(Invoke-FakeNeon $Fake GET /violations | ForEach-Object { $_ })
         $violations -join "`n" | Should -BeNullOrEmpty
     }
 }

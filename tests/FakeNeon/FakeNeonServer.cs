@@ -275,6 +275,13 @@ namespace FakeNeon
                 list.Add(op);
                 p.Operations.Add(op);
             }
+            if (_config.Drift)
+            {
+                // Neon in 2026-09: a project-level operation with an action newer than the spec's enum.
+                var sync = new FakeOperation { ProjectId = p.Id, Action = "epc_sync", Created = now, DurationMs = _config.OperationMs / 2 };
+                list.Add(sync);
+                p.Operations.Add(sync);
+            }
             return list;
         }
 
@@ -374,15 +381,6 @@ namespace FakeNeon
         private JsonArray Ops(IEnumerable<FakeOperation> ops, DateTime now, FakeProject p)
         {
             var a = new JsonArray(ops.Select(o => (JsonNode)OperationJson(o, now)).ToArray());
-            if (_config.Drift)
-            {
-                // Neon in 2026-09: actions outside the spec's enum, a project-level operation without a branch.
-                a.Add(new JsonObject
-                {
-                    ["id"] = Guid.NewGuid().ToString(), ["project_id"] = p.Id, ["action"] = "epc_sync", ["status"] = "scheduling",
-                    ["failures_count"] = 0, ["created_at"] = Time.Format(now), ["updated_at"] = Time.Format(now), ["total_duration_ms"] = 0,
-                });
-            }
             return a;
         }
 
@@ -569,7 +567,6 @@ namespace FakeNeon
         {
             var p = Project(c);
             if (p is null) return Error(404, "project not found");
-            if (Locked(p, c.Now)) return Error(423, LockedMessage);
             var req = c.Body?["branch"] as JsonObject;
             var parentId = req?["parent_id"]?.GetValue<string>();
             var parent = parentId is null ? p.Live.First(b => b.Default) : p.Live.FirstOrDefault(b => b.Id == parentId);
@@ -592,6 +589,7 @@ namespace FakeNeon
             if (parent.ExpiresAt is not null) return Error(400, "cannot create a branch from a branch that has an expiration time");
             var endpointsReq = c.Body?["endpoints"] as JsonArray ?? new JsonArray();
             if (endpointsReq.Count > 1) return Error(400, "the fake creates at most one endpoint per branch");
+            if (Locked(p, c.Now)) return Error(423, LockedMessage);
 
             var now = Time.Seconds(c.Now);
             var id = Ids.Branch();
@@ -642,12 +640,12 @@ namespace FakeNeon
             var id = c.Path["branch_id"];
             var b = p.Live.FirstOrDefault(x => x.Id == id);
             if (b is null) return p.DeletedBranchIds.Contains(id) ? new Answer(204, null) : Error(404, "branch not found");
-            if (Locked(p, c.Now)) return Error(423, LockedMessage);
             if (b.Default) return Error(422, "cannot delete the project's default branch");
             if (b.ParentId is null) return Error(422, "cannot delete the project's root branch");
             if (b.Protected) return Error(422, "cannot delete a protected branch");
             var children = p.Live.Where(x => x.ParentId == b.Id).Select(x => x.Name).ToList();
             if (children.Count > 0) return Error(422, $"cannot delete a branch that has child branches: {string.Join(", ", children)}");
+            if (Locked(p, c.Now)) return Error(423, LockedMessage);
             var endpoints = p.Endpoints.Where(e => e.BranchId == b.Id).ToList();
             var steps = endpoints.Select(e => ("suspend_compute", (string?)b.Id, (string?)e.Id)).Append(("delete_timeline", b.Id, null)).ToArray();
             var ops = Schedule(p, c.Now, steps);
@@ -668,7 +666,6 @@ namespace FakeNeon
             var sourceId = c.Body!["source_branch_id"]!.GetValue<string>();
             var source = p.Live.FirstOrDefault(x => x.Id == sourceId);
             if (source is null) return Error(404, $"source branch {sourceId} not found");
-            if (Locked(p, c.Now)) return Error(423, LockedMessage);
             if (c.Body["source_lsn"] is not null || c.Body["source_timestamp"] is not null)
                 return Error(400, "the fake restores from the source's head only");
             if (source.Id == target.Id) return Error(400, "restoring a branch from itself needs source_timestamp or source_lsn");
@@ -679,6 +676,7 @@ namespace FakeNeon
                 return Error(409, $"branch with name \"{preserve}\" already exists");
             if (!string.IsNullOrEmpty(preserve) && p.Live.Count() >= p.BranchLimit)
                 return Error(422, $"branches limit exceeded: the project can have at most {p.BranchLimit} branches", "BRANCHES_LIMIT_EXCEEDED");
+            if (Locked(p, c.Now)) return Error(423, LockedMessage);
 
             var now = Time.Seconds(c.Now);
             FakeBranch? preserved = null;
