@@ -6,7 +6,7 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'TestCommon.ps1')
     Import-Module (Join-Path $PSScriptRoot 'harness/FakeNeon.psm1') -Force
     $script:Key = 'napi_' + [guid]::NewGuid().ToString('n') + [guid]::NewGuid().ToString('n').Substring(0, 8)
-    $script:Fake = Start-FakeNeon -RepoRoot $RepoRoot -ApiKey $Key -AdminUri $Main.ConnectionString -BranchPageSize 3 -OperationMs 250 -LockLagMs 100
+    $script:Fake = Start-FakeNeon -RepoRoot $RepoRoot -ApiKey $Key -AdminUri $Main.ConnectionString -BranchPageSize 3 -OperationMs 150 -LockLagMs 60
     $script:SavedEnv = @{}
     foreach ($name in 'NEON_API_KEY', 'NEON_API_URL', 'NEON_PROJECT_ID', 'DATABASE_URL', 'PGBACKUP_NEON_POLL_MS', 'PGBACKUP_NEON_RETRY_BASE_MS', 'PGBACKUP_NEON_MAX_RETRIES', 'PGBACKUP_NEON_PAGE_SIZE') {
         $SavedEnv[$name] = [Environment]::GetEnvironmentVariable($name)
@@ -35,6 +35,15 @@ BeforeAll {
         $out
     }
     function Get-ErrorId($ErrorRecord) { ($ErrorRecord.FullyQualifiedErrorId -split ',')[0] }
+    function New-RawBranch([string]$ProjectId, [string]$Name, [string]$ParentId) {
+        # A branch made straight through the API (test set-up, not what is tested), its operations settled at once.
+        $branch = @{ name = $Name }
+        if ($ParentId) { $branch.parent_id = $ParentId }
+        $r = Invoke-RestMethod -Method Post -Uri "$($Fake.ApiUrl)/projects/$ProjectId/branches" -Headers @{ Authorization = "Bearer $Key" } `
+            -ContentType 'application/json' -Body (@{ branch = $branch; endpoints = @() } | ConvertTo-Json -Depth 4)
+        Set-Settled
+        $r.branch
+    }
 }
 
 AfterAll {
@@ -192,9 +201,7 @@ Describe 'Get-NeonBackupBranch' {
     BeforeAll {
         $script:G = New-FakeProject @{ name = 'listing'; branch_limit = 20 }
         $names = 1..8 | ForEach-Object { 'backup_2025010{0}_120000' -f $_ }
-        foreach ($n in $names) { New-NeonBackupBranch -ProjectId $G.project_id -Name $n | Out-Null }
-        New-NeonBackupBranch -ProjectId $G.project_id -Name 'feature_x' | Out-Null
-        New-NeonBackupBranch -ProjectId $G.project_id -Name 'backup_manual' | Out-Null
+        foreach ($n in $names + 'feature_x', 'backup_manual') { New-RawBranch $G.project_id $n | Out-Null }
         $script:Names = $names
     }
 
@@ -227,26 +234,26 @@ Describe 'Remove-NeonBackupBranch' {
     }
 
     It 'removes branches from the pipeline' {
-        New-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000001' | Out-Null
-        New-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000002' | Out-Null
+        New-RawBranch $R.project_id 'backup_20250201_000001' | Out-Null
+        New-RawBranch $R.project_id 'backup_20250201_000002' | Out-Null
         $removed = Get-NeonBackupBranch -ProjectId $R.project_id | Remove-NeonBackupBranch -Confirm:$false -PassThru
         @($removed).Count | Should -Be 2
         @(Get-NeonBackupBranch -ProjectId $R.project_id).Count | Should -Be 0
     }
 
     It 'removes branches by name and by id' {
-        New-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000003' | Out-Null
-        $b = New-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000004'
+        New-RawBranch $R.project_id 'backup_20250201_000003' | Out-Null
+        $b = New-RawBranch $R.project_id 'backup_20250201_000004'
         Remove-NeonBackupBranch -ProjectId $R.project_id -Branch 'backup_20250201_000003', $b.Id -Confirm:$false
         @(Get-NeonBackupBranch -ProjectId $R.project_id).Count | Should -Be 0
     }
 
     It 'writes an error for each branch Neon refuses (default, with children, protected) and removes the rest' {
-        $parent = New-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000005'
-        New-NeonBackupBranch -ProjectId $R.project_id -ParentBranch $parent.Name -Name 'child_of_backup' | Out-Null
-        $protected = New-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000006'
-        Invoke-FakeNeon $Fake POST "/branches/$($protected.Id)/protect" | Out-Null
-        $free = New-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000007'
+        $parent = New-RawBranch $R.project_id 'backup_20250201_000005'
+        New-RawBranch $R.project_id 'child_of_backup' $parent.id | Out-Null
+        $protected = New-RawBranch $R.project_id 'backup_20250201_000006'
+        Invoke-FakeNeon $Fake POST "/branches/$($protected.id)/protect" | Out-Null
+        $free = New-RawBranch $R.project_id 'backup_20250201_000007'
         Remove-NeonBackupBranch -ProjectId $R.project_id -Branch main, $parent.Name, $protected.Name, $free.Name -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
         @($errs).Count | Should -Be 3
         @($errs | ForEach-Object { Get-ErrorId $_ } | Select-Object -Unique) | Should -Be 'NeonDeleteRefused'
@@ -261,20 +268,21 @@ Describe 'Remove-NeonBackupBranch' {
     }
 
     It 'writes NeonNotFound for an unknown branch and goes on' {
-        $b = New-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000008'
+        $b = New-RawBranch $R.project_id 'backup_20250201_000008'
         Remove-NeonBackupBranch -ProjectId $R.project_id -Branch 'nope', $b.Name -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
         Get-ErrorId @($errs)[0] | Should -Be 'NeonNotFound'
         @(Get-NeonBackupBranch -ProjectId $R.project_id -Name $b.Name).Count | Should -Be 0
     }
 
     It 'changes nothing with -WhatIf' {
-        $b = New-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000009'
+        New-RawBranch $R.project_id 'backup_20250201_000009' | Out-Null
+        $b = Get-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000009'
         $b | Remove-NeonBackupBranch -WhatIf
         @(Get-NeonBackupBranch -ProjectId $R.project_id -Name $b.Name).Count | Should -Be 1
     }
 
     It 'is a retention candidate: Remove() deletes the branch with the API it was listed with' {
-        New-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000010' | Out-Null
+        New-RawBranch $R.project_id 'backup_20250201_000010' | Out-Null
         $b = Get-NeonBackupBranch -ProjectId $R.project_id -Name 'backup_20250201_000010'
         # The module's types live in its own load context: reach the interface through the object's assembly.
         $asm = $b.GetType().Assembly
@@ -378,12 +386,26 @@ Describe 'Robustness against Neon''s faults' {
     }
 
     It 'retries a 423 that Neon gives because earlier operations still run' {
-        # Another client's mutation, not waited for: the project is locked for a moment.
+        # Another client's mutation, not waited for, whose operations run until a 423 has been answered.
+        Add-Fault @{ operation = 'hang'; count = 1 }
         Invoke-RestMethod -Method Post -Uri "$($Fake.ApiUrl)/projects/$($F.project_id)/branches" -Headers @{ Authorization = "Bearer $Key" } `
             -ContentType 'application/json' -Body '{"branch":{"name":"other_client"}}' | Out-Null
         Clear-Requests
-        $b = New-NeonBackupBranch -ProjectId $F.project_id -Name 'backup_20250401_000002'
-        $b.IsGood | Should -BeTrue
+        $helper = [powershell]::Create().AddScript({
+                param($Url)
+                for ($i = 0; $i -lt 600; $i++) {
+                    $seen = Invoke-RestMethod "$Url/_fake/requests" | ForEach-Object { $_ } | Where-Object { $_.method -eq 'POST' -and $_.status -eq 423 }
+                    if ($seen) { Invoke-RestMethod -Method Post "$Url/_fake/settle" | Out-Null; return 'settled' }
+                    Start-Sleep -Milliseconds 20
+                }
+            }).AddArgument($Fake.Url)
+        $handle = $helper.BeginInvoke()
+        try {
+            $b = New-NeonBackupBranch -ProjectId $F.project_id -Name 'backup_20250401_000002'
+            $b.IsGood | Should -BeTrue
+            $helper.EndInvoke($handle) | Should -Be 'settled'
+        }
+        finally { $helper.Dispose() }
         $posts = @(Get-Requests | Where-Object { $_.method -eq 'POST' })
         $posts[0].status | Should -Be 423
         $posts[0].fault | Should -BeNullOrEmpty
@@ -470,7 +492,7 @@ Describe 'The project from DATABASE_URL' {
         $script:Cell = New-FakeProject @{ name = 'cell-host'; cell = 'c-2'; region_id = 'aws-us-east-2' }
         Invoke-FakeNeon $Fake POST /organizations @{ id = 'org-quiet-sun-12345678'; name = 'Acme' } | Out-Null
         $script:Org = New-FakeProject @{ name = 'org-project'; org_id = 'org-quiet-sun-12345678' }
-        foreach ($p in $Plain, $Cell, $Org) { New-NeonBackupBranch -ProjectId $p.project_id -Name 'backup_20250501_000000' | Out-Null }
+        foreach ($p in $Plain, $Cell, $Org) { New-RawBranch $p.project_id 'backup_20250501_000000' | Out-Null }
     }
     AfterAll {
         Invoke-FakeNeon $Fake POST /settings @{ project_page_size = 400 } | Out-Null

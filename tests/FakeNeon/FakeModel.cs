@@ -35,13 +35,19 @@ namespace FakeNeon
         public int DurationMs { get; set; }
         public bool Fails { get; init; }
         public DateTime FinishesAt => Created.AddMilliseconds(DurationMs);
+        /// <summary>How often a client asked for this operation (GET .../operations/{id}).</summary>
+        public int Polls { get; set; }
 
+        /// <summary>
+        /// The status by time (scheduling for the first fifth of the duration, then running, then finished), but a
+        /// poll moves it at most one step: a client that polls sees scheduling, running, finished over a few polls.
+        /// </summary>
         public string Status(DateTime now)
         {
             var elapsed = (now - Created).TotalMilliseconds;
-            if (elapsed < DurationMs * 0.2) return "scheduling";
-            if (elapsed < DurationMs) return "running";
-            return Fails ? "failed" : "finished";
+            int step = elapsed < DurationMs * 0.2 ? 0 : elapsed < DurationMs ? 1 : 2;
+            step = Math.Min(step, Polls);
+            return step switch { 0 => "scheduling", 1 => "running", _ => Fails ? "failed" : "finished" };
         }
 
         public bool Done(DateTime now) => now >= FinishesAt;
@@ -124,8 +130,9 @@ namespace FakeNeon
         public string? Path { get; set; }
         public string? Message { get; set; }
         public string? Code { get; set; }
-        /// <summary>"fail" or "hang": the operations of the next <see cref="Count"/> mutations fail, or take ten minutes.</summary>
+        /// <summary>"fail", "hang" or "slow": the operations of the next <see cref="Count"/> mutations fail, take ten minutes, or take <see cref="DurationMs"/>.</summary>
         public string? Operation { get; set; }
+        public int DurationMs { get; set; }
     }
 
     public sealed class RequestRecord

@@ -267,6 +267,7 @@ namespace FakeNeon
             {
                 int duration = _config.OperationMs + i * _config.OperationMs / 4;
                 if (fault?.Operation == "hang") duration = 600_000;
+                if (fault?.Operation == "slow") duration = fault.DurationMs;
                 var op = new FakeOperation
                 {
                     ProjectId = p.Id, BranchId = ops[i].Branch, EndpointId = ops[i].Endpoint, Action = ops[i].Action, Created = now,
@@ -751,6 +752,7 @@ namespace FakeNeon
             if (p is null) return Error(404, "project not found");
             var op = p.Operations.FirstOrDefault(o => o.Id.ToString() == c.Path["operation_id"]);
             if (op is null) return Error(404, "operation not found");
+            op.Polls++;
             return Ok(new JsonObject { ["operation"] = OperationJson(op, c.Now) });
         }
 
@@ -807,7 +809,10 @@ namespace FakeNeon
                         // Every operation finished now (failed ones stay failed), and no lock lag.
                         foreach (var p in _projects)
                             foreach (var o in p.Operations.Where(o => now < o.FinishesAt.AddMilliseconds(_config.LockLagMs)))
+                            {
                                 o.DurationMs = (int)(now - o.Created).TotalMilliseconds - _config.LockLagMs - 1;
+                                o.Polls = Math.Max(o.Polls, 2);
+                            }
                         return Ok(new JsonObject { ["settled"] = true });
                     case ("GET", "/requests"):
                         return Ok(new JsonArray(_requests.Select(r => (JsonNode)new JsonObject
