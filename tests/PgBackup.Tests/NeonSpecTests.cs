@@ -107,6 +107,7 @@ namespace PgBackup.Tests
             await Expect(200, "GET", $"/projects/{pid}/endpoints");
             await Expect(200, "GET", $"/projects/{pid}/branches/{main}/endpoints");
             await Expect(200, "GET", $"/projects/{pid}/connection_uri?database_name=neondb&role_name=neondb_owner&pooled=true");
+            await fake.Control("POST", "/faults", new { operation = "hang", count = 1 });
             var created = await Expect(201, "POST", $"/projects/{pid}/branches", new { branch = new { parent_id = main, name = "backup_20250101_000000" }, endpoints = Array.Empty<object>() });
             string backup = created!["branch"]!["id"]!.GetValue<string>();
             string op = created["operations"]![0]!["id"]!.GetValue<string>();
@@ -203,14 +204,17 @@ namespace PgBackup.Tests
             foreach (var e in _f.Check("POST", "/projects/p/branches", 201, created, strict: false)) found.Add($"create_branch_2026_09: {e}");
             var expected = new[]
             {
-                // 2024: before the spec required the applications and integrations maps.
+                // 2024: compute units of 0 (the spec's minimum is now 0.25), and before the spec required the
+                // applications and integrations maps.
+                "list_projects_200_2024: $.projects[0].default_endpoint_settings.autoscaling_limit_min_cu: 0 is less than 0.25",
+                "list_projects_200_2024: $.projects[0].default_endpoint_settings.autoscaling_limit_max_cu: 0 is less than 0.25",
                 "list_projects_200_2024: $: required property 'applications' is missing",
                 "list_projects_200_2024: $: required property 'integrations' is missing",
                 // 2026-09: an operation action newer than the spec's enum.
                 "create_branch_2026_09: $.operations[3].action: '\"epc_sync\"' is not one of",
             };
             foreach (var e in expected) Assert.Contains(found, f => f.StartsWith(e, StringComparison.Ordinal));
-            Assert.Equal(expected.Length, found.Count);
+            Assert.True(expected.Length == found.Count, "Found:\n" + string.Join("\n", found));
         }
 
         /// <summary>A handler that answers from recorded bodies and keeps the requests.</summary>

@@ -31,7 +31,8 @@ namespace FakeNeon.OpenApi
             return errors;
         }
 
-        private void Check(JsonNode? value, JsonNode schemaNode, string path, List<string> errors, bool strict)
+        /// <param name="local">false for the parts of an allOf: only the whole declares every property (strict mode).</param>
+        private void Check(JsonNode? value, JsonNode schemaNode, string path, List<string> errors, bool strict, bool local = true)
         {
             var schema = _spec.Deref(schemaNode) as JsonObject;
             if (schema is null) return;
@@ -43,7 +44,7 @@ namespace FakeNeon.OpenApi
             }
 
             if (schema["allOf"] is JsonArray allOf)
-                foreach (var sub in allOf) Check(value, sub!, path, errors, strict: false);
+                foreach (var sub in allOf) Check(value, sub!, path, errors, strict, local: false);
             if (schema["oneOf"] is JsonArray oneOf)
             {
                 int passing = oneOf.Count(s => Validate(value, s!, false).Count == 0);
@@ -75,12 +76,12 @@ namespace FakeNeon.OpenApi
                         for (int i = 0; i < arr.Count; i++) Check(arr[i], items, $"{path}[{i}]", errors, strict);
                     break;
                 case JsonValueKind.Object:
-                    CheckObject(value.AsObject(), schema, path, errors, strict);
+                    CheckObject(value.AsObject(), schema, path, errors, strict, local);
                     break;
             }
         }
 
-        private void CheckObject(JsonObject obj, JsonObject schema, string path, List<string> errors, bool strict)
+        private void CheckObject(JsonObject obj, JsonObject schema, string path, List<string> errors, bool strict, bool local)
         {
             if (schema["required"] is JsonArray required)
                 foreach (var r in required)
@@ -98,7 +99,7 @@ namespace FakeNeon.OpenApi
                 else if (schema["additionalProperties"] is JsonNode no && no.GetValueKind() == JsonValueKind.False && !Declared(schema).Contains(kv.Key))
                     errors.Add($"{path}: property '{kv.Key}' is not allowed");
             }
-            if (strict && schema["oneOf"] is null && schema["anyOf"] is null && !AllowsAdditional(schema))
+            if (strict && local && schema["oneOf"] is null && schema["anyOf"] is null && !AllowsAdditional(schema))
             {
                 var declared = Declared(schema);
                 foreach (var kv in obj)
