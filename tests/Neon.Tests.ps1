@@ -412,6 +412,15 @@ Describe 'Robustness against Neon''s faults' {
         $posts[-1].status | Should -Be 201
     }
 
+    It 'adopts the branch when a create was done but its answer was lost (503), instead of failing on 409' {
+        Clear-Requests
+        Add-Fault @{ status = 503; count = 1; method = 'POST'; path = '/branches'; after = $true }
+        $b = New-NeonBackupBranch -ProjectId $F.project_id -Name 'backup_20250401_000009'
+        $b.IsGood | Should -BeTrue
+        (@(Get-Requests | Where-Object { $_.method -eq 'POST' }).status -join ',') | Should -Match '^503,(423,)*409$'
+        @(Get-NeonBackupBranch -ProjectId $F.project_id -Name 'backup_20250401_000009').Count | Should -Be 1
+    }
+
     It 'honours Retry-After on 429' {
         Clear-Requests
         Add-Fault @{ status = 429; count = 1; method = 'GET'; path = '/branches'; retry_after = '1' }

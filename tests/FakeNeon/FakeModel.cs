@@ -125,6 +125,8 @@ namespace FakeNeon
     {
         public int Status { get; set; }
         public int Count { get; set; } = 1;
+        /// <summary>Do the request, then answer <see cref="Status"/> anyway: an answer lost after Neon acted.</summary>
+        public bool After { get; set; }
         public string? RetryAfter { get; set; }
         public string? Method { get; set; }
         public string? Path { get; set; }

@@ -168,7 +168,8 @@ namespace FakeNeon
                 {
                     fault.Count--;
                     if (fault.Count == 0) _faults.Remove(fault);
-                    record.Fault = fault.Status.ToString(CultureInfo.InvariantCulture);
+                    record.Fault = fault.Status.ToString(CultureInfo.InvariantCulture) + (fault.After ? " after" : "");
+                    if (fault.After) Handle(method, rel, template, body, query, handler, authorized);
                     var msg = fault.Message ?? fault.Status switch
                     {
                         423 => LockedMessage,
@@ -179,6 +180,11 @@ namespace FakeNeon
                     return Error(fault.Status, msg, fault.Code, fault.RetryAfter);
                 }
             }
+            return Handle(method, rel, template, body, query, handler, authorized);
+        }
+
+        private Answer Handle(string method, string rel, string template, string body, IQueryCollection query, Func<Call, Answer> handler, bool authorized)
+        {
             if (!authorized) return Error(401, "authentication required: a valid API key is needed in the Authorization header");
 
             JsonNode? json = null;

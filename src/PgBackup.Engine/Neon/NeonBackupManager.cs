@@ -240,12 +240,20 @@ namespace PgBackup
             _log.Verbose($"Creating branch '{name}' from '{parentBranch.Name}' ({parentBranch.Id}) in project {project.ProjectId}" +
                 (expiry.HasValue ? $", expiring {NeonJson.FormatTime(expiry.Value)}." : "."));
             NeonBranchOperationsBody created;
+            int retriesBefore = _client.RetryCount;
             try
             {
                 created = Sync(_client.CreateBranchAsync(project.ProjectId, parentBranch.Id, name, expiry, ct));
             }
             catch (NeonApiException e) when (e.ErrorId == ErrorIds.NeonBranchExists)
             {
+                // A retried request (after a 503 or a lost answer) may have created the branch the first time.
+                var adopted = _client.RetryCount > retriesBefore ? AdoptRetriedCreate(project.ProjectId, parentBranch.Id, name, now, ct) : null;
+                if (adopted is not null)
+                {
+                    all.Add(adopted);
+                    return ToOutput(new[] { adopted }, all)[0];
+                }
                 throw new PgBackupException(ErrorIds.NeonBranchExists, ErrorKind.ResourceExists,
                     $"Project {project.ProjectId} already has a branch named '{name}'. ({e.Message})", name, e)
                 { RecommendedAction = "Backups are named by the second: wait a second and try again, or give another -Name." };
@@ -255,6 +263,28 @@ namespace PgBackup
             var now2 = Sync(_client.GetBranchAsync(project.ProjectId, branch.Id, ct));
             all.Add(now2);
             return ToOutput(new[] { now2 }, all)[0];
+        }
+
+        /// <summary>
+        /// The branch a retried create made the first time: same name and parent, created since this backup began.
+        /// Waits (polling the branch; its operations' ids were in the lost answer) until it is ready.
+        /// </summary>
+        private NeonBranchJson? AdoptRetriedCreate(string projectId, string parentId, string name, DateTime started, CancellationToken ct)
+        {
+            var all = Sync(_client.ListBranchesAsync(projectId, ct));
+            var b = all.FirstOrDefault(x => x.Name == name);
+            if (b is null || b.ParentId != parentId || (b.CreatedAt ?? DateTime.MinValue) < started.AddSeconds(-5)) return null;
+            _log.Verbose($"Branch '{name}' ({b.Id}) was created by an earlier attempt whose answer was lost; waiting until it is ready.");
+            var watch = Stopwatch.StartNew();
+            while (!(b.CurrentState == "ready" && string.IsNullOrEmpty(b.PendingState)))
+            {
+                if (watch.Elapsed >= Options.OperationTimeout)
+                    throw new PgBackupException(ErrorIds.NeonOperationTimeout, ErrorKind.OperationTimeout,
+                        $"Branch '{name}' ({b.Id}) did not become ready within {Options.OperationTimeout.TotalSeconds:0} s.", b.Id);
+                Sync(Task.Delay(Options.PollInterval, ct));
+                b = Sync(_client.GetBranchAsync(projectId, b.Id, ct));
+            }
+            return b;
         }
 
         /// <summary>Deletes a branch and waits for Neon's operations. Neon's refusals become NeonDeleteRefused.</summary>
