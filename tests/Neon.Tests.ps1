@@ -534,6 +534,18 @@ Describe 'The project from DATABASE_URL' {
         finally { Remove-Item Env:NEON_PROJECT_ID }
     }
 
+    It 'backs up the default branch and warns when the connection string points at another branch' {
+        $r = Invoke-RestMethod -Method Post -Uri "$($Fake.ApiUrl)/projects/$($Plain.project_id)/branches" -Headers @{ Authorization = "Bearer $Key" } `
+            -ContentType 'application/json' -Body '{"branch":{"name":"dev"},"endpoints":[{"type":"read_write"}]}'
+        Invoke-FakeNeon $Fake POST /settle | Out-Null
+        $devHost = $r.endpoints[0].host
+        $b = New-NeonBackupBranch -ConnectionString "postgresql://u:p@$devHost/neondb" -Name 'backup_20250501_000001' -WarningVariable warnings -WarningAction SilentlyContinue
+        $b.ProjectId | Should -Be $Plain.project_id
+        $b.ParentName | Should -Be 'main'
+        "$warnings" | Should -Match "points at branch 'dev'"
+        (New-NeonBackupBranch -ConnectionString "postgresql://u:p@$devHost/neondb" -ParentBranch dev -Name 'backup_20250501_000002').ParentName | Should -Be 'dev'
+    }
+
     It 'fails with NeonProjectNotFound for <Case>' -ForEach @(
         @{ Case = 'a host that is not Neon''s'; Uri = 'postgresql://u:p@db.example.com/app' }
         @{ Case = 'an endpoint no project has'; Uri = 'postgresql://u:p@ep-missing-endpoint-abcdefgh.c-2.us-east-2.aws.neon.tech/neondb' }
