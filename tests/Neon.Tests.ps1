@@ -217,6 +217,18 @@ Describe 'Get-NeonBackupBranch' {
         @($pages | Where-Object path -like '*cursor=*').Count | Should -Be ($pages.Count - 1)
     }
 
+    It 'orders by creation time, not by name' {
+        # Names say one order, creation times the other (backdated through the fake's control route).
+        $old = Get-NeonBackupBranch -ProjectId $G.project_id -Name 'backup_20250108_120000'
+        $new = Get-NeonBackupBranch -ProjectId $G.project_id -Name 'backup_20250101_120000'
+        Invoke-FakeNeon $Fake POST "/branches/$($old.Id)/backdate" @{ created_at = '2024-01-01T00:00:00Z' } | Out-Null
+        $list = @(Get-NeonBackupBranch -ProjectId $G.project_id)
+        $list[-1].Name | Should -Be 'backup_20250108_120000'
+        $list[-1].CreatedAt | Should -Be ([datetime]::new(2024, 1, 1, 0, 0, 0, [DateTimeKind]::Utc))
+        $list[0].CreatedAt | Should -BeGreaterThan $list[-1].CreatedAt
+        $list.Name | Should -Contain $new.Name
+    }
+
     It 'lists other names with -Name wildcards' {
         (Get-NeonBackupBranch -ProjectId $G.project_id -Name 'feature_*').Name | Should -Be 'feature_x'
         @(Get-NeonBackupBranch -ProjectId $G.project_id -Name '*').Count | Should -Be 11

@@ -61,7 +61,7 @@ namespace FakeNeon
         public string? ParentId { get; set; }
         public string? ParentLsn { get; set; }
         public DateTime? ParentTimestamp { get; set; }
-        public DateTime CreatedAt { get; init; }
+        public DateTime CreatedAt { get; set; }
         public DateTime UpdatedAt { get; set; }
         public DateTime StateChangedAt { get; set; }
         public bool Default { get; set; }

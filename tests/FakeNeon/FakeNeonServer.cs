@@ -854,6 +854,16 @@ namespace FakeNeon
                             b.Protected = true;
                             return Ok(new JsonObject { ["protected"] = true });
                         }
+                        if (method == "POST" && path.StartsWith("/branches/", StringComparison.Ordinal) && path.EndsWith("/backdate", StringComparison.Ordinal))
+                        {
+                            // Retention tests need backups taken on other days: move a branch's creation time.
+                            var id = path.Split('/')[2];
+                            var b = _projects.SelectMany(p => p.Live).FirstOrDefault(x => x.Id == id);
+                            if (b is null) return Error(404, "branch not found");
+                            var t = DateTime.Parse(json!["created_at"]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal);
+                            b.CreatedAt = b.UpdatedAt = b.StateChangedAt = Time.Seconds(DateTime.SpecifyKind(t, DateTimeKind.Utc));
+                            return Ok(new JsonObject { ["created_at"] = Time.Format(b.CreatedAt) });
+                        }
                         return Error(404, $"no control route {method} {path}");
                 }
             }
