@@ -16,6 +16,7 @@
         'formats/TestResult.Format.ps1xml'
         'formats/RetentionDecision.Format.ps1xml'
         'formats/ExportResult.Format.ps1xml'
+        'formats/NeonBackupBranch.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'New-PgBackup'
@@ -27,6 +28,10 @@
         'Protect-PgBackup'
         'Unprotect-PgBackup'
         'Export-PgBackupData'
+        'New-NeonBackupBranch'
+        'Get-NeonBackupBranch'
+        'Remove-NeonBackupBranch'
+        'Restore-NeonBackupBranch'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
