@@ -98,7 +98,7 @@ function Invoke-Variant {
     $env:DATABASE_URL = $uri
     $env:PGDUMP = Join-Path $Server.BinDir 'pg_dump'
     $env:OUT = $out
-    $r = [ordered]@{ Variant = $Name; Seconds = 0.0; ProcessSeconds = 0.0; SizeBytes = [long]0; PeakRssBytes = $null; RowCount = $null }
+    $r = [ordered]@{ Variant = $Name; Seconds = 0.0; ProcessSeconds = 0.0; SizeBytes = [long]0; PeakRssBytes = $null; CpuSeconds = $null; RowCount = $null }
     try {
         if ($def.Kind -eq 'Shell') {
             $sw = [Diagnostics.Stopwatch]::StartNew()
@@ -124,6 +124,7 @@ function Invoke-Variant {
             $r.ProcessSeconds = $sw.Elapsed.TotalSeconds
             $r.PeakRssBytes = [long]$m.PeakRssBytes
             $r.RowCount = [long]$m.RowCount
+            $r.CpuSeconds = [double]$m.CpuSeconds
             $file = $m.Path
         }
         $r.SizeBytes = Get-OutputSize $file
@@ -153,7 +154,7 @@ function Invoke-Rounds {
         foreach ($name in $order) {
             $r = Invoke-Variant -Name $name -Server $Server -Check:($round -eq 1)
             $r | Add-Member -NotePropertyName Round -NotePropertyValue $round
-            $mem = if ($null -ne $r.PeakRssBytes) { '{0,6:N1} MB peak' -f ($r.PeakRssBytes / 1MB) } else { '' }
+            $mem = if ($null -ne $r.PeakRssBytes) { '{0,6:N1} MB peak, {1,5:N1} s CPU' -f ($r.PeakRssBytes / 1MB), $r.CpuSeconds } else { '' }
             Write-Host ('  round {0}/{1}  {2,-10} {3,7:N2} s  {4,9:N1} MB  {5}' -f $round, $Count, $name, $r.Seconds, ($r.SizeBytes / 1MB), $mem)
             $runs.Add($r)
         }
@@ -179,6 +180,7 @@ function Get-Summary($Runs, [string[]]$Names) {
             SizeBytes             = [long](Get-Median ($mine.SizeBytes))
             PeakRssBytes          = if ($mine[0].PeakRssBytes) { [long]($mine.PeakRssBytes | Measure-Object -Maximum).Maximum } else { $null }
             MedianPeakRssBytes    = if ($mine[0].PeakRssBytes) { [long](Get-Median ($mine.PeakRssBytes)) } else { $null }
+            MedianCpuSeconds      = if ($mine[0].PeakRssBytes) { Get-Median ($mine.CpuSeconds) } else { $null }
             RowCount              = $mine[0].RowCount
         }
         foreach ($base in 'Guide', 'PgDump') {

@@ -30,13 +30,18 @@ Import-Module $ModuleManifest
 $import.Stop()
 $params = @{}
 foreach ($p in (ConvertFrom-Json $Parameters).PSObject.Properties) { $params[$p.Name] = $p.Value }
-$sw = [Diagnostics.Stopwatch]::StartNew()
 if ($ConnectionString) { $params.ConnectionString = $ConnectionString }
+$self = [Diagnostics.Process]::GetCurrentProcess()
+$cpu0 = $self.TotalProcessorTime
+$sw = [Diagnostics.Stopwatch]::StartNew()
 $backup = New-PgBackup -Path $Path @params
 $sw.Stop()
+$self.Refresh()
 [ordered]@{
     ImportSeconds = $import.Elapsed.TotalSeconds
     BackupSeconds = $sw.Elapsed.TotalSeconds
+    # CPU time of this process (all its threads, not pg_dump's) during the New-PgBackup call.
+    CpuSeconds    = ($self.TotalProcessorTime - $cpu0).TotalSeconds
     Path          = $backup.Path
     SizeBytes     = [long]$backup.SizeBytes
     RowCount      = [long]$backup.RowCount
