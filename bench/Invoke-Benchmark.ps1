@@ -17,6 +17,7 @@ every variant once, in an order rotated from round to round, so that the variant
   Custom     New-PgBackup -Format Custom
   Directory  New-PgBackup -Format Directory -Jobs 2
   None       New-PgBackup -Compression None                        (not run unless asked for: the pipeline's own cost)
+  Zstd1      New-PgBackup -Compression Zstd -CompressionLevel 1    (not run unless asked for)
 
 Each New-PgBackup runs in a fresh `pwsh -NoProfile` process (bench/Measure-NewPgBackup.ps1) that reports the time of
 the New-PgBackup call and its own peak resident memory (VmHWM): pg_dump's memory is not counted. The time of the
@@ -37,13 +38,16 @@ param(
     [int]$SmallScale = 4,
     # Rounds on the small database.
     [int]$SmallRounds = 2,
-    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None')]
+    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd1')]
     [string[]]$Variants = @('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory'),
     [string]$OutDir = (Join-Path $PSScriptRoot '../output/bench'),
     # Where the clusters are kept between runs (default /var/tmp/pgbackup-bench).
     [string]$CacheDir,
     # Rebuild the benchmark databases even when a cached one exists.
-    [switch]$Rebuild
+    [switch]$Rebuild,
+    # Another build of the module (its PgBackup.psd1): each New-PgBackup variant also runs with it, as
+    # '<Variant>.Compare', in the same rounds (an A/B test of an engine change).
+    [string]$CompareModule
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -51,6 +55,7 @@ Import-Module (Join-Path $PSScriptRoot 'BenchDatabase.psm1') -Force
 Import-Module (Join-Path $PSScriptRoot '../tests/harness/TestServers.psm1')
 
 $ModuleManifest = (Resolve-Path $ModuleManifest).Path
+if ($CompareModule) { $CompareModule = (Resolve-Path $CompareModule).Path }
 if (-not $CacheDir) { $CacheDir = Get-BenchCacheDir }
 New-Item -ItemType Directory -Force -Path $OutDir, $CacheDir | Out-Null
 $OutDir = (Resolve-Path $OutDir).Path
@@ -69,6 +74,17 @@ $definitions = [ordered]@{
     Custom    = @{ Kind = 'Module'; Parameters = @{ Format = 'Custom' }; Label = 'New-PgBackup -Format Custom' }
     Directory = @{ Kind = 'Module'; Parameters = @{ Format = 'Directory'; Jobs = 2 }; Label = 'New-PgBackup -Format Directory -Jobs 2' }
     None      = @{ Kind = 'Module'; Parameters = @{ Compression = 'None' }; Label = 'New-PgBackup -Compression None' }
+    Zstd1     = @{ Kind = 'Module'; Parameters = @{ Compression = 'Zstd'; CompressionLevel = 1 }; Label = 'New-PgBackup -Compression Zstd -CompressionLevel 1' }
+}
+
+$names = @($Variants)
+if ($CompareModule) {
+    foreach ($name in @($definitions.Keys)) {
+        $d = $definitions[$name]
+        if ($d.Kind -ne 'Module' -or $name -notin $names) { continue }
+        $definitions["$name.Compare"] = @{ Kind = 'Module'; Parameters = $d.Parameters; Label = "$($d.Label) [compare build]"; Module = $CompareModule }
+        $names += "$name.Compare"
+    }
 }
 
 function Get-OutputSize([string]$Path) {
@@ -115,7 +131,8 @@ function Invoke-Variant {
             $exe = $pwsh[0]
             $pre = @($pwsh | Select-Object -Skip 1)
             $sw = [Diagnostics.Stopwatch]::StartNew()
-            & $exe @pre -NoProfile -NonInteractive -File $measureScript -ModuleManifest $ModuleManifest -Path $out `
+            $manifest = if ($def['Module']) { $def.Module } else { $ModuleManifest }
+            & $exe @pre -NoProfile -NonInteractive -File $measureScript -ModuleManifest $manifest -Path $out `
                 -ResultFile $resultFile -Parameters $params | Out-Host
             $sw.Stop()
             if ($LASTEXITCODE -ne 0 -or -not (Test-Path $resultFile)) { throw "$($def.Label) failed (exit code $LASTEXITCODE)." }
@@ -191,6 +208,10 @@ function Get-Summary($Runs, [string[]]$Names) {
             $row["VsRound$base"] = Get-Median @(foreach ($r in $mine) { $r.Seconds / $byRound["$($r.Round)/$base"].Seconds })
             $row["SizeVs$base"] = $row.SizeBytes / [double](Get-Median ($b.SizeBytes))
         }
+        if ("$name.Compare" -in $Names) {
+            $row['VsRoundCompare'] = Get-Median @(foreach ($r in $mine) { $r.Seconds / $byRound["$($r.Round)/$name.Compare"].Seconds })
+            $row['CpuVsCompare'] = $row.MedianCpuSeconds / (Get-Median @($Runs | Where-Object Variant -eq "$name.Compare" | ForEach-Object CpuSeconds))
+        }
         [pscustomobject]$row
     }
 }
@@ -219,13 +240,13 @@ try {
     $server = Start-BenchPostgres -Scale $Scale -CacheDir $CacheDir -Rebuild:$Rebuild
     $result.Machine['PostgreSQL'] = (& (Join-Path $server.BinDir 'postgres') --version)
     Write-Host ('PostgreSQL {0} on port {1}; database bench is {2:N0} MB on disk' -f $server.Version, $server.Port, ($server.SizeBytes / 1MB))
-    Write-Host "Running $Rounds rounds of: $($Variants -join ', ')" -ForegroundColor Cyan
-    $runs = Invoke-Rounds -Server $server -Count $Rounds -Names $Variants
-    $result.Big = [ordered]@{ Scale = $Scale; DatabaseBytes = $server.SizeBytes; Summary = @(Get-Summary $runs $Variants); Runs = @($runs) }
+    Write-Host "Running $Rounds rounds of: $($names -join ', ')" -ForegroundColor Cyan
+    $runs = Invoke-Rounds -Server $server -Count $Rounds -Names $names
+    $result.Big = [ordered]@{ Scale = $Scale; DatabaseBytes = $server.SizeBytes; Summary = @(Get-Summary $runs $names); Runs = @($runs) }
     $server | Stop-BenchPostgres
     $server = $null
 
-    $moduleVariants = @($Variants | Where-Object { $definitions[$_].Kind -eq 'Module' })
+    $moduleVariants = @($names | Where-Object { $definitions[$_].Kind -eq 'Module' })
     if ($SmallScale -gt 0 -and $moduleVariants.Count -gt 0) {
         Write-Host "`nMemory check on a small database: pgbench scale $SmallScale" -ForegroundColor Cyan
         $server = Start-BenchPostgres -Scale $SmallScale -CacheDir $CacheDir -Rebuild:$Rebuild
@@ -255,6 +276,15 @@ foreach ($row in $result.Big.Summary) {
     $mem = if ($row.PeakRssBytes) { '{0:N0} MB' -f ($row.PeakRssBytes / 1MB) } else { '' }
     $lines.Add(('| {0} | {1:N2} s | {2} | {3} | {4} | {5:N1} MB | {6} | {7} |' -f ($row.Label -replace '\|', '\|'), $row.MedianSeconds, $proc,
             (Format-Ratio $row 'VsRoundGuide'), (Format-Ratio $row 'VsRoundPgDump'), ($row.SizeBytes / 1MB), (Format-Ratio $row 'SizeVsGuide'), $mem))
+}
+if ($CompareModule) {
+    $lines.Add('')
+    $lines.Add("Against the compare build ($CompareModule), median of the per-round ratios:")
+    foreach ($row in $result.Big.Summary) {
+        if ($row.PSObject.Properties['VsRoundCompare']) {
+            $lines.Add(('  {0}: time {1:N2}x, CPU of the PowerShell process {2:N2}x' -f $row.Variant, $row.VsRoundCompare, $row.CpuVsCompare))
+        }
+    }
 }
 if ($result.Small) {
     $lines.Add('')

@@ -47,5 +47,11 @@ $self.Refresh()
     RowCount      = [long]$backup.RowCount
     PeakRssBytes  = Get-ProcStatus 'VmHWM'
     RssBytes      = Get-ProcStatus 'VmRSS'
+    # Where the memory is: the managed heap (committed, and allocated in all), anonymous and file-backed pages.
+    GcCommittedBytes = [GC]::GetGCMemoryInfo().TotalCommittedBytes
+    GcAllocatedBytes = [GC]::GetTotalAllocatedBytes($false)
+    RssAnonBytes  = Get-ProcStatus 'RssAnon'
+    RssFileBytes  = Get-ProcStatus 'RssFile'
+    Threads       = (Get-Content /proc/self/status | Select-String '^Threads:\s+(\d+)').Matches[0].Groups[1].Value
     Runtime       = [System.Runtime.InteropServices.RuntimeInformation]::FrameworkDescription
 } | ConvertTo-Json | Set-Content -Path $ResultFile

@@ -181,7 +181,7 @@ namespace PgBackup.Tests
         }
 
         [Fact]
-        public async Task AtMostTwoBlocksPerWorkerAreInFlight()
+        public async Task AtMostOneBlockMoreThanWorkersIsInFlight()
         {
             using var gate = new ManualResetEventSlim(false);
             int started = 0;
@@ -192,17 +192,32 @@ namespace PgBackup.Tests
             };
             var data = Data(4096 * 12);
             var writing = Task.Run(() => z.Write(data, 0, data.Length));
-            // The writer blocks once 4 blocks are in flight and the oldest is not done.
+            // Both workers are busy; the writer blocks once 3 blocks are in flight, and has filled a fourth.
             var until = DateTime.UtcNow.AddSeconds(20);
-            while (Volatile.Read(ref started) < 4 && DateTime.UtcNow < until) Thread.Sleep(10);
+            while (Volatile.Read(ref started) < 2 && DateTime.UtcNow < until) Thread.Sleep(10);
             Assert.NotSame(writing, await Task.WhenAny(writing, Task.Delay(300)));
-            Assert.True(Volatile.Read(ref started) <= 4, $"{started} blocks started");
+            Assert.Equal(2, Volatile.Read(ref started));
+            Assert.Equal(4 * 4096, z.BytesIn);
             Assert.Equal(0, target.Length);
             gate.Set();
             await writing;
             z.Dispose();
+            Assert.Equal(12, started);
             using var reader = new GzipMemberReader(new MemoryStream(target.ToArray()));
             Assert.Equal(data, ReadAll(reader));
+        }
+
+        [Fact]
+        public void AbortWritesNothingMoreAndStopsTheWorkers()
+        {
+            var target = new MemoryStream();
+            var z = new ParallelGzipStream(target, 6, workers: 2, blockSize: 4096);
+            var data = Data(4096 * 3 + 100);
+            z.Write(data, 0, data.Length);
+            long before = target.Length;
+            z.Abort();
+            Assert.Equal(before, target.Length);
+            Assert.Throws<ObjectDisposedException>(() => z.Write(data, 0, 1));
         }
 
         private sealed class FailingStream : MemoryStream

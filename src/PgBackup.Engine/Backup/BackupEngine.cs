@@ -160,6 +160,7 @@ namespace PgBackup
             using var writer = store.OpenWrite(manifest.Name, ct);
             ChildProcess? tocReader = null;
             Task<string>? tocOutput = null;
+            Stream? compressor = null;
             try
             {
                 using var dump = ChildProcess.Start(pgDump.Path, args, ChildEnvironment(connection), redactor,
@@ -171,7 +172,7 @@ namespace PgBackup
                 Stream top;
                 ScanningStream? scanning = null;
                 TeeStream? tee = null;
-                var compressor = Compression.CreateCompressor(request.Format == BackupFormat.Plain ? request.Compression : CompressionMethod.None,
+                compressor = Compression.CreateCompressor(request.Format == BackupFormat.Plain ? request.Compression : CompressionMethod.None,
                     manifest.CompressionLevel ?? 0, hashing);
                 top = compressor;
                 if (request.Format == BackupFormat.Plain)
@@ -224,6 +225,7 @@ namespace PgBackup
             }
             catch (Exception e)
             {
+                Compression.Abort(compressor);
                 writer.Abort();
                 tocReader?.Kill();
                 throw Classify(e, store, manifest.Name, ct);

@@ -1,9 +1,11 @@
 using System;
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
 using System.IO.Compression;
-using System.Threading.Tasks;
+using System.Runtime.ExceptionServices;
+using System.Threading;
 
 namespace PgBackup
 {
@@ -16,8 +18,8 @@ namespace PgBackup
     /// <para>Each member's header carries an extra field ('P','G') holding the member's size in bytes, so that
     /// <see cref="GzipMemberReader"/> can find the members' boundaries on any runtime (.NET Framework's GZipStream
     /// reads only a file's first member). Other readers skip the field, as RFC 1952 says.</para>
-    /// <para>Memory is bounded: at most <c>2 × workers</c> blocks are in flight, each one input block and its
-    /// compressed output (rented from the shared array pool).</para>
+    /// <para>Memory is bounded: at most <c>workers + 1</c> blocks are in flight (one more is being filled), each one
+    /// input block and its compressed output, rented from the shared array pool.</para>
     /// </summary>
     public sealed class ParallelGzipStream : Stream
     {
@@ -31,7 +33,11 @@ namespace PgBackup
         private readonly int _level;
         private readonly bool _leaveOpen;
         private readonly int _maxInFlight;
-        private readonly Queue<Task<Member>> _inFlight = new Queue<Task<Member>>();
+        private readonly Queue<Job> _inFlight = new Queue<Job>();
+        // Dedicated worker threads, not the thread pool: each thread that runs zlib keeps a malloc arena, so a few
+        // fixed threads keep the native memory small.
+        private readonly BlockingCollection<Job> _work = new BlockingCollection<Job>();
+        private readonly List<Thread> _threads = new List<Thread>();
         private byte[]? _block;
         private int _filled;
         private long _blocks;
@@ -49,7 +55,7 @@ namespace PgBackup
             _leaveOpen = leaveOpen;
             Workers = workers > 0 ? workers : DefaultWorkers;
             BlockSize = blockSize;
-            _maxInFlight = Math.Max(2, 2 * Workers);
+            _maxInFlight = Workers + 1;
         }
 
         /// <summary>One worker per core, at most 4: pg_dump rarely writes faster than four cores compress.</summary>
@@ -90,33 +96,61 @@ namespace PgBackup
         {
             // Bounded: wait for the oldest block (and write it) before starting another.
             while (_inFlight.Count >= _maxInFlight) WriteHead();
-            var block = _block!;
-            int count = _filled;
-            long index = _blocks++;
+            if (_threads.Count < Workers)
+            {
+                var t = new Thread(Work) { IsBackground = true, Name = "pgbackup-gzip" };
+                t.Start();
+                _threads.Add(t);
+            }
+            var job = new Job(_block!, _filled, _blocks++);
             _block = null;
             _filled = 0;
-            var hook = BeforeCompress;
-            _inFlight.Enqueue(Task.Run(() =>
+            _inFlight.Enqueue(job);
+            _work.Add(job);
+        }
+
+        private void Work()
+        {
+            foreach (var job in _work.GetConsumingEnumerable())
             {
                 try
                 {
-                    hook?.Invoke(index);
-                    return CompressMember(block, count, _level);
+                    BeforeCompress?.Invoke(job.Index);
+                    job.Result = CompressMember(job.Block, job.Count, _level);
                 }
-                finally { ArrayPool<byte>.Shared.Return(block); }
-            }));
+                catch (Exception e)
+                {
+                    job.Error = ExceptionDispatchInfo.Capture(e);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(job.Block);
+                    job.Done.Set();
+                }
+            }
         }
 
         private void WriteCompleted(bool wait)
         {
-            while (_inFlight.Count > 0 && (wait || _inFlight.Peek().IsCompleted)) WriteHead();
+            while (_inFlight.Count > 0 && (wait || _inFlight.Peek().Done.IsSet)) WriteHead();
         }
 
         private void WriteHead()
         {
-            var member = _inFlight.Dequeue().GetAwaiter().GetResult();
+            var job = _inFlight.Dequeue();
+            job.Done.Wait();
+            job.Done.Dispose();
+            job.Error?.Throw();
+            var member = job.Result;
             try { _inner.Write(member.Buffer, 0, member.Length); }
             finally { ArrayPool<byte>.Shared.Return(member.Buffer); }
+        }
+
+        /// <summary>Stops without writing anything more (after a failure elsewhere in the pipeline); frees the workers.</summary>
+        public void Abort()
+        {
+            _faulted = true;
+            Dispose();
         }
 
         /// <summary>Writes the members that are ready; a member is only ever written whole, so this does not end one.</summary>
@@ -150,12 +184,16 @@ namespace PgBackup
                 finally
                 {
                     // After a failure: let the workers finish and give their buffers back; nothing more is written.
+                    _work.CompleteAdding();
                     while (_inFlight.Count > 0)
                     {
-                        var t = _inFlight.Dequeue();
-                        try { ArrayPool<byte>.Shared.Return(t.GetAwaiter().GetResult().Buffer); }
-                        catch (Exception) { /* the failure was already reported, or is this one: reported above */ }
+                        var job = _inFlight.Dequeue();
+                        job.Done.Wait();
+                        job.Done.Dispose();
+                        if (job.Error is null) ArrayPool<byte>.Shared.Return(job.Result.Buffer);
                     }
+                    foreach (var t in _threads) t.Join();
+                    _work.Dispose();
                     if (_block is not null) ArrayPool<byte>.Shared.Return(_block);
                     _block = null;
                     if (!_leaveOpen) _inner.Dispose();
@@ -165,6 +203,23 @@ namespace PgBackup
         }
 
         private static readonly byte[] EmptyMember = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+        private sealed class Job
+        {
+            public Job(byte[] block, int count, long index)
+            {
+                Block = block;
+                Count = count;
+                Index = index;
+            }
+
+            public byte[] Block { get; }
+            public int Count { get; }
+            public long Index { get; }
+            public Member Result;
+            public ExceptionDispatchInfo? Error;
+            public readonly ManualResetEventSlim Done = new ManualResetEventSlim(false);
+        }
 
         internal readonly struct Member
         {
@@ -177,7 +232,7 @@ namespace PgBackup
         internal static Member CompressMember(byte[] block, int count, int level)
         {
             // Room for the size field before GZipStream's own 10-byte header, which is then moved to the front.
-            var output = new PooledWriteStream(FieldLength + count / 3 + 4096, FieldLength);
+            var output = new PooledWriteStream(FieldLength + count / 4 + 4096, FieldLength);
             try
             {
                 using (var gzip = Compression.CreateSingleGzip(output, level)) gzip.Write(block, 0, count);

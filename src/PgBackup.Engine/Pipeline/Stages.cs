@@ -116,6 +116,7 @@ namespace PgBackup
     {
         public const int DefaultGzipLevel = 6;
         public const int DefaultZstdLevel = 3;
+        internal const int ZstdJobSize = 2 << 20;
 
         public static int DefaultLevel(CompressionMethod method) => method switch
         {
@@ -148,6 +149,19 @@ namespace PgBackup
             _ => new NonClosingStream(inner),
         };
 
+        /// <summary>Ends a compression stage after a failure elsewhere: frees its threads and buffers; what it still
+        /// writes (if anything) goes to a backup that is being discarded.</summary>
+        public static void Abort(Stream? compressor)
+        {
+            if (compressor is ParallelGzipStream parallel)
+            {
+                parallel.Abort();
+                return;
+            }
+            try { compressor?.Dispose(); }
+            catch (Exception e) when (e is IOException || e is ObjectDisposedException || e is InvalidOperationException || e is NotSupportedException) { }
+        }
+
         /// <summary>A read stage that decompresses <paramref name="inner"/> (closed with it).</summary>
         public static Stream CreateDecompressor(CompressionMethod method, Stream inner) => method switch
         {
@@ -159,6 +173,14 @@ namespace PgBackup
         private static Stream CreateZstd(Stream inner, int level)
         {
             var z = new ZstdSharp.CompressionStream(inner, level, bufferSize: 1 << 20, leaveOpen: true);
+            // zstd's own multithreading: one frame, compressed in jobs on worker threads. 2 MB jobs keep the memory
+            // small (about 5 MB per worker) for a tiny cost in size.
+            int workers = ParallelGzipStream.DefaultWorkers;
+            if (workers > 1)
+            {
+                z.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, workers);
+                z.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_jobSize, ZstdJobSize);
+            }
             return z;
         }
 
