@@ -116,7 +116,6 @@ namespace PgBackup
     {
         public const int DefaultGzipLevel = 6;
         public const int DefaultZstdLevel = 3;
-        internal const int ZstdJobSize = 2 << 20;
 
         public static int DefaultLevel(CompressionMethod method) => method switch
         {
@@ -173,14 +172,6 @@ namespace PgBackup
         private static Stream CreateZstd(Stream inner, int level)
         {
             var z = new ZstdSharp.CompressionStream(inner, level, bufferSize: 1 << 20, leaveOpen: true);
-            // zstd's own multithreading: one frame, compressed in jobs on worker threads. 2 MB jobs keep the memory
-            // small (about 5 MB per worker) for a tiny cost in size.
-            int workers = ParallelGzipStream.DefaultWorkers;
-            if (workers > 1)
-            {
-                z.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, workers);
-                z.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_jobSize, ZstdJobSize);
-            }
             return z;
         }
 
