@@ -4,6 +4,12 @@ using System.IO;
 
 namespace PgBackup
 {
+    /// <summary>A stage that, after a failure, must stop its own work (worker threads) rather than finish it.</summary>
+    public interface IAbortableStage
+    {
+        void Abort();
+    }
+
     /// <summary>
     /// The write side of a pipeline: stages stacked on a sink stream, each writing into the next. Stages are added
     /// from the sink upwards (hash, then encrypt, then compress, then count); <see cref="Complete"/> closes them from
@@ -40,14 +46,18 @@ namespace PgBackup
             for (int i = _stages.Count - 1; i >= 0; i--) _stages[i].Dispose();
         }
 
-        /// <summary>Releases the stages without caring about their output (after a failure).</summary>
+        /// <summary>Releases the stages without caring about their output (after a failure): abortable stages are aborted.</summary>
         public void Dispose()
         {
             if (_completed) return;
             _completed = true;
             for (int i = _stages.Count - 1; i >= 0; i--)
             {
-                try { _stages[i].Dispose(); }
+                try
+                {
+                    if (_stages[i] is IAbortableStage abortable) abortable.Abort();
+                    else _stages[i].Dispose();
+                }
                 catch (Exception e) when (e is IOException || e is ObjectDisposedException || e is InvalidOperationException || e is PgBackupException) { }
             }
         }

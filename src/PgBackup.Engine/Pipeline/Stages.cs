@@ -143,10 +143,11 @@ namespace PgBackup
                         : $"-CompressionLevel for {method} must be between {min} and {max}; {level} was given.", level);
         }
 
-        /// <summary>A write stage that compresses into <paramref name="inner"/> (left open).</summary>
+        /// <summary>A write stage that compresses into <paramref name="inner"/> (left open). Gzip compresses on several
+        /// cores into a multi-member .gz (<see cref="ParallelGzipStream"/>).</summary>
         public static Stream CreateCompressor(CompressionMethod method, int level, Stream inner) => method switch
         {
-            CompressionMethod.Gzip => CreateGzip(inner, level),
+            CompressionMethod.Gzip => new ParallelGzipStream(inner, level),
             CompressionMethod.Zstd => CreateZstd(inner, level),
             _ => new NonClosingStream(inner),
         };
@@ -154,7 +155,7 @@ namespace PgBackup
         /// <summary>A read stage that decompresses <paramref name="inner"/> (closed with it).</summary>
         public static Stream CreateDecompressor(CompressionMethod method, Stream inner) => method switch
         {
-            CompressionMethod.Gzip => new GZipStream(inner, CompressionMode.Decompress, leaveOpen: false),
+            CompressionMethod.Gzip => new GzipMemberReader(inner, leaveOpen: false),
             CompressionMethod.Zstd => new ZstdSharp.DecompressionStream(inner, leaveOpen: false),
             _ => inner,
         };
@@ -173,7 +174,8 @@ namespace PgBackup
         /// <summary>Whether this runtime honours every gzip level (1-9) exactly.</summary>
         public static bool ExactGzipLevels => GzipWithOptions is not null;
 
-        private static Stream CreateGzip(Stream inner, int level)
+        /// <summary>One gzip stream (one member) at the level, as exact as this runtime allows; leaves inner open.</summary>
+        internal static Stream CreateSingleGzip(Stream inner, int level)
         {
             if (GzipWithOptions is not null && ZLibOptionsType is not null)
             {

@@ -15,7 +15,7 @@ namespace PgBackup
     public static class StreamPump
     {
         public const int BufferSize = 1 << 20;
-        private const int QueueDepth = 6;
+        private const int QueueDepth = 4;
 
         /// <summary>Copies everything; returns the number of bytes read from <paramref name="source"/>.</summary>
         public static long Copy(Stream source, Stream destination, Action<long>? onProgress, CancellationToken cancellationToken)

@@ -1,0 +1,57 @@
+<#
+.SYNOPSIS
+One timed New-PgBackup, run by Invoke-Benchmark.ps1 in a fresh 'pwsh -NoProfile' process of its own, so that the
+peak memory it reports (VmHWM, the resident-set high-water mark from /proc/self/status) is this PowerShell process's
+own: pg_dump and the other child processes are not counted.
+.OUTPUTS
+Writes one JSON object to -ResultFile: the seconds the New-PgBackup call took, the backup's path and size, and the
+process's peak and current resident memory in bytes.
+#>
+param(
+    [Parameter(Mandatory)][string]$ModuleManifest,
+    # Without it, New-PgBackup reads DATABASE_URL, as the guide's scripts do.
+    [string]$ConnectionString,
+    [Parameter(Mandatory)][string]$Path,
+    [Parameter(Mandatory)][string]$ResultFile,
+    # New-PgBackup's parameters as JSON (e.g. '{"Compression":"Zstd"}').
+    [string]$Parameters = '{}'
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+function Get-ProcStatus([string]$Field) {
+    $line = Select-String -Path /proc/self/status -Pattern "^${Field}:\s+(\d+) kB" | Select-Object -First 1
+    if (-not $line) { return $null }
+    [long]$line.Matches[0].Groups[1].Value * 1024
+}
+
+$import = [Diagnostics.Stopwatch]::StartNew()
+Import-Module $ModuleManifest
+$import.Stop()
+$params = @{}
+foreach ($p in (ConvertFrom-Json $Parameters).PSObject.Properties) { $params[$p.Name] = $p.Value }
+if ($ConnectionString) { $params.ConnectionString = $ConnectionString }
+$self = [Diagnostics.Process]::GetCurrentProcess()
+$cpu0 = $self.TotalProcessorTime
+$sw = [Diagnostics.Stopwatch]::StartNew()
+$backup = New-PgBackup -Path $Path @params
+$sw.Stop()
+$self.Refresh()
+[ordered]@{
+    ImportSeconds = $import.Elapsed.TotalSeconds
+    BackupSeconds = $sw.Elapsed.TotalSeconds
+    # CPU time of this process (all its threads, not pg_dump's) during the New-PgBackup call.
+    CpuSeconds    = ($self.TotalProcessorTime - $cpu0).TotalSeconds
+    Path          = $backup.Path
+    SizeBytes     = [long]$backup.SizeBytes
+    RowCount      = [long]$backup.RowCount
+    PeakRssBytes  = Get-ProcStatus 'VmHWM'
+    RssBytes      = Get-ProcStatus 'VmRSS'
+    # Where the memory is: the managed heap (committed, and allocated in all), anonymous and file-backed pages.
+    GcCommittedBytes = [GC]::GetGCMemoryInfo().TotalCommittedBytes
+    GcAllocatedBytes = [GC]::GetTotalAllocatedBytes($false)
+    RssAnonBytes  = Get-ProcStatus 'RssAnon'
+    RssFileBytes  = Get-ProcStatus 'RssFile'
+    Threads       = (Get-Content /proc/self/status | Select-String '^Threads:\s+(\d+)').Matches[0].Groups[1].Value
+    Runtime       = [System.Runtime.InteropServices.RuntimeInformation]::FrameworkDescription
+} | ConvertTo-Json | Set-Content -Path $ResultFile
