@@ -15,6 +15,7 @@
         'Get-PgBackup'
         'Restore-PgBackup'
         'Test-PgBackup'
+        'Copy-PgBackup'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -224,4 +224,116 @@ function Start-TestS3Gateway {
     Wait-Until -TimeoutSeconds 60 -What "the S3 gateway on port $($Server.Port)" -Condition { Test-HttpAnswers $Server.Port }
 }
 
-Export-ModuleMember -Function Start-TestS3, Stop-TestS3, Stop-TestS3Gateway, Start-TestS3Gateway, Test-TcpPortTaken
+# ---- a client for tests: the AWS SDK from the built module's net8.0 folder, loaded into this process's default
+# context (the module keeps its own copy in its own context) -------------------------------------------------------
+
+function Import-TestS3Sdk {
+    if ('Amazon.S3.AmazonS3Client' -as [type]) { return }
+    $bin = Join-Path (Split-Path $env:PGBACKUP_TEST_MODULE) 'bin/net8.0'
+    Add-Type -Path (Join-Path $bin 'AWSSDK.Core.dll')
+    Add-Type -Path (Join-Path $bin 'AWSSDK.S3.dll')
+}
+
+function Get-TestS3Client {
+    # An S3 client for the test server (as its owner, or as the user who owns nothing).
+    param([Parameter(Mandatory)]$Server, [switch]$AsStranger)
+    Import-TestS3Sdk
+    $config = [Amazon.S3.AmazonS3Config]::new()
+    $config.ServiceURL = $Server.Endpoint
+    $config.ForcePathStyle = $true
+    $config.AuthenticationRegion = $Server.Region
+    $config.RequestChecksumCalculation = [Amazon.Runtime.RequestChecksumCalculation]::WHEN_REQUIRED
+    $config.ResponseChecksumValidation = [Amazon.Runtime.ResponseChecksumValidation]::WHEN_REQUIRED
+    $key, $secret = if ($AsStranger) { $Server.OtherAccessKey, $Server.OtherSecretKey } else { $Server.AccessKey, $Server.SecretKey }
+    [Amazon.S3.AmazonS3Client]::new([Amazon.Runtime.BasicAWSCredentials]::new($key, $secret), $config)
+}
+
+function Wait-Task($Task) { $Task.GetAwaiter().GetResult() }
+
+function New-TestBucket {
+    # Creates a bucket with a unique name; returns its name.
+    param([Parameter(Mandatory)]$Server, [string]$Prefix = 'pester')
+    $name = "$Prefix-" + [guid]::NewGuid().ToString('n').Substring(0, 12)
+    $c = Get-TestS3Client -Server $Server
+    try { $null = Wait-Task ($c.PutBucketAsync([Amazon.S3.Model.PutBucketRequest]@{ BucketName = $name })) } finally { $c.Dispose() }
+    $name
+}
+
+function Get-TestS3Key {
+    # Every key in a bucket (under a prefix), all pages.
+    param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)][string]$Bucket, [string]$Prefix = '')
+    $c = Get-TestS3Client -Server $Server
+    try {
+        $token = $null
+        do {
+            $page = Wait-Task ($c.ListObjectsV2Async([Amazon.S3.Model.ListObjectsV2Request]@{ BucketName = $Bucket; Prefix = $Prefix; ContinuationToken = $token }))
+            if ($page.S3Objects) { $page.S3Objects | ForEach-Object Key }
+            $token = if ($page.IsTruncated) { $page.NextContinuationToken } else { $null }
+        } while ($token)
+    }
+    finally { $c.Dispose() }
+}
+
+function Get-TestS3Upload {
+    # The keys of unfinished multipart uploads in a bucket.
+    param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)][string]$Bucket)
+    $c = Get-TestS3Client -Server $Server
+    try {
+        $r = Wait-Task ($c.ListMultipartUploadsAsync([Amazon.S3.Model.ListMultipartUploadsRequest]@{ BucketName = $Bucket }))
+        if ($r.MultipartUploads) { $r.MultipartUploads | ForEach-Object Key }
+    }
+    finally { $c.Dispose() }
+}
+
+function Get-TestS3Object {
+    # An object's bytes, ETag and size.
+    param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)][string]$Bucket, [Parameter(Mandatory)][string]$Key)
+    $c = Get-TestS3Client -Server $Server
+    try {
+        $r = Wait-Task ($c.GetObjectAsync($Bucket, $Key))
+        $ms = [System.IO.MemoryStream]::new()
+        $r.ResponseStream.CopyTo($ms)
+        $r.Dispose()
+        [pscustomobject]@{ Bytes = $ms.ToArray(); ETag = $r.ETag; Size = $r.ContentLength; Sha256 = ([System.Convert]::ToHexString([System.Security.Cryptography.SHA256]::HashData($ms.ToArray()))).ToLowerInvariant() }
+    }
+    finally { $c.Dispose() }
+}
+
+function Write-TestS3Object {
+    # Puts objects (bytes, text or a file) under the given keys, several at a time.
+    param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)][string]$Bucket, [Parameter(Mandatory)][string[]]$Key,
+        [byte[]]$Bytes, [string]$Text = 'x', [string]$File)
+    $c = Get-TestS3Client -Server $Server
+    try {
+        $pending = [System.Collections.Generic.List[System.Threading.Tasks.Task]]::new()
+        foreach ($k in $Key) {
+            $request = [Amazon.S3.Model.PutObjectRequest]@{ BucketName = $Bucket; Key = $k }
+            if ($File) { $request.FilePath = $File }
+            elseif ($null -ne $Bytes) { $request.InputStream = [System.IO.MemoryStream]::new($Bytes) }
+            else { $request.ContentBody = $Text }
+            $pending.Add($c.PutObjectAsync($request))
+            if ($pending.Count -ge 32) { [System.Threading.Tasks.Task]::WaitAll($pending.ToArray()); $pending.Clear() }
+        }
+        [System.Threading.Tasks.Task]::WaitAll($pending.ToArray())
+    }
+    finally { $c.Dispose() }
+}
+
+function Set-TestS3BucketPolicy {
+    # Lets the user who owns nothing list and read a bucket (but not write to it).
+    param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)][string]$Bucket)
+    $policy = @{
+        Version   = '2012-10-17'
+        Statement = @(@{
+                Effect    = 'Allow'
+                Principal = @{ AWS = @("arn:aws:iam:::user/$($Server.OtherUser)") }
+                Action    = @('s3:ListBucket', 's3:GetObject')
+                Resource  = @("arn:aws:s3:::$Bucket", "arn:aws:s3:::$Bucket/*")
+            })
+    } | ConvertTo-Json -Depth 6
+    $c = Get-TestS3Client -Server $Server
+    try { $null = Wait-Task ($c.PutBucketPolicyAsync([Amazon.S3.Model.PutBucketPolicyRequest]@{ BucketName = $Bucket; Policy = $policy })) } finally { $c.Dispose() }
+}
+
+Export-ModuleMember -Function Start-TestS3, Stop-TestS3, Stop-TestS3Gateway, Start-TestS3Gateway, Test-TcpPortTaken,
+    Get-TestS3Client, New-TestBucket, Get-TestS3Key, Get-TestS3Upload, Get-TestS3Object, Write-TestS3Object, Set-TestS3BucketPolicy

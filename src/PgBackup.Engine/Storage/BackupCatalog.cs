@@ -204,6 +204,11 @@ namespace PgBackup
                         log.Verbose($"Aborted the unfinished multipart upload of {store.GetPath(key)} (nothing uploaded to it since {cutoff:u}).");
                     }
                 }
+                catch (PgBackupException ex) when (ex.ErrorId == ErrorIds.S3AccessDenied)
+                {
+                    // Least-privilege keys often lack s3:ListBucketMultipartUploads; a lifecycle rule can do this instead.
+                    log.Verbose($"Did not look for abandoned multipart uploads in {store.Location} (not allowed: {ex.Message}). A bucket lifecycle rule (AbortIncompleteMultipartUpload) can remove them instead.");
+                }
                 catch (PgBackupException ex) when (ex.ErrorId != ErrorIds.S3BucketNotFound)
                 {
                     log.Warning($"Could not look for abandoned multipart uploads in {store.Location}: {ex.Message}");

@@ -104,7 +104,11 @@ namespace PgBackup
             return any ? new StoreEntry(name, size, newest, true) : null;
         }
 
-        public StoreEntry? Get(string name, CancellationToken cancellationToken)
+        public StoreEntry? Get(string name, CancellationToken cancellationToken) =>
+            GetObject(name, cancellationToken) ?? FolderEntry(name.TrimEnd('/'), cancellationToken);
+
+        /// <summary>The object <paramref name="name"/> (HEAD), or null; folders are not looked for.</summary>
+        private StoreEntry? GetObject(string name, CancellationToken cancellationToken)
         {
             var request = new GetObjectMetadataRequest { BucketName = Where.Bucket, Key = Where.Key(name) };
             try
@@ -114,7 +118,7 @@ namespace PgBackup
             }
             catch (PgBackupException e) when (e.ErrorId == ErrorIds.PathNotFound)
             {
-                return FolderEntry(name.TrimEnd('/'), cancellationToken);
+                return null;
             }
         }
 
@@ -180,7 +184,7 @@ namespace PgBackup
                 _store = store;
                 _name = name;
                 _withMarker = withMarker;
-                if (store.Get(name, ct) is not null)
+                if (store.GetObject(name, ct) is not null)
                     throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{store.GetPath(name)} already exists; it was not replaced.", store.GetPath(name));
                 if (withMarker) store.PutMarker(name, ct);
                 _upload = new S3UploadStream(store._s3, store.Where.Bucket, store.Where.Key(name), store.GetPath(name), ct);
