@@ -9,12 +9,29 @@
     Description          = 'Backs up and restores PostgreSQL databases: streaming pg_dump backups with manifests, safe restores, restore drills, retention, S3 storage, OpenPGP encryption and Neon branch backups.'
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
-    FormatsToProcess     = @('PgBackup.Format.ps1xml')
+    # One format file per output type (module/formats).
+    FormatsToProcess     = @(
+        'formats/BackupInfo.Format.ps1xml'
+        'formats/RestoreResult.Format.ps1xml'
+        'formats/TestResult.Format.ps1xml'
+        'formats/RetentionDecision.Format.ps1xml'
+        'formats/ExportResult.Format.ps1xml'
+        'formats/NeonBackupBranch.Format.ps1xml'
+    )
     CmdletsToExport      = @(
         'New-PgBackup'
         'Get-PgBackup'
         'Restore-PgBackup'
         'Test-PgBackup'
+        'Remove-PgBackup'
+        'Invoke-PgBackupRetention'
+        'Protect-PgBackup'
+        'Unprotect-PgBackup'
+        'Export-PgBackupData'
+        'New-NeonBackupBranch'
+        'Get-NeonBackupBranch'
+        'Remove-NeonBackupBranch'
+        'Restore-NeonBackupBranch'
         'Copy-PgBackup'
     )
     FunctionsToExport    = @()

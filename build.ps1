@@ -124,6 +124,9 @@ function Invoke-Test {
         $pester = Get-PesterModule
         Invoke-Checked dotnet build (Join-Path $root 'tests/fixtures/OtherNpgsql/OtherNpgsql.csproj') -c Release --nologo -v quiet `
             -o (Join-Path $root 'output/test-fixtures/OtherNpgsql')
+        # The fake Neon API (tests/FakeNeon) that the Neon tests start.
+        Invoke-Checked dotnet build (Join-Path $root 'tests/FakeNeon/FakeNeon.csproj') -c Release --nologo -v quiet `
+            -o (Join-Path $root 'output/test-fixtures/FakeNeon')
         Start-TestEnvironment
         $runXUnit = -not $SkipXUnit -and -not $PesterFilter
         if ($runXUnit) {

@@ -18,7 +18,8 @@ Describe 'The PgBackup module' {
             $Manifest.CmdletsToExport | Should -Not -BeNullOrEmpty
             $Manifest.CmdletsToExport | Should -Not -Contain '*'
             $Manifest.CompatiblePSEditions | Should -Be @('Desktop', 'Core')
-            $Manifest.FormatsToProcess | Should -Contain 'PgBackup.Format.ps1xml'
+            $Manifest.FormatsToProcess.Count | Should -BeGreaterThan 0
+            foreach ($f in $Manifest.FormatsToProcess) { Test-Path (Join-Path (Split-Path $env:PGBACKUP_TEST_MODULE) $f) | Should -BeTrue }
             $Manifest.FunctionsToExport.Count | Should -Be 0
             $Manifest.ContainsKey('RequiredAssemblies') | Should -BeFalse
             ($Cmdlets.Name | Sort-Object) | Should -Be ($Manifest.CmdletsToExport | Sort-Object)
@@ -148,6 +149,12 @@ Import-Module '$($env:PGBACKUP_TEST_MODULE)' -Force
     Context 'default views' {
         It 'shows a BackupInfo as a short table' {
             $view = Get-FormatData -TypeName PgBackup.BackupInfo
+            $view | Should -Not -BeNullOrEmpty
+            $view.FormatViewDefinition[0].Control.GetType().Name | Should -Be 'TableControl'
+        }
+
+        It 'shows a RetentionDecision as a short table' {
+            $view = Get-FormatData -TypeName PgBackup.RetentionDecision
             $view | Should -Not -BeNullOrEmpty
             $view.FormatViewDefinition[0].Control.GetType().Name | Should -Be 'TableControl'
         }

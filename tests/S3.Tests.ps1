@@ -21,7 +21,8 @@ AfterAll { Remove-TestFolder $Out }
 
 Describe 'S3 locations' {
     It 'every cmdlet that takes a location has the S3 parameters, and uploaders the upload settings' {
-        foreach ($name in 'New-PgBackup', 'Get-PgBackup', 'Restore-PgBackup', 'Test-PgBackup', 'Copy-PgBackup') {
+        foreach ($name in 'New-PgBackup', 'Get-PgBackup', 'Restore-PgBackup', 'Test-PgBackup', 'Copy-PgBackup', 'Remove-PgBackup', 'Invoke-PgBackupRetention',
+            'Protect-PgBackup', 'Unprotect-PgBackup', 'Export-PgBackupData') {
             $p = (Get-Command $name).Parameters
             foreach ($s in 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode') { $p.Keys | Should -Contain $s -Because "$name needs -$s" }
             $p['S3Credential'].ParameterType | Should -Be ([pscredential])

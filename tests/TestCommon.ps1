@@ -201,3 +201,37 @@ function Stop-AsyncPipeline($Job) {
     try { $Job.PowerShell.Stop() } catch { }
     $Job.PowerShell.Dispose()
 }
+
+function Lock-TestPath {
+    <#
+    Makes a backup's data impossible to delete, so that a removal fails the way it does in the field (a file held by
+    another owner, a read-only share). As root, permissions do not stop a deletion, so the file is made immutable
+    (chattr +i); otherwise its folder is made read-only. Returns what Unlock-TestPath needs to undo it.
+    #>
+    param([Parameter(Mandatory)][string]$Path)
+    if ((& id -u) -eq '0') {
+        $out = & chattr +i $Path 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "chattr +i $Path failed (is the file system ext4, xfs or btrfs?): $out" }
+        [pscustomobject]@{ Kind = 'Immutable'; Path = $Path }
+    }
+    else {
+        $folder = Split-Path $Path
+        & chmod a-w $folder
+        if ($LASTEXITCODE -ne 0) { throw "chmod a-w $folder failed." }
+        [pscustomobject]@{ Kind = 'ReadOnlyFolder'; Path = $folder }
+    }
+}
+
+function Unlock-TestPath($Lock) {
+    if (-not $Lock) { return }
+    if ($Lock.Kind -eq 'Immutable') { & chattr -i $Lock.Path 2>&1 | Out-Null } else { & chmod u+w $Lock.Path }
+}
+
+function Set-ManifestTime {
+    # Moves a backup made by New-PgBackup to another time, by rewriting its manifest's start and end time.
+    param([Parameter(Mandatory)][string]$Path, [Parameter(Mandatory)][datetime]$Time)
+    $m = Get-Content -Raw "$Path.json" | ConvertFrom-Json
+    $m.startTime = $Time.ToUniversalTime().ToString('o')
+    $m.endTime = $Time.ToUniversalTime().AddSeconds(2).ToString('o')
+    $m | ConvertTo-Json -Depth 10 | Set-Content "$Path.json"
+}

@@ -24,6 +24,12 @@ namespace PgBackup
         public BackupScope Scope { get; init; } = new BackupScope();
         public string? PgBinPath { get; init; }
         public string ModuleVersion { get; init; } = "";
+        /// <summary>Also save the cluster's roles and other globals (pg_dumpall --globals-only) beside the backup.</summary>
+        public bool Globals { get; init; }
+        /// <summary>With <see cref="Globals"/>: leave out role passwords (pg_dumpall --no-role-passwords).</summary>
+        public bool NoRolePasswords { get; init; }
+        /// <summary>Encrypt in the stream, after compression (OpenPGP); no plaintext copy is written.</summary>
+        public EncryptionSettings Encryption { get; init; } = new EncryptionSettings();
         /// <summary>Partial files untouched for this long are left by dead backups and are removed.</summary>
         public TimeSpan StalePartialAge { get; init; } = TimeSpan.FromHours(24);
     }
@@ -69,7 +75,7 @@ namespace PgBackup
             BackupCatalog.SweepStalePartials(store, request.StalePartialAge, log, cancellationToken);
             var start = DateTime.UtcNow;
             var existing = store.List(null, cancellationToken).Select(e => e.Name);
-            var name = BackupNaming.NewName(server.Database, start, request.Format, request.Compression, encrypted: false, existing);
+            var name = BackupNaming.NewName(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled, existing);
             log.Verbose($"Writing {store.GetPath(name)}.");
 
             // Custom and Directory archives are counted from the server, in the very snapshot pg_dump reads.
@@ -109,6 +115,10 @@ namespace PgBackup
             if (r.Jobs > 1 && r.Format != BackupFormat.Directory)
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs works only with -Format Directory (pg_dump dumps in parallel only into a folder).", r.Jobs);
             if (r.CompressionLevel.HasValue) Compression.ValidateLevel(r.Compression, r.CompressionLevel.Value);
+            if (r.Encryption.IsEnabled && r.Format == BackupFormat.Directory)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
+                    "A Directory-format backup cannot be encrypted in the stream: pg_dump writes its files itself. Use -Format Custom or Plain with encryption.");
+            if (r.Encryption.IsEnabled) OpenPgp.Check(r.Encryption);
             if (r.Scope.SchemaOnly && r.Scope.DataOnly)
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-SchemaOnly and -DataOnly cannot be used together.");
         }
@@ -167,17 +177,22 @@ namespace PgBackup
                 log.Verbose("Running: " + dump.DisplayCommandLine);
                 using var killOnCancel = ct.Register(dump.Kill);
 
-                var hashing = new HashingStream(writer.Stream);
-                Stream top;
+                // The pipeline, from the sink up: hash what is stored, encrypt, compress, and (Plain) count rows or
+                // (Custom) let pg_restore read the archive's table of contents on the way.
+                using var chain = new StageChain(writer.Stream);
+                var hashing = chain.Add(s => new HashingStream(s));
+                if (request.Encryption.IsEnabled)
+                {
+                    manifest.Encryption = OpenPgp.Describe(request.Encryption);
+                    chain.Add(s => OpenPgp.CreateEncryptor(s, request.Encryption, manifest.Name.Substring(0, manifest.Name.Length - BackupNaming.EncryptedSuffix.Length)));
+                }
+                if (request.Format == BackupFormat.Plain)
+                    chain.Add(s => Compression.CreateCompressor(request.Compression, manifest.CompressionLevel ?? 0, s));
                 ScanningStream? scanning = null;
                 TeeStream? tee = null;
-                var compressor = Compression.CreateCompressor(request.Format == BackupFormat.Plain ? request.Compression : CompressionMethod.None,
-                    manifest.CompressionLevel ?? 0, hashing);
-                top = compressor;
                 if (request.Format == BackupFormat.Plain)
                 {
-                    scanning = new ScanningStream(compressor, new PlainScriptScanner(), refuseMetaCommands: false);
-                    top = scanning;
+                    scanning = chain.Add(s => new ScanningStream(s, new PlainScriptScanner(), refuseMetaCommands: false));
                 }
                 else
                 {
@@ -186,13 +201,12 @@ namespace PgBackup
                     tocReader = ChildProcess.Start(pgRestore.Path, new[] { "--list" }, null, redactor, redirectStdin: true);
                     var reader = tocReader;
                     tocOutput = Task.Run(() => new StreamReader(reader.StandardOutput, Encoding.UTF8).ReadToEnd());
-                    tee = new TeeStream(compressor, tocReader.StandardInput);
-                    top = tee;
+                    tee = chain.Add(s => new TeeStream(s, reader.StandardInput));
                 }
+                var top = chain.Top;
 
                 long read = StreamPump.Copy(dump.StandardOutput, top, n => progress.Report(n, hashing.BytesWritten), ct);
-                top.Dispose();
-                if (!ReferenceEquals(top, compressor)) compressor.Dispose();
+                chain.Complete();
                 int exit = dump.WaitForExit(ct);
                 if (exit != 0)
                     throw PgDumpFailure(dump, exit, server);
@@ -220,7 +234,10 @@ namespace PgBackup
                     manifest.Tables = CountTables(server, toc, log, activity, ct);
                 }
 
-                Commit(store, writer, manifest, ct);
+                using (var globals = DumpGlobals(request, server, pgDump, locator, redactor, connection, manifest, log, ct))
+                {
+                    Commit(store, writer, manifest, ct, globals);
+                }
             }
             catch (Exception e)
             {
@@ -278,7 +295,10 @@ namespace PgBackup
                         $"pg_restore could not read the table of contents of the new archive: {toc.StandardError}", manifest.Name);
                 manifest.Tables = CountTables(server, toc.StandardOutput, log, activity, ct);
                 writer.Finish(ct);
-                Commit(store, writer, manifest, ct);
+                using (var globals = DumpGlobals(request, server, pgDump, locator, redactor, connection, manifest, log, ct))
+                {
+                    Commit(store, writer, manifest, ct, globals);
+                }
             }
             catch (Exception e)
             {
@@ -312,21 +332,98 @@ namespace PgBackup
             return server.CountRowsByOid(oids, ct);
         }
 
-        /// <summary>Manifest first, then the data under its final name: a backup never looks complete before it is.</summary>
-        private static void Commit(IBackupStore store, IStoreWriter data, BackupManifest manifest, CancellationToken ct)
+        /// <summary>
+        /// Globals (if any) first, then the manifest, then the data under its final name: a backup never looks complete
+        /// before it is.
+        /// </summary>
+        private static void Commit(IBackupStore store, IStoreWriter data, BackupManifest manifest, CancellationToken ct, IStoreWriter? globals)
         {
             manifest.EndTime = DateTime.UtcNow;
-            WriteManifest(store, manifest, ct);
-            try { data.Commit(ct); }
-            catch { TryDelete(store, BackupNaming.ManifestName(manifest.Name)); throw; }
+            globals?.Commit(ct);
+            try
+            {
+                WriteManifest(store, manifest, ct);
+                try { data.Commit(ct); }
+                catch { TryDelete(store, BackupNaming.ManifestName(manifest.Name)); throw; }
+            }
+            catch
+            {
+                if (manifest.Globals is not null) TryDelete(store, manifest.Globals.Name);
+                throw;
+            }
         }
 
-        private static void Commit(IBackupStore store, IDirectoryWriter data, BackupManifest manifest, CancellationToken ct)
+        private static void Commit(IBackupStore store, IDirectoryWriter data, BackupManifest manifest, CancellationToken ct, IStoreWriter? globals)
         {
             manifest.EndTime = DateTime.UtcNow;
-            WriteManifest(store, manifest, ct);
-            try { data.Commit(ct); }
-            catch { TryDelete(store, BackupNaming.ManifestName(manifest.Name)); throw; }
+            globals?.Commit(ct);
+            try
+            {
+                WriteManifest(store, manifest, ct);
+                try { data.Commit(ct); }
+                catch { TryDelete(store, BackupNaming.ManifestName(manifest.Name)); throw; }
+            }
+            catch
+            {
+                if (manifest.Globals is not null) TryDelete(store, manifest.Globals.Name);
+                throw;
+            }
+        }
+
+        /// <summary>
+        /// With -Globals: pg_dumpall --globals-only (roles, memberships, role settings) into <c>&lt;stem&gt;.globals.sql</c>
+        /// (encrypted like the backup), written and finished but not yet committed.
+        /// </summary>
+        private static IStoreWriter? DumpGlobals(BackupRequest request, PgServer server, PgTool pgDump, PgToolLocator locator, Redactor redactor,
+            PgConnectionInfo connection, BackupManifest manifest, IOperationLog log, CancellationToken ct)
+        {
+            if (!request.Globals) return null;
+            var tool = locator.Find("pg_dumpall", pgDump.Version.Major, $"the server runs PostgreSQL {server.Version}");
+            var stem = BackupNaming.Parse(manifest.Name) is { } p ? BackupNaming.Stem(p.Database, p.TimeUtc, p.Sequence) : manifest.Name;
+            var name = BackupNaming.GlobalsName(stem, request.Encryption.IsEnabled);
+            var args = new List<string> { "--globals-only", "--no-password", "--dbname=" + connection.ToLibpqConninfo() };
+            if (request.NoRolePasswords) args.Add("--no-role-passwords");
+            var writer = request.Store.OpenWrite(name, ct);
+            try
+            {
+                var scanner = new PlainScriptScanner();
+                using (var dump = ChildProcess.Start(tool.Path, args, ChildEnvironment(connection), redactor))
+                using (var chain = new StageChain(writer.Stream))
+                {
+                    log.Verbose("Running: " + dump.DisplayCommandLine);
+                    using var kill = ct.Register(dump.Kill);
+                    var hashing = chain.Add(s => new HashingStream(s));
+                    if (request.Encryption.IsEnabled)
+                        chain.Add(s => OpenPgp.CreateEncryptor(s, request.Encryption, BackupNaming.GlobalsName(stem, false)));
+                    chain.Add(s => new ScanningStream(s, scanner, refuseMetaCommands: false));
+                    var text = new MemoryStream();
+                    chain.Add(s => new TeeStream(s, text));
+                    StreamPump.Copy(dump.StandardOutput, chain.Top, null, ct);
+                    chain.Complete();
+                    int exit = dump.WaitForExit(ct);
+                    if (exit != 0)
+                        throw new PgBackupException(ErrorIds.GlobalsDumpFailed, ErrorKind.InvalidOperation,
+                            $"pg_dumpall --globals-only failed with exit code {exit}: {BackupVerifier.LastLines(dump.StandardErrorText)}" +
+                            (request.NoRolePasswords ? "" : " On managed services (Neon, RDS...) add -NoRolePasswords."), server.Database);
+                    manifest.Globals = new GlobalsInfo
+                    {
+                        Name = name,
+                        SizeBytes = hashing.BytesWritten,
+                        Sha256 = hashing.HashHex,
+                        WithoutPasswords = request.NoRolePasswords,
+                        Roles = GlobalsScript.Parse(System.Text.Encoding.UTF8.GetString(text.ToArray())).Roles.ToArray(),
+                    };
+                }
+                writer.Finish(ct);
+                log.Verbose($"Saved the cluster's roles ({manifest.Globals.Roles!.Length}) in {request.Store.GetPath(name)}.");
+                return writer;
+            }
+            catch
+            {
+                writer.Abort();
+                writer.Dispose();
+                throw;
+            }
         }
 
         public static void WriteManifest(IBackupStore store, BackupManifest manifest, CancellationToken ct)

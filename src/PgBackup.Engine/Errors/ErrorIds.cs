@@ -52,6 +52,7 @@ namespace PgBackup
         public const string BackupWriteFailed = "BackupWriteFailed";
         public const string DiskFull = "DiskFull";
         public const string BackupExists = "BackupExists";
+        public const string GlobalsDumpFailed = "GlobalsDumpFailed";
         public const string OperationCancelled = "OperationCancelled";
 
         // Reading and verifying backups

@@ -89,8 +89,7 @@ namespace PgBackup
         /// <summary>Removes the backup's data and its manifest (see <see cref="BackupCatalog.Remove"/>).</summary>
         public void Remove(IOperationLog log, CancellationToken cancellationToken)
         {
-            var (store, name) = StoreFactory.OpenBackup(Path, StoreOptions);
-            using (store) BackupCatalog.Remove(store, name, log, cancellationToken);
+            BackupCatalog.RemoveAt(Path, StoreOptions, log, cancellationToken);
         }
 
         public override string ToString() => Path;

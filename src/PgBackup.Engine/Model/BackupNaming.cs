@@ -18,8 +18,11 @@ namespace PgBackup
         public BackupFormat Format { get; init; }
         public CompressionMethod Compression { get; init; }
         public bool Encrypted { get; init; }
-        /// <summary>The name the guide's backup-database.sh writes: <c>backup_&lt;db&gt;_&lt;yyyyMMdd_HHmmss&gt;.sql.gz</c>.</summary>
-        public bool IsGuideStyle => Format == BackupFormat.Plain && Compression == CompressionMethod.Gzip && !Encrypted && Sequence == 0;
+        /// <summary>
+        /// The name the guide's backup-database.sh writes, <c>backup_&lt;db&gt;_&lt;yyyyMMdd_HHmmss&gt;.sql.gz</c>, or that
+        /// file encrypted with the guide's <c>gpg --symmetric</c> (<c>.sql.gz.gpg</c>).
+        /// </summary>
+        public bool IsGuideStyle => Format == BackupFormat.Plain && Compression == CompressionMethod.Gzip && Sequence == 0;
     }
 
     /// <summary>
@@ -102,6 +105,9 @@ namespace PgBackup
         }
 
         public static string ManifestName(string backupName) => backupName + ManifestSuffix;
+
+        /// <summary>The roles and globals saved beside a backup: <c>&lt;stem&gt;.globals.sql</c> (<c>.gpg</c> when encrypted).</summary>
+        public static string GlobalsName(string stem, bool encrypted) => stem + ".globals.sql" + (encrypted ? EncryptedSuffix : "");
         public static string PartialName(string name) => name + PartialSuffix;
 
         /// <summary>Parses a backup's name (not a manifest's or a partial's); null when it is not one.</summary>

@@ -77,7 +77,11 @@ namespace PgBackup
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing) _hash.Dispose();
+            if (disposing && _result is null)
+            {
+                _result = Hex(_hash.GetHashAndReset());
+                _hash.Dispose();
+            }
             base.Dispose(disposing);
         }
     }

@@ -57,17 +57,34 @@ namespace PgBackup
         public HashingReadStream OpenStored(Action<long>? onProgress, CancellationToken ct) =>
             new HashingReadStream(Store.OpenRead(Name, ct), onProgress);
 
-        /// <summary>The archive itself: the stored bytes decompressed (Plain backups are compressed by PgBackup).</summary>
-        public Stream Decode(Stream stored) =>
-            Format == BackupFormat.Plain ? PgBackup.Compression.CreateDecompressor(Info.Compression, stored) : stored;
+        /// <summary>How to decrypt an encrypted backup (passphrase or secret key).</summary>
+        public DecryptionSettings Decryption { get; set; } = DecryptionSettings.None;
+
+        /// <summary>Encrypted with OpenPGP (by PgBackup, or by the guide's gpg command).</summary>
+        public bool Encrypted => Info.Encrypted;
+
+        /// <summary>
+        /// The archive itself: the stored bytes decrypted (OpenPGP) and decompressed (Plain backups are compressed by
+        /// PgBackup). Closing it closes <paramref name="stored"/>.
+        /// </summary>
+        public Stream Decode(Stream stored)
+        {
+            var s = Encrypted ? OpenPgp.CreateDecryptor(stored, Decryption, Path) : stored;
+            return Format == BackupFormat.Plain ? PgBackup.Compression.CreateDecompressor(Info.Compression, s) : s;
+        }
 
         /// <summary>The major version of pg_dump that wrote the backup, when known (manifest, or a plain dump's header).</summary>
         public int? PgDumpMajor { get; private set; }
 
+        /// <summary>The full version of that pg_dump when a plain dump's header says it ("15.18").</summary>
+        public string? PgDumpVersionText { get; private set; }
+
         internal void LearnFromPlainHeader(string header)
         {
             var m = DumpedBy.Match(header);
-            if (m.Success) PgDumpMajor = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            if (!m.Success) return;
+            PgDumpMajor = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            PgDumpVersionText = m.Groups[1].Value + "." + (m.Groups[2].Success ? m.Groups[2].Value : "0");
         }
 
         public int RequiredToolMajor()

@@ -37,6 +37,7 @@ namespace PgBackup
         /// <summary>The server for the drill (any database on it; only the scratch database is created and dropped).</summary>
         public PgConnectionInfo? Connection { get; init; }
         public RestoreOptions Options { get; init; } = new RestoreOptions();
+        public DecryptionSettings Decryption { get; init; } = DecryptionSettings.None;
     }
 
     /// <summary>
@@ -58,6 +59,7 @@ namespace PgBackup
             try
             {
                 source = BackupSource.Open(request.BackupPath, request.StoreOptions, log, ct);
+                source.Decryption = request.Decryption;
                 var locator = new PgToolLocator(request.Options.PgBinPath);
                 var report = BackupVerifier.Verify(source, locator, deep: !request.Restore, log, ct);
                 checks.AddRange(report.Checks);

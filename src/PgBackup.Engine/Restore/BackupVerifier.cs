@@ -95,8 +95,10 @@ namespace PgBackup
                             });
                         }
                         else listing = Task.Run(() => new StreamReader(p.StandardOutput, Encoding.UTF8).ReadToEnd());
+                        using (var decoded = source.Decode(new NonDisposingReadStream(stored)))
                         using (var tee = new TeeStream(new NullSinkStream(), p.StandardInput))
-                            StreamPump.Copy(stored, tee, null, ct);
+                            StreamPump.Copy(decoded, tee, null, ct);
+                        stored.ReadToEnd();
                         tocExit = p.WaitForExit(ct);
                         if (listing is not null) toc = listing.GetAwaiter().GetResult();
                         scanning?.GetAwaiter().GetResult();
@@ -104,9 +106,12 @@ namespace PgBackup
                     }
                 }
             }
-            catch (Exception e) when (e is InvalidDataException || e is EndOfStreamException || (e is IOException && !(e is FileNotFoundException)) || e.GetType().Name.Contains("Zstd"))
+            catch (Exception e) when (e is InvalidDataException || e is EndOfStreamException || (e is IOException && !(e is FileNotFoundException)) || e.GetType().Name.Contains("Zstd")
+                                      || (e is PgBackupException pe && (pe.ErrorId == ErrorIds.IntegrityCheckFailed || pe.ErrorId == ErrorIds.DecryptionFailed)))
             {
                 readError = e.Message;
+                // Hash the whole stored file all the same: a changed file is best told by its checksum.
+                try { stored.ReadToEnd(); } catch (Exception) when (!ct.IsCancellationRequested) { }
             }
             clock.Stop();
 

@@ -24,6 +24,9 @@ namespace PgBackup
         /// <summary>Keep the replaced database under a new name instead of dropping it.</summary>
         public bool KeepPrevious { get; init; }
         public RestoreOptions Options { get; init; } = new RestoreOptions();
+        public DecryptionSettings Decryption { get; init; } = DecryptionSettings.None;
+        /// <summary>Create the roles the backup's saved globals define and the server lacks, before restoring.</summary>
+        public bool CreateRoles { get; init; }
     }
 
     /// <summary>A restore that has been looked at but not started: what it would do, for -WhatIf and confirmation.</summary>
@@ -88,6 +91,7 @@ namespace PgBackup
             if (request.Options.Jobs < 1 || request.Options.Jobs > 64)
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs must be between 1 and 64.");
             var source = BackupSource.Open(request.BackupPath, request.StoreOptions, log, ct);
+            source.Decryption = request.Decryption;
             RestorePlan? plan = null;
             try
             {
@@ -148,6 +152,12 @@ namespace PgBackup
             foreach (var c in report.Checks) log.Verbose(c.ToString());
             if (!report.Passed) throw report.Failure!;
             var expected = (IReadOnlyCollection<TableRowCount>?)source.Manifest?.Tables ?? report.ArchiveTables;
+            var rolesCreated = new List<string>();
+            if (request.CreateRoles)
+            {
+                log.Progress(new ProgressInfo(activity, "Creating missing roles"));
+                rolesCreated = GlobalsScript.Load(source, ct).CreateMissingRoles(admin.Server, log, ct);
+            }
 
             var scratch = admin.NewScratchName(plan.Partial ? "pgbackup_partial_" : DatabaseAdminNames.ScratchPrefix(plan.Target));
             var shell = plan.TargetExists && !plan.Partial ? admin.ReadShell(plan.Target) : null;
@@ -221,6 +231,7 @@ namespace PgBackup
                     Verification = verification,
                     Errors = errors.ToArray(),
                     PreviousDatabase = previous,
+                    RolesCreated = rolesCreated.ToArray(),
                 };
             }
             catch (Exception e)
@@ -325,6 +336,8 @@ namespace PgBackup
         public string[] Errors { get; init; } = Array.Empty<string>();
         /// <summary>With -KeepPrevious: the database that holds what the target held before.</summary>
         public string? PreviousDatabase { get; init; }
+        /// <summary>Roles created from the backup's saved globals (-CreateRoles).</summary>
+        public string[] RolesCreated { get; init; } = Array.Empty<string>();
         public string Status => Errors.Length == 0 ? "Restored" : "RestoredWithErrors";
     }
 }

@@ -15,6 +15,8 @@ namespace PgBackup
         /// <summary>Go on after errors (each is reported); by default the first error stops the restore.</summary>
         public bool ContinueOnError { get; init; }
         public string? PgBinPath { get; init; }
+        /// <summary>Custom/Directory: restore every definition but the data of this one table only (Export-PgBackupData).</summary>
+        public (string Schema, string Name)? DataOfTableOnly { get; init; }
     }
 
     /// <summary>
@@ -93,12 +95,25 @@ namespace PgBackup
                 copy = LocalCopy.OfDirectory(source, ct);
                 file = copy.Path;
             }
-            else file = source.Store.GetLocalPath(source.Name);
+            else if (!source.Encrypted) file = source.Store.GetLocalPath(source.Name);
+            if (options.Jobs > 1 && source.Encrypted)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
+                    "-Jobs needs the archive as a plain local file; an encrypted backup is decrypted in the stream, one job at a time (no plaintext copy is written).", source.Path);
             if (options.Jobs > 1)
             {
                 if (file is null)
                     throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs needs the archive as a local file; copy it first (Copy-PgBackup).", source.Path);
                 a.Add("--jobs=" + options.Jobs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+            string? listFile = null;
+            if (options.DataOfTableOnly is { } only)
+            {
+                var toc = ListToc(source, pgRestore, file, redactor, ct);
+                var keep = toc.Split('\n').Where(l => KeepForTable(l, only.Schema, only.Name));
+                listFile = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "pgbackup-list-" + Guid.NewGuid().ToString("n") + ".txt");
+                File.WriteAllLines(listFile, keep);
+                a.Add("--use-list=" + listFile);
+                log.Verbose($"Restoring the definitions and only the data of {PgIdentifier.Qualify(only.Schema, only.Name)}.");
             }
             if (file is not null) a.Add(file);
             try
@@ -118,7 +133,9 @@ namespace PgBackup
                     try
                     {
                         using var stored = source.OpenStored(n => progress.Report(n, n), ct);
-                        using (var input = new NonClosingStream(p.StandardInput)) StreamPump.Copy(stored, input, null, ct);
+                        using (var decoded = source.Decode(new NonDisposingReadStream(stored)))
+                        using (var input = new NonClosingStream(p.StandardInput)) StreamPump.Copy(decoded, input, null, ct);
+                        stored.ReadToEnd();
                         p.StandardInput.Dispose();
                         if (source.Manifest is not null && !string.Equals(stored.HashHex, source.Manifest.Sha256, StringComparison.OrdinalIgnoreCase))
                         {
@@ -142,7 +159,49 @@ namespace PgBackup
             finally
             {
                 copy?.Dispose();
+                if (listFile is not null) try { File.Delete(listFile); } catch (IOException) { }
             }
+        }
+
+        /// <summary>
+        /// A TOC line to keep when only one table's data is wanted: every definition, and of the data entries (table
+        /// data, large objects, sequence values, materialized view data) only that table's.
+        /// </summary>
+        private static bool KeepForTable(string line, string schema, string name)
+        {
+            if (line.Length == 0 || line[0] == ';') return false;
+            // Foreign keys would check the one table's rows against tables left empty.
+            if (line.IndexOf(" FK CONSTRAINT ", StringComparison.Ordinal) >= 0) return false;
+            foreach (var data in new[] { " TABLE DATA ", " BLOBS ", " BLOB ", " LARGE OBJECT ", " MATERIALIZED VIEW DATA ", " SEQUENCE SET " })
+            {
+                int at = line.IndexOf(data, StringComparison.Ordinal);
+                if (at < 0) continue;
+                return data == " TABLE DATA " && line.Substring(at + data.Length).StartsWith(schema + " " + name + " ", StringComparison.Ordinal);
+            }
+            return true;
+        }
+
+        /// <summary>The archive's table of contents (pg_restore --list), reading only as much of a streamed archive as needed.</summary>
+        private static string ListToc(BackupSource source, PgTool pgRestore, string? file, Redactor redactor, CancellationToken ct)
+        {
+            using var p = ChildProcess.Start(pgRestore.Path, file is null ? new[] { "--list" } : new[] { "--list", file }, null, redactor, redirectStdin: file is null);
+            var output = System.Threading.Tasks.Task.Run(() => new StreamReader(p.StandardOutput).ReadToEnd());
+            if (file is null)
+            {
+                using var stored = source.OpenStored(null, ct);
+                using var decoded = source.Decode(new NonDisposingReadStream(stored));
+                var buffer = new byte[1 << 16];
+                try
+                {
+                    int n;
+                    while (!p.HasExited && (n = decoded.Read(buffer, 0, buffer.Length)) > 0) p.StandardInput.Write(buffer, 0, n);
+                    p.StandardInput.Dispose();
+                }
+                catch (IOException) { /* pg_restore has read the table of contents and closed its input */ }
+            }
+            if (p.WaitForExit(ct) != 0)
+                throw new PgBackupException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData, $"pg_restore cannot read the archive's table of contents: {BackupVerifier.LastLines(p.StandardErrorText)}", source.Path);
+            return output.GetAwaiter().GetResult();
         }
 
         private static bool IsError(string line) =>

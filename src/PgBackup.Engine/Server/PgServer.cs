@@ -192,6 +192,68 @@ namespace PgBackup
             }
         }
 
+        /// <summary>Rows as (column name, value) pairs in column order.</summary>
+        public List<(string Name, object? Value)[]> QueryNamed(string sql, CancellationToken cancellationToken)
+        {
+            try
+            {
+                using var cmd = new NpgsqlCommand(sql, _connection);
+                using var cancel = cancellationToken.Register(() => { try { cmd.Cancel(); } catch (Exception) { } });
+                using var reader = cmd.ExecuteReader();
+                var rows = new List<(string, object?)[]>();
+                while (reader.Read())
+                {
+                    var row = new (string, object?)[reader.FieldCount];
+                    for (int i = 0; i < row.Length; i++)
+                    {
+                        object? value;
+                        try { value = reader.IsDBNull(i) ? null : reader.GetValue(i); }
+                        catch (InvalidCastException) { value = reader.GetString(i); }
+                        catch (NotSupportedException) { value = reader.GetString(i); }
+                        row[i] = (reader.GetName(i), value);
+                    }
+                    rows.Add(row);
+                }
+                cancellationToken.ThrowIfCancellationRequested();
+                return rows;
+            }
+            catch (Exception e) when ((e is NpgsqlException || e is InvalidOperationException) && !cancellationToken.IsCancellationRequested)
+            {
+                throw Translate(e, Info, _redactor, "query");
+            }
+        }
+
+        /// <summary>Writes a query's rows as CSV with a header (PostgreSQL's own COPY ... CSV); returns the row count.</summary>
+        public long CopyOutCsv(string sql, string path, CancellationToken cancellationToken)
+        {
+            try
+            {
+                long lines = 0;
+                var temp = path + ".partial";
+                using (var reader = _connection.BeginTextExport($"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)"))
+                using (var writer = new System.IO.StreamWriter(temp, false, new System.Text.UTF8Encoding(false)))
+                {
+                    var buffer = new char[1 << 16];
+                    int n;
+                    while ((n = reader.Read(buffer, 0, buffer.Length)) > 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        writer.Write(buffer, 0, n);
+                    }
+                }
+                if (System.IO.File.Exists(path)) System.IO.File.Delete(path);
+                System.IO.File.Move(temp, path);
+                var count = Scalar($"SELECT count(*) FROM ({sql}) AS q");
+                lines = Convert.ToInt64(count, System.Globalization.CultureInfo.InvariantCulture);
+                return lines;
+            }
+            catch (Exception e) when ((e is NpgsqlException || e is InvalidOperationException) && !cancellationToken.IsCancellationRequested)
+            {
+                try { System.IO.File.Delete(path + ".partial"); } catch (System.IO.IOException) { }
+                throw Translate(e, Info, _redactor, "export from");
+            }
+        }
+
         /// <summary>
         /// Starts a read-only repeatable-read transaction and exports its snapshot, so that pg_dump
         /// (<c>--snapshot</c>) and PgBackup's row counts see exactly the same data.

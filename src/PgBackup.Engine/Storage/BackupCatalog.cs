@@ -145,7 +145,21 @@ namespace PgBackup
             if (BackupNaming.Parse(name) is null)
                 throw new PgBackupException(ErrorIds.NotABackup, ErrorKind.InvalidArgument,
                     $"{store.GetPath(name)} is not a backup; nothing was removed.", store.GetPath(name));
-            var parts = new[] { name, BackupNaming.PartialName(name), BackupNaming.ManifestName(name), BackupNaming.PartialName(BackupNaming.ManifestName(name)) };
+            var partList = new List<string> { name, BackupNaming.PartialName(name) };
+            // The globals file the manifest names goes with the backup (before the manifest that names it).
+            try
+            {
+                if (store.Get(BackupNaming.ManifestName(name), cancellationToken) is not null)
+                {
+                    using var ms = store.OpenRead(BackupNaming.ManifestName(name), cancellationToken);
+                    var g = BackupManifest.Read(ms, store.GetPath(BackupNaming.ManifestName(name))).Globals?.Name;
+                    if (g is not null && g.StartsWith("backup_", StringComparison.Ordinal) && g.IndexOf('/') < 0) { partList.Add(g); partList.Add(BackupNaming.PartialName(g)); }
+                }
+            }
+            catch (PgBackupException) { }
+            partList.Add(BackupNaming.ManifestName(name));
+            partList.Add(BackupNaming.PartialName(BackupNaming.ManifestName(name)));
+            var parts = partList.ToArray();
             bool any = false;
             foreach (var part in parts)
             {
@@ -157,6 +171,47 @@ namespace PgBackup
             }
             if (!any)
                 throw new PgBackupException(ErrorIds.PathNotFound, ErrorKind.ObjectNotFound, $"{store.GetPath(name)} does not exist.", store.GetPath(name));
+        }
+
+        /// <summary>Reads the backup at a path (its data, its manifest or its partial file); refuses paths that are not backups.</summary>
+        public static BackupInfo GetAt(string path, StoreOptions options, IOperationLog log, CancellationToken cancellationToken)
+        {
+            var (store, name) = StoreFactory.OpenBackup(path, options);
+            using (store)
+            {
+                var info = Get(store, name, log, cancellationToken);
+                info.StoreOptions = options;
+                return info;
+            }
+        }
+
+        /// <summary>Removes the backup at a path (see <see cref="Remove"/>): what Remove-PgBackup and retention do.</summary>
+        public static void RemoveAt(string path, StoreOptions options, IOperationLog log, CancellationToken cancellationToken)
+        {
+            var (store, name) = StoreFactory.OpenBackup(path, options);
+            using (store) Remove(store, name, log, cancellationToken);
+        }
+
+        /// <summary>
+        /// Every backup in the locations of <paramref name="backups"/> that is in the same group as one of them (the same
+        /// database in the same location): the whole history that retention plans over after a new backup.
+        /// </summary>
+        public static List<BackupInfo> ListGroupsOf(IEnumerable<BackupInfo> backups, IOperationLog log, CancellationToken cancellationToken)
+        {
+            var result = new List<BackupInfo>();
+            foreach (var location in backups.GroupBy(b => b.Location, StringComparer.Ordinal))
+            {
+                var groups = new HashSet<string>(location.Select(b => b.Group), StringComparer.Ordinal);
+                var first = location.First();
+                using var store = StoreFactory.OpenLocation(location.Key, first.StoreOptions, create: false);
+                foreach (var b in List(store, log, cancellationToken))
+                {
+                    if (!groups.Contains(b.Group)) continue;
+                    b.StoreOptions = first.StoreOptions;
+                    result.Add(b);
+                }
+            }
+            return result;
         }
 
         /// <summary>

@@ -1,3 +1,4 @@
+using System.Linq;
 using System.Management.Automation;
 
 namespace PgBackup.Commands
@@ -47,6 +48,21 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string? PgBinPath { get; set; }
 
+        /// <summary>Also save the cluster's roles (pg_dumpall --globals-only) beside the backup.</summary>
+        [Parameter] public SwitchParameter Globals { get; set; }
+
+        /// <summary>With -Globals: leave out role passwords (needed on managed services).</summary>
+        [Parameter] public SwitchParameter NoRolePasswords { get; set; }
+
+        /// <summary>Encrypt with this passphrase (OpenPGP, AES-256), in the stream.</summary>
+        [Parameter]
+        public System.Security.SecureString? EncryptPassphrase { get; set; }
+
+        /// <summary>Encrypt to these recipients' public key files.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? EncryptRecipient { get; set; }
+
         protected override void ProcessRecord()
         {
             var location = ResolvePath(Path);
@@ -77,6 +93,11 @@ namespace PgBackup.Commands
             int? level = MyInvocation.BoundParameters.ContainsKey(nameof(CompressionLevel)) ? CompressionLevel : (int?)null;
             string? binPath = PgBinPath is null ? null : ResolvePath(PgBinPath);
             var storeOptions = StorageOptions();
+            var encryption = new EncryptionSettings
+            {
+                Passphrase = Chars(EncryptPassphrase),
+                RecipientKeyFiles = (EncryptRecipient ?? System.Array.Empty<string>()).Select(ResolvePath).ToArray(),
+            };
             try
             {
                 var info = Run((log, ct) =>
@@ -94,6 +115,9 @@ namespace PgBackup.Commands
                         Scope = scope,
                         PgBinPath = binPath,
                         ModuleVersion = ModuleVersion,
+                        Encryption = encryption,
+                        Globals = Globals,
+                        NoRolePasswords = NoRolePasswords,
                     }, log, ct);
                 });
                 WriteObject(info);

@@ -40,15 +40,31 @@ namespace PgBackup.Commands
         [Parameter] public SwitchParameter ContinueOnError { get; set; }
         [Parameter] public SwitchParameter KeepPrevious { get; set; }
 
+        /// <summary>Create the roles saved with the backup (New-PgBackup -Globals) that the server lacks, before restoring.</summary>
+        [Parameter] public SwitchParameter CreateRoles { get; set; }
+
         [Parameter]
         [ValidateNotNullOrEmpty]
         public string? PgBinPath { get; set; }
+
+        /// <summary>The passphrase of an encrypted backup.</summary>
+        [Parameter]
+        public System.Security.SecureString? Passphrase { get; set; }
+
+        /// <summary>The secret key file for a backup encrypted to a public key.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SecretKeyPath { get; set; }
+
+        [Parameter]
+        public System.Security.SecureString? SecretKeyPassphrase { get; set; }
 
         protected override void ProcessRecord()
         {
             var path = InputObject?.Path ?? ResolvePath(Path);
             var storeOptions = StorageOptionsFor(InputObject);
             RestorePlan? plan = null;
+            var decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase);
             try
             {
                 plan = Run((log, ct) =>
@@ -65,6 +81,8 @@ namespace PgBackup.Commands
                         Tables = Table,
                         Schemas = Schema,
                         KeepPrevious = KeepPrevious,
+                        Decryption = decryption,
+                        CreateRoles = CreateRoles,
                         Options = new RestoreOptions
                         {
                             Jobs = Jobs,

@@ -38,6 +38,18 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string? PgBinPath { get; set; }
 
+        /// <summary>The passphrase of an encrypted backup.</summary>
+        [Parameter]
+        public System.Security.SecureString? Passphrase { get; set; }
+
+        /// <summary>The secret key file for a backup encrypted to a public key.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SecretKeyPath { get; set; }
+
+        [Parameter]
+        public System.Security.SecureString? SecretKeyPassphrase { get; set; }
+
         protected override void ProcessRecord()
         {
             if (InputObject is not null) { Test(InputObject.Path, StorageOptionsFor(InputObject)); return; }
@@ -60,6 +72,7 @@ namespace PgBackup.Commands
                 Restore = Restore,
                 Keep = Keep,
                 Connection = connection,
+                Decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase),
                 Options = new RestoreOptions
                 {
                     Jobs = Jobs,

@@ -137,6 +137,29 @@ namespace PgBackup.Commands
             return new System.Net.NetworkCredential(string.Empty, secure).Password;
         }
 
+        /// <summary>A SecureString's characters, for libraries that take char[] (the caller should clear them).</summary>
+        protected static char[]? Chars(SecureString? secure)
+        {
+            if (secure is null || secure.Length == 0) return null;
+            var ptr = System.Runtime.InteropServices.Marshal.SecureStringToGlobalAllocUnicode(secure);
+            try
+            {
+                var chars = new char[secure.Length];
+                System.Runtime.InteropServices.Marshal.Copy(ptr, chars, 0, chars.Length);
+                return chars;
+            }
+            finally { System.Runtime.InteropServices.Marshal.ZeroFreeGlobalAllocUnicode(ptr); }
+        }
+
+        /// <summary>Decryption settings from the parameters every cmdlet that reads backups has.</summary>
+        protected DecryptionSettings Decryption(SecureString? passphrase, string? secretKeyPath, SecureString? secretKeyPassphrase) =>
+            passphrase is null && secretKeyPath is null ? DecryptionSettings.None : new DecryptionSettings
+            {
+                Passphrase = Chars(passphrase),
+                SecretKeyPath = secretKeyPath is null ? null : GetUnresolvedProviderPathFromPSPath(secretKeyPath),
+                SecretKeyPassphrase = Chars(secretKeyPassphrase),
+            };
+
         protected PgConnectionInfo ResolveConnection(string? connectionString, PSCredential? credential, IOperationLog log)
         {
             string? user = credential is null || credential == PSCredential.Empty ? null : credential.UserName;

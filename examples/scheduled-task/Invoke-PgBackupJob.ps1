@@ -1,0 +1,77 @@
+<#
+.SYNOPSIS
+The nightly PgBackup job: back up, run a restore drill, copy off the machine, apply retention.
+.DESCRIPTION
+Meant for Windows Task Scheduler (see Register-PgBackupTask.ps1), cron, or any scheduler that looks at exit codes.
+Every step that fails stops the job, and the process exits with code 1 and the step's error id, so the scheduler
+shows the run as failed; a good run exits with 0. Each step's result object is written to the log.
+.EXAMPLE
+pwsh -NoProfile -NonInteractive -File Invoke-PgBackupJob.ps1 -BackupPath D:\backups -Drill -UploadTo s3://acme-backups/pg
+#>
+[CmdletBinding()]
+param(
+    # The database (postgresql:// URI or key=value). Default: $env:DATABASE_URL, then DATABASE_URL in .env.
+    [string]$ConnectionString,
+    # Where backups are written: a folder or an s3:// location.
+    [string]$BackupPath = (Join-Path $PSScriptRoot 'backups'),
+    # Restore the new backup into a scratch database and compare (the guide's monthly drill, every night).
+    [switch]$Drill,
+    # The server for the drill (default: the backed-up server).
+    [string]$DrillConnectionString,
+    # Copy the new backup here as well (for example s3://bucket/prefix), so that it does not live only on this machine.
+    [string]$UploadTo,
+    # The guide's retention: 7 daily, 4 weekly, 12 monthly backups.
+    [int]$KeepDaily = 7,
+    [int]$KeepWeekly = 4,
+    [int]$KeepMonthly = 12,
+    # A log file; each step's outcome is appended.
+    [string]$LogPath,
+    # Where PgBackup is, when it is not installed in a module folder.
+    [string]$ModulePath = 'PgBackup'
+)
+$ErrorActionPreference = 'Stop'
+$started = Get-Date
+
+function Write-JobLog([string]$Message) {
+    $line = '{0:u} {1}' -f (Get-Date), $Message
+    Write-Output $line
+    if ($LogPath) { Add-Content -Path $LogPath -Value $line }
+}
+
+$step = 'import'
+try {
+    Import-Module $ModulePath
+    $connection = @{}
+    if ($ConnectionString) { $connection.ConnectionString = $ConnectionString }
+
+    $step = 'backup'
+    $backup = New-PgBackup @connection -Path $BackupPath
+    Write-JobLog ("backup ok: {0} ({1:N0} bytes, {2} tables, {3:N0} rows, {4:N1} s)" -f $backup.Path, $backup.SizeBytes, $backup.TableCount, $backup.RowCount, $backup.Duration.TotalSeconds)
+
+    if ($Drill) {
+        $step = 'drill'
+        $drillConnection = if ($DrillConnectionString) { @{ ConnectionString = $DrillConnectionString } } else { $connection }
+        $test = $backup | Test-PgBackup -Restore @drillConnection
+        Write-JobLog ("drill ok: {0} ({1:N1} s)" -f (($test.Checks | ForEach-Object Name) -join ', '), $test.Duration.TotalSeconds)
+    }
+
+    if ($UploadTo) {
+        $step = 'upload'
+        $copy = $backup | Copy-PgBackup -Destination $UploadTo
+        Write-JobLog "upload ok: $($copy.Path)"
+    }
+
+    $step = 'retention'
+    $plan = Get-PgBackup -Path $BackupPath -Database $backup.Database |
+        Invoke-PgBackupRetention -KeepDaily $KeepDaily -KeepWeekly $KeepWeekly -KeepMonthly $KeepMonthly -Confirm:$false
+    $removed = @($plan | Where-Object Action -eq 'Remove')
+    Write-JobLog ("retention ok: kept {0}, removed {1}" -f @($plan | Where-Object Action -eq 'Keep').Count, $removed.Count)
+
+    Write-JobLog ("job ok in {0:N1} s" -f ((Get-Date) - $started).TotalSeconds)
+    exit 0
+}
+catch {
+    $id = $_.FullyQualifiedErrorId
+    Write-JobLog "job FAILED at step '$step': $id`: $($_.Exception.Message)"
+    exit 1
+}

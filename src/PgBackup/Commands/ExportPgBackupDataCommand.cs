@@ -1,0 +1,87 @@
+using System.Management.Automation;
+using System.Security;
+
+namespace PgBackup.Commands
+{
+    /// <summary>Export-PgBackupData: gets a table's rows back from a backup, as objects or CSV.</summary>
+    [Cmdlet(VerbsData.Export, "PgBackupData", DefaultParameterSetName = "InputObject")]
+    [OutputType(typeof(PSObject), typeof(ExportResult))]
+    public sealed class ExportPgBackupDataCommand : PgBackupStorageCmdlet
+    {
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string Path { get; set; } = "";
+
+        [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
+        public BackupInfo? InputObject { get; set; }
+
+        [Parameter(Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        public string Table { get; set; } = "";
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? Where { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? OutFile { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ConnectionString { get; set; }
+
+        [Parameter]
+        [Credential]
+        public PSCredential? Credential { get; set; }
+
+        [Parameter] public SecureString? Passphrase { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SecretKeyPath { get; set; }
+
+        [Parameter] public SecureString? SecretKeyPassphrase { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? PgBinPath { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            var path = InputObject?.Path ?? ResolvePath(Path);
+            var storeOptions = StorageOptionsFor(InputObject);
+            var outFile = OutFile is null ? null : GetUnresolvedProviderPathFromPSPath(OutFile);
+            var decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase);
+            try
+            {
+                var (result, rows) = Run((log, ct) => DataExporter.Export(new ExportRequest
+                {
+                    BackupPath = path,
+                    StoreOptions = storeOptions,
+                    Connection = ResolveConnection(ConnectionString, Credential, log),
+                    Table = Table,
+                    Where = Where,
+                    OutFile = outFile,
+                    Decryption = decryption,
+                    Options = new RestoreOptions { PgBinPath = PgBinPath is null ? null : ResolvePath(PgBinPath) },
+                }, log, ct));
+                if (outFile is not null)
+                {
+                    WriteObject(result);
+                    return;
+                }
+                foreach (var row in rows)
+                {
+                    var o = new PSObject();
+                    foreach (var (name, value) in row) o.Properties.Add(new PSNoteProperty(name, value));
+                    WriteObject(o);
+                }
+            }
+            catch (PgBackupException e)
+            {
+                Fail(e, path);
+            }
+        }
+    }
+}

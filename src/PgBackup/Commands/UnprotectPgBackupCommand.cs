@@ -1,0 +1,51 @@
+using System.Management.Automation;
+using System.Security;
+
+namespace PgBackup.Commands
+{
+    /// <summary>Unprotect-PgBackup: decrypts encrypted backups and updates their manifests.</summary>
+    [Cmdlet(VerbsSecurity.Unprotect, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "InputObject")]
+    [OutputType(typeof(BackupInfo))]
+    public sealed class UnprotectPgBackupCommand : PgBackupStorageCmdlet
+    {
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string[] Path { get; set; } = System.Array.Empty<string>();
+
+        [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
+        public BackupInfo? InputObject { get; set; }
+
+        [Parameter]
+        public SecureString? Passphrase { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SecretKeyPath { get; set; }
+
+        [Parameter]
+        public SecureString? SecretKeyPassphrase { get; set; }
+
+        [Parameter] public SwitchParameter KeepOriginal { get; set; }
+
+        protected override void BeginProcessing()
+        {
+            if (Passphrase is null && SecretKeyPath is null)
+                Fail(ErrorIds.SecretKeyMissing, ErrorKind.InvalidArgument, "Give -Passphrase, or -SecretKeyPath (and -SecretKeyPassphrase).");
+        }
+
+        protected override void ProcessRecord()
+        {
+            if (InputObject is not null) { One(InputObject.Path, StorageOptionsFor(InputObject)); return; }
+            var options = StorageOptions();
+            foreach (var p in Path) One(ResolvePath(p), options);
+        }
+
+        private void One(string path, StoreOptions options)
+        {
+            if (!ShouldProcess(path, KeepOriginal ? "Decrypt into a new backup" : "Decrypt (the encrypted original is removed)")) return;
+            var settings = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase);
+            if (TryRun((log, ct) => BackupProtector.Unprotect(path, options, settings, KeepOriginal, ModuleVersion, log, ct), path, out var result))
+                WriteObject(result);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestCommon.ps1')
+    $script:Db = New-TestDatabaseName 'ex'
+    New-TestDatabase -Server $Main -Name $Db -SqlFile $SampleSql
+    $script:Uri = Get-TestPostgresUri -Server $Main -Database $Db
+    $script:Out = New-TestFolder
+}
+
+AfterAll { Remove-TestFolder $Out }
+
+Describe 'Export-PgBackupData' {
+    It 'has the expected parameters' {
+        $expected = 'Path', 'InputObject', 'Table', 'Where', 'OutFile', 'ConnectionString', 'Credential', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase', 'PgBinPath'
+        $actual = (Get-Command Export-PgBackupData).Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
+        $actual | Sort-Object | Should -Be ($expected | Sort-Object)
+    }
+
+    It 'returns the rows of one table from a <Format> backup, and drops its scratch database' -ForEach @(
+        @{ Format = 'Plain' }, @{ Format = 'Custom' }, @{ Format = 'Directory' }
+    ) {
+        $b = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out $Format) -Format $Format
+        $rows = @($b | Export-PgBackupData -Table play_events -Where "user_id = 'user3' AND context->>'device' = 'phone'" -ConnectionString $Uri)
+        $expected = Invoke-TestPsql -Server $Main -Database $Db -Sql "SELECT count(*) FROM play_events WHERE user_id = 'user3' AND context->>'device' = 'phone'"
+        $rows.Count | Should -Be ([int]$expected)
+        $rows[0].user_id | Should -Be 'user3'
+        $rows[0].played_at | Should -BeOfType [datetime]
+        $rows[0].PSObject.Properties.Name | Should -Be @('id', 'user_id', 'track_id', 'played_at', 'context')
+        @(Get-DatabaseNames -Server $Main | Where-Object { $_ -like 'pgbackup_export_*' }).Count | Should -Be 0
+    }
+
+    It 'writes CSV that psql''s \copy loads back: the guide''s scenario 1, end to end' {
+        $folder = Join-Path $Out 'dr'
+        New-PgBackup -ConnectionString $Uri -Path $folder -Format Custom | Out-Null
+        $before = Invoke-TestPsql -Server $Main -Database $Db -Sql "SELECT md5(string_agg(p::text, ',' ORDER BY id)) FROM play_events p WHERE user_id = 'user7'"
+        Start-Sleep -Milliseconds 1100
+        $deletedAt = [datetime]::UtcNow
+        Invoke-TestPsql -Server $Main -Database $Db -Sql "DELETE FROM play_events WHERE user_id = 'user7';" | Out-Null
+        New-PgBackup -ConnectionString $Uri -Path $folder -Format Custom | Out-Null   # a later backup, without the rows
+        $csv = Join-Path $Out 'lost_rows.csv'
+        $r = Get-PgBackup -Path $folder -Before $deletedAt -Latest | Export-PgBackupData -Table play_events -Where "user_id = 'user7'" -OutFile $csv -ConnectionString $Uri
+        $r.PSObject.TypeNames[0] | Should -Be 'PgBackup.ExportResult'
+        $r.Rows | Should -Be 100
+        (Get-Content $csv | Measure-Object).Count | Should -Be 101
+        $env:PGPASSWORD = $Main.Password
+        try {
+            & (Get-PsqlPath) -X -q -h 127.0.0.1 -p $Main.Port -U postgres -d $Db -c "\copy play_events (id, user_id, track_id, played_at, context) FROM '$csv' CSV HEADER" 2>&1 | Out-Null
+            $LASTEXITCODE | Should -Be 0
+        }
+        finally { Remove-Item Env:PGPASSWORD }
+        Invoke-TestPsql -Server $Main -Database $Db -Sql "SELECT md5(string_agg(p::text, ',' ORDER BY id)) FROM play_events p WHERE user_id = 'user7'" | Should -Be $before
+    }
+
+    It 'says so when the table or the condition is wrong' {
+        $b = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'wrong') -Format Custom -SchemaOnly
+        { $b | Export-PgBackupData -Table no_such_table -ConnectionString $Uri } | Should -Throw -ErrorId 'ExportFailed,PgBackup.Commands.ExportPgBackupDataCommand'
+        { $b | Export-PgBackupData -Table users -Where 'no_such_column = 1' -ConnectionString $Uri } | Should -Throw -ErrorId 'ExportFailed,PgBackup.Commands.ExportPgBackupDataCommand'
+        @(Get-DatabaseNames -Server $Main | Where-Object { $_ -like 'pgbackup_export_*' }).Count | Should -Be 0
+    }
+}
+
+Describe 'Roles: New-PgBackup -Globals and Restore-PgBackup -CreateRoles' {
+    It 'saves the roles beside the backup and creates the missing ones on a new server' {
+        $role = 'app_owner_' + [guid]::NewGuid().ToString('n').Substring(0, 6)
+        $db = New-TestDatabaseName 'roles'
+        Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $role LOGIN PASSWORD 'owner-pw'; CREATE ROLE ${role}_readers; GRANT ${role}_readers TO $role; ALTER ROLE $role SET work_mem = '5MB';" | Out-Null
+        New-TestDatabase -Server $Main -Name $db -Sql "CREATE TABLE t (a int); INSERT INTO t VALUES (1); ALTER TABLE t OWNER TO $role; GRANT SELECT ON t TO ${role}_readers;"
+        $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $db) -Path (Join-Path $Out 'roles') -Format Custom -Globals
+        $b.HasGlobals | Should -BeTrue
+        $b.Manifest.Globals.Roles | Should -Contain $role
+        $globals = Join-Path $b.Location $b.Manifest.Globals.Name
+        Test-Path $globals | Should -BeTrue
+        @(Get-PgBackup -Path $b.Location).Count | Should -Be 1 -Because 'the globals file is part of the backup, not a backup'
+
+        $new = $Servers.New
+        { $b | Restore-PgBackup -ConnectionString (Get-TestPostgresUri -Server $new -Database $db) -CreateDatabase -Confirm:$false } |
+            Should -Throw -ErrorId 'RestoreStatementFailed,PgBackup.Commands.RestorePgBackupCommand'
+        $r = $b | Restore-PgBackup -ConnectionString (Get-TestPostgresUri -Server $new -Database $db) -CreateDatabase -CreateRoles -Confirm:$false
+        $r.RolesCreated | Should -Contain $role
+        $r.RolesCreated | Should -Contain "${role}_readers"
+        $r.RolesCreated | Should -Not -Contain 'postgres'
+        Invoke-TestPsql -Server $new -Database $db -Sql "SELECT tableowner FROM pg_tables WHERE tablename = 't'" | Should -Be $role
+        Invoke-TestPsql -Server $new -Sql "SELECT pg_has_role('$role', '${role}_readers', 'member')" | Should -Be 't'
+        # The role can log in with its old password (its SCRAM secret came along).
+        $env:PGPASSWORD = 'owner-pw'
+        try { (& (Get-PsqlPath) -X -A -t -h 127.0.0.1 -p $new.Port -U $role -d $db -c 'SELECT count(*) FROM t' 2>&1) | Should -Be '1' }
+        finally { Remove-Item Env:PGPASSWORD }
+
+        Remove-PgBackup -Path $b.Path -Confirm:$false
+        Test-Path $globals | Should -BeFalse
+    }
+
+    It 'leaves role passwords out with -NoRolePasswords' {
+        $b = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'nopw') -SchemaOnly -Globals -NoRolePasswords
+        $b.Manifest.Globals.WithoutPasswords | Should -BeTrue
+        (Get-Content -Raw (Join-Path $b.Location $b.Manifest.Globals.Name)) | Should -Not -Match 'SCRAM-SHA-256'
+    }
+}
