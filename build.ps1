@@ -195,6 +195,8 @@ Write-Host "> Get-PgBackup" -ForegroundColor Yellow
 Get-PgBackup | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
 Write-Host "> (Get-PgBackup -Latest).Tables" -ForegroundColor Yellow
 (Get-PgBackup -Latest).Tables | Format-Table -AutoSize | Out-String | Write-Host
+Write-Host "> Get-PgBackup -Latest | Test-PgBackup -Restore   (the restore drill)" -ForegroundColor Yellow
+Get-PgBackup -Latest | Test-PgBackup -Restore | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
 '@
         $scriptFile = Join-Path $demoDir 'demo.ps1'
         Set-Content -Path $scriptFile -Value $script

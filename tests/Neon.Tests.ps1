@@ -572,3 +572,44 @@ Describe 'The fake Neon API' {
         $violations -join "`n" | Should -BeNullOrEmpty
     }
 }
+
+Describe 'Retention of Neon backup branches (Get-NeonBackupBranch | Invoke-PgBackupRetention)' {
+    It 'plans and removes branches exactly as it does files, never counting a branch that is not ready' {
+        $project = New-FakeProject @{ name = 'retention'; branch_limit = 20 }
+        $projectId = $project.project_id
+        if (-not $projectId) { $projectId = $project.id }
+        $today = [datetime]::UtcNow.Date
+        $made = @()
+        foreach ($daysAgo in 1..12) {
+            $day = $today.AddDays(-$daysAgo).AddHours(3)
+            $b = New-RawBranch -ProjectId $projectId -Name ('backup_' + $day.ToString('yyyyMMdd_HHmmss'))
+            Invoke-FakeNeon $Fake POST "/branches/$($b.id)/backdate" @{ created_at = $day.ToString('yyyy-MM-ddTHH:mm:ssZ') } | Out-Null
+            $made += [pscustomobject]@{ Id = $b.id; Day = $day }
+        }
+        # The newest backup's operations fail: it never becomes ready, and must not count as a kept backup.
+        Add-Fault @(@{ operation = 'fail'; count = 1 })
+        $broken = Invoke-RestMethod -Method Post -Uri "$($Fake.ApiUrl)/projects/$projectId/branches" -Headers @{ Authorization = "Bearer $Key" } `
+            -ContentType 'application/json' -Body (@{ branch = @{ name = 'backup_' + $today.AddHours(2).ToString('yyyyMMdd_HHmmss') }; endpoints = @() } | ConvertTo-Json -Depth 4)
+        Set-Settled
+
+        $branches = @(Get-NeonBackupBranch -ProjectId $projectId)
+        $branches.Count | Should -Be 13
+        $plan = @($branches | Invoke-PgBackupRetention -KeepDaily 7 -KeepWeekly 4 -WhatIf)
+        $plan.Count | Should -Be 13
+        ($plan | Where-Object Id -eq $broken.branch.id).Action | Should -Be 'Keep'
+        ($plan | Where-Object Id -eq $broken.branch.id).Reasons -join ' ' | Should -Match 'incomplete'
+        $kept = @($plan | Where-Object { $_.Action -eq 'Keep' -and $_.Id -ne $broken.branch.id })
+        # 7 daily (the 7 newest days) and up to 4 weekly (ISO weeks' newest), never fewer than 7.
+        $kept.Count | Should -BeGreaterOrEqual 7
+        ($kept | Sort-Object Time -Descending | Select-Object -First 1).Reasons | Should -Contain 'newest'
+        @(Get-NeonBackupBranch -ProjectId $projectId).Count | Should -Be 13 -Because '-WhatIf removes nothing'
+
+        $done = @($branches | Invoke-PgBackupRetention -KeepDaily 7 -KeepWeekly 4 -Confirm:$false)
+        $removed = @($done | Where-Object Action -eq 'Remove')
+        $removed.Count | Should -Be (13 - 1 - $kept.Count)
+        $left = @(Get-NeonBackupBranch -ProjectId $projectId).Id | Sort-Object
+        $left | Should -Be (@($kept.Id) + $broken.branch.id | Sort-Object)
+        $state = (Invoke-FakeNeon $Fake GET /state).projects | Where-Object id -eq $projectId
+        foreach ($r in $removed) { $state.branches.id | Should -Not -Contain $r.Id }
+    }
+}

@@ -45,18 +45,26 @@ function Get-DatabaseFingerprint {
     }
     finally { Remove-Item Env:PGPASSWORD -ErrorAction SilentlyContinue }
     $schema = ($schema | Where-Object { $_ -notmatch '^\\(un)?restrict ' -and $_ -notmatch '^-- Dumped (from|by)' }) -join "`n"
-    $tables = Invoke-TestPsql -Server $Server -Database $Database -Sql @"
-SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    # One query (one psql process) for every table's row count and data hash, the large objects and the sequences.
+    $lines = Invoke-TestPsql -Server $Server -Database $Database -Sql @"
+SELECT 'T ' || format('%I.%I', n.nspname, c.relname) || ' ' ||
+       (xpath('/row/v/text()', query_to_xml(format(
+           'SELECT count(*) || '':'' || coalesce(md5(string_agg(x::text, E''\n'' ORDER BY x::text)), '''') AS v FROM %I.%I x', n.nspname, c.relname),
+           false, true, '')))[1]::text
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+UNION ALL SELECT 'L ' || coalesce(string_agg(md5(lo_get(oid)), ',' ORDER BY oid), '') FROM pg_largeobject_metadata
+UNION ALL SELECT 'S ' || coalesce(string_agg(format('%I.%I=%s', schemaname, sequencename, coalesce(last_value::text, 'null')), ',' ORDER BY schemaname, sequencename), '') FROM pg_sequences
 ORDER BY 1;
 "@
     $data = [ordered]@{}
-    foreach ($t in $tables) {
-        $data[$t] = (Invoke-TestPsql -Server $Server -Database $Database -Sql "SELECT count(*) || ':' || coalesce(md5(string_agg(x::text, E'\n' ORDER BY x::text)), '') FROM $t x;") -join ''
+    $lobs = ''; $sequences = ''
+    foreach ($line in $lines) {
+        if ($line -match '^T (.+) (\d+:[0-9a-f]*)$') { $data[$Matches[1]] = $Matches[2] }
+        elseif ($line -like 'L *') { $lobs = $line.Substring(2) }
+        elseif ($line -like 'S *') { $sequences = $line.Substring(2) }
     }
-    $lobs = (Invoke-TestPsql -Server $Server -Database $Database -Sql "SELECT coalesce(string_agg(md5(lo_get(oid)), ',' ORDER BY oid), '') FROM pg_largeobject_metadata;") -join ''
-    $sequences = Invoke-TestPsql -Server $Server -Database $Database -Sql "SELECT format('%I.%I=%s', schemaname, sequencename, coalesce(last_value::text, 'null')) FROM pg_sequences ORDER BY 1;"
-    [pscustomobject]@{ Schema = $schema; Data = $data; LargeObjects = $lobs; Sequences = ($sequences -join ',') }
+    [pscustomobject]@{ Schema = $schema; Data = $data; LargeObjects = $lobs; Sequences = $sequences }
 }
 
 function Restore-WithStockTools {
