@@ -231,7 +231,7 @@ Describe 'Restores and drills from S3' {
 
     It 'lists more than 1,000 objects (several pages)' {
         $many = New-TestBucket -Server $S3 -Prefix 'many'
-        $keys = 0..1049 | ForEach-Object { 'p/backup_app_2025{0:00}{1:00}_{2:00}{3:00}00.sql.gz' -f (($_ % 12) + 1), (($_ % 28) + 1), ($_ % 24), [math]::Floor($_ / 24) }
+        $keys = 0..1000 | ForEach-Object { 'p/backup_app_2025{0:00}{1:00}_{2:00}{3:00}00.sql.gz' -f (($_ % 12) + 1), (($_ % 28) + 1), ($_ % 24), [math]::Floor($_ / 24) }
         $keys = @($keys | Select-Object -Unique)
         $keys.Count | Should -BeGreaterThan 1000
         Write-TestS3Object -Server $S3 -Bucket $many -Key ($keys + 'p/notes.txt') -Text ('x' * 30)
@@ -294,5 +294,52 @@ Describe 'Copy-PgBackup' {
         $err.FullyQualifiedErrorId | Should -Be 'S3AccessDenied,PgBackup.Commands.CopyPgBackupCommand'
         Get-BackupLikeKeys $Bucket 'destcred/' | Should -BeNullOrEmpty
         (Copy-PgBackup -Path $b.Path -Destination "s3://$Bucket/destcred" -DestinationS3Credential $S3Params.S3Credential -DestinationEndpointUrl $S3.Endpoint).Status | Should -Be 'Complete'
+    }
+}
+
+Describe 'Retention, removal and encryption on a bucket' {
+    It 'Invoke-PgBackupRetention plans over a bucket by path and removes through S3; Remove-PgBackup removes by path and by pipeline' {
+        $prefix = "s3://$Bucket/retention"
+        # Three older backups of the guide's kind (aws s3 cp), and two of PgBackup's own.
+        $guide = Join-Path $Out 'retention-guide.sql.gz'
+        & bash -c "PGPASSWORD='$($Main.Password)' pg_dump -h 127.0.0.1 -p $($Main.Port) -U postgres --schema-only $Db | gzip > '$guide'"
+        $old = '20240101_030000', '20240102_030000', '20240103_030000' | ForEach-Object { "retention/backup_${Db}_$_.sql.gz" }
+        Write-TestS3Object -Server $S3 -Bucket $Bucket -Key $old -File $guide
+        $new = 1..2 | ForEach-Object { New-PgBackup -ConnectionString $Uri -Path $prefix -SchemaOnly @S3Params }
+        $plan = Invoke-PgBackupRetention -Path $prefix -KeepLast 3 -Confirm:$false @S3Params
+        @($plan | Where-Object Action -eq 'Remove').Count | Should -Be 2
+        @($plan | Where-Object { $_.Action -eq 'Remove' -and -not $_.Removed }).Count | Should -Be 0
+        $keys = @(Get-TestS3Key -Server $S3 -Bucket $Bucket -Prefix 'retention/')
+        $keys | Should -Not -Contain $old[0]
+        $keys | Should -Not -Contain $old[1]
+        $keys | Should -Contain $old[2]
+        foreach ($b in $new) { $keys | Should -Contain "retention/$($b.Name)"; $keys | Should -Contain "retention/$($b.Name).json" }
+
+        # After a new backup: -AllInGroup lists the bucket with the settings the new backup carries.
+        $plan = New-PgBackup -ConnectionString $Uri -Path $prefix -SchemaOnly @S3Params | Invoke-PgBackupRetention -AllInGroup -KeepLast 2 -Confirm:$false
+        @($plan | Where-Object Action -eq 'Remove').Count | Should -Be 2
+
+        $left = @(Get-PgBackup -Path $prefix @S3Params)
+        $left.Count | Should -Be 2
+        Remove-PgBackup -Path $left[0].Path -Confirm:$false @S3Params
+        $left[1] | Remove-PgBackup -Confirm:$false
+        Get-TestS3Key -Server $S3 -Bucket $Bucket -Prefix 'retention/' | Should -BeNullOrEmpty
+        Write-TestS3Object -Server $S3 -Bucket $Bucket -Key 'retention/notes.txt'
+        { Remove-PgBackup -Path "$prefix/notes.txt" -Confirm:$false @S3Params -ErrorAction Stop } | Should -Throw -ErrorId 'NotABackup,PgBackup.Commands.RemovePgBackupCommand'
+        Get-TestS3Key -Server $S3 -Bucket $Bucket -Prefix 'retention/' | Should -Be 'retention/notes.txt'
+    }
+
+    It 'encrypts in the stream to S3, and Protect-/Unprotect-PgBackup work on a bucket' {
+        $secret = ConvertTo-SecureString 'correct horse battery' -AsPlainText -Force
+        $e = New-PgBackup -ConnectionString $Uri -Path "s3://$Bucket/crypt" -EncryptPassphrase $secret -SchemaOnly @S3Params
+        $e.Name | Should -BeLike '*.sql.gz.gpg'
+        (Test-PgBackup -Path $e.Path -Passphrase $secret @S3Params).Passed | Should -BeTrue
+        $p = New-PgBackup -ConnectionString $Uri -Path "s3://$Bucket/crypt" -SchemaOnly @S3Params | Protect-PgBackup -Passphrase $secret -Confirm:$false
+        $p.Encrypted | Should -BeTrue
+        $p.Path | Should -BeLike "s3://$Bucket/crypt/*.gpg"
+        $u = $p | Unprotect-PgBackup -Passphrase $secret -Confirm:$false
+        $u.Encrypted | Should -BeFalse
+        (Test-PgBackup -Path $u.Path @S3Params).Passed | Should -BeTrue
+        Get-TestS3Key -Server $S3 -Bucket $Bucket -Prefix 'crypt/' | Where-Object { $_ -like '*.partial' } | Should -BeNullOrEmpty
     }
 }
