@@ -336,24 +336,7 @@ namespace PgBackup
         /// Globals (if any) first, then the manifest, then the data under its final name: a backup never looks complete
         /// before it is.
         /// </summary>
-        private static void Commit(IBackupStore store, IStoreWriter data, BackupManifest manifest, CancellationToken ct, IStoreWriter? globals)
-        {
-            manifest.EndTime = DateTime.UtcNow;
-            globals?.Commit(ct);
-            try
-            {
-                WriteManifest(store, manifest, ct);
-                try { data.Commit(ct); }
-                catch { TryDelete(store, BackupNaming.ManifestName(manifest.Name)); throw; }
-            }
-            catch
-            {
-                if (manifest.Globals is not null) TryDelete(store, manifest.Globals.Name);
-                throw;
-            }
-        }
-
-        private static void Commit(IBackupStore store, IDirectoryWriter data, BackupManifest manifest, CancellationToken ct, IStoreWriter? globals)
+        private static void Commit(IBackupStore store, IPendingWrite data, BackupManifest manifest, CancellationToken ct, IStoreWriter? globals)
         {
             manifest.EndTime = DateTime.UtcNow;
             globals?.Commit(ct);

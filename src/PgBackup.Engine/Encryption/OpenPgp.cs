@@ -221,7 +221,7 @@ namespace PgBackup
         }
 
         /// <summary>A read stream that first returns bytes already read, then the rest of its inner stream.</summary>
-        private sealed class PrefixedStream : Stream
+        private sealed class PrefixedStream : ReadOnlyStream
         {
             private readonly byte[] _prefix;
             private readonly int _count;
@@ -247,15 +247,6 @@ namespace PgBackup
                 return _inner.Read(buffer, offset, count);
             }
 
-            public override bool CanRead => true;
-            public override bool CanSeek => false;
-            public override bool CanWrite => false;
-            public override long Length => throw new NotSupportedException();
-            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         }
 
         private sealed class EncryptingStream : WriteThroughStream
@@ -292,7 +283,7 @@ namespace PgBackup
             }
         }
 
-        private sealed class DecryptingStream : Stream
+        private sealed class DecryptingStream : ReadOnlyStream
         {
             private readonly Stream _raw;
             private readonly Stream _clear;
@@ -344,15 +335,6 @@ namespace PgBackup
                 return n;
             }
 
-            public override bool CanRead => true;
-            public override bool CanSeek => false;
-            public override bool CanWrite => false;
-            public override long Length => throw new NotSupportedException();
-            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
             protected override void Dispose(bool disposing)
             {

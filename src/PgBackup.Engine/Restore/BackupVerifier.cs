@@ -254,20 +254,11 @@ namespace PgBackup
     }
 
     /// <summary>A read stream that leaves its inner stream open (so that it can be read to its end afterwards).</summary>
-    public sealed class NonDisposingReadStream : Stream
+    public sealed class NonDisposingReadStream : ReadOnlyStream
     {
         private readonly Stream _inner;
         public NonDisposingReadStream(Stream inner) { _inner = inner; }
         public override int Read(byte[] buffer, int offset, int count) => _inner.Read(buffer, offset, count);
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>

@@ -67,22 +67,23 @@ namespace PgBackup
     /// A write in progress. The protocol: write the stream, <see cref="Finish"/> (durable), write the manifest,
     /// <see cref="Commit"/> (visible under the final name). <see cref="Abort"/> (or Dispose before Commit) removes all of it.
     /// </summary>
-    public interface IStoreWriter : IDisposable
+    public interface IPendingWrite : IDisposable
     {
-        Stream Stream { get; }
-        /// <summary>Bytes accepted so far.</summary>
-        long BytesWritten { get; }
         void Finish(CancellationToken cancellationToken);
         void Commit(CancellationToken cancellationToken);
         void Abort();
     }
 
-    public interface IDirectoryWriter : IDisposable
+    public interface IStoreWriter : IPendingWrite
+    {
+        Stream Stream { get; }
+        /// <summary>Bytes accepted so far.</summary>
+        long BytesWritten { get; }
+    }
+
+    public interface IDirectoryWriter : IPendingWrite
     {
         /// <summary>A local folder where the files are made (pg_dump --file).</summary>
         string LocalPath { get; }
-        void Finish(CancellationToken cancellationToken);
-        void Commit(CancellationToken cancellationToken);
-        void Abort();
     }
 }
