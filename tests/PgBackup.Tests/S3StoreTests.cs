@@ -46,7 +46,7 @@ namespace PgBackup.Tests
             {
                 Assert.Equal(new[] { "pg/" + name + ".partial" }, S3TestServer.Keys(c, bucket));
                 w.Stream.Write(data, 0, data.Length);
-                Assert.Empty(S3TestServer.Keys(c, bucket).Where(k => k == "pg/" + name));
+                Assert.DoesNotContain("pg/" + name, S3TestServer.Keys(c, bucket));
                 w.Finish(None);
                 Assert.Contains("pg/" + name, S3TestServer.Keys(c, bucket));
                 // Uploaded, no manifest yet: interrupted if it stopped here, never a backup of another tool.
