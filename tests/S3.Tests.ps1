@@ -32,6 +32,11 @@ Describe 'S3 locations' {
         }
     }
 
+    It 'the harness refuses to start a second Ceph cluster while one runs (monitor port 3300)' {
+        Test-TcpPortTaken 3300 | Should -BeTrue
+        { Start-TestS3 -Name second } | Should -Throw '*port 3300*in use*'
+    }
+
     It 'refuses invalid S3 URIs with S3InvalidUri' {
         { Get-PgBackup -Path 's3://bad_bucket!/x' @S3Params -ErrorAction Stop } | Should -Throw -ErrorId 'S3InvalidUri,PgBackup.Commands.GetPgBackupCommand'
         { New-PgBackup -ConnectionString $Uri -Path 's3://b/a//c' @S3Params } | Should -Throw -ErrorId 'S3InvalidUri,PgBackup.Commands.NewPgBackupCommand'

@@ -20,7 +20,7 @@ namespace PgBackup
     /// </summary>
     internal sealed class S3UploadStream : Stream
     {
-        /// <summary>S3 allows 10,000 parts; from this part on, each part is twice as large (1 TB at 16 MiB parts).</summary>
+        /// <summary>S3 allows 10,000 parts; from this part on, each part is twice as large (about 500 GB at the default 8 MiB parts).</summary>
         private const int PartsPerSize = 2000;
 
         private readonly S3Connection _s3;
