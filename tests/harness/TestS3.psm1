@@ -15,6 +15,12 @@ function Test-TcpPortTaken([int]$Port) {
     finally { try { $listener.Stop() } catch { } }
 }
 
+function Get-FreePort {
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    $listener.Start()
+    try { $listener.LocalEndpoint.Port } finally { $listener.Stop() }
+}
+
 function Invoke-CephTool {
     # Runs a Ceph command-line tool; throws with its output (and the startup log's tail) when it fails.
     param([Parameter(Mandatory)][string]$FilePath, [string[]]$ArgumentList = @(), [string]$InputText, [Parameter(Mandatory)][string]$Root)
@@ -119,7 +125,7 @@ function Start-TestS3 {
     $root = Join-Path ([System.IO.Path]::GetTempPath()) ("pgbackup-$Name-" + [guid]::NewGuid().ToString('n').Substring(0, 8))
     foreach ($d in 'mon/ceph-a', 'osd', 'run', 'log', 'rgw') { New-Item -ItemType Directory -Force -Path (Join-Path $root $d) | Out-Null }
     $conf = Join-Path $root 'ceph.conf'
-    $gatewayPort = Get-FreeTcpPort
+    $gatewayPort = Get-FreePort
     $fsid = [guid]::NewGuid().ToString()
     Set-Content -Path $conf -Value (New-CephConfig -Root $root -Fsid $fsid -GatewayPort $gatewayPort)
     # As root, Debian's daemons drop to the 'ceph' user, which could not write this folder: keep root.

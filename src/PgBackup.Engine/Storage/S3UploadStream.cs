@@ -53,12 +53,6 @@ namespace PgBackup
         /// <summary>Bytes accepted so far.</summary>
         public long Length64 { get; private set; }
 
-        /// <summary>Parts uploaded or being uploaded (0 for a single PutObject).</summary>
-        public int Parts => _partNumber;
-
-        /// <summary>Called (from upload threads) after each part is stored: part number, its size.</summary>
-        public Action<int, long>? OnPartStored { get; set; }
-
         private int PartSize(int partNumber)
         {
             long size = (long)_s3.Options.PartSizeBytes << Math.Min(8, (partNumber - 1) / PartsPerSize);
@@ -119,7 +113,6 @@ namespace PgBackup
                     };
                     var response = await _s3.Client.UploadPartAsync(request, ct).ConfigureAwait(false);
                     lock (_etags) _etags.Add(new PartETag(number, response.ETag));
-                    OnPartStored?.Invoke(number, length);
                 }
                 catch (Exception e)
                 {
