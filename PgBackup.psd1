@@ -32,6 +32,7 @@
         'Get-NeonBackupBranch'
         'Remove-NeonBackupBranch'
         'Restore-NeonBackupBranch'
+        'Copy-PgBackup'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -6,7 +6,7 @@ Tasks:
   Build  publishes both builds (net8.0 for PowerShell 7.4+, netstandard2.0 for Windows PowerShell 5.1) with the
          module files and help to output/PgBackup/<version>/.
   Test   builds, starts throw-away servers (PostgreSQL 15 from the distribution, 14 and 17 from npm's
-         @embedded-postgres, the S3 gateway), runs xUnit and then Pester against the built module (once per build) in
+         @embedded-postgres, and an S3 server: Ceph's RADOS Gateway from Debian), runs xUnit and then Pester against the built module (once per build) in
          fresh `pwsh -NoProfile -NonInteractive` processes, stops the servers, and prints 'N passed, N failed'.
   Demo   builds, starts a throw-away PostgreSQL with a small sample database, backs it up, lists the backups.
   Bench  builds and runs bench/Invoke-Benchmark.ps1 (by hand; takes a while).
@@ -34,6 +34,8 @@ $root = $PSScriptRoot
 $version = (Import-PowerShellDataFile (Join-Path $root 'PgBackup.psd1')).ModuleVersion
 $moduleOut = Join-Path $root "output/PgBackup/$version"
 $testResults = Join-Path $root 'output/test-results'
+$script:TestServers = $null
+$script:TestS3 = $null
 
 # A fresh PowerShell of the same version as this one (the dotnet tool runs as 'dotnet pwsh.dll').
 $pwshDll = Join-Path $PSHOME 'pwsh.dll'
@@ -81,10 +83,12 @@ function Get-PesterModule {
 }
 
 function Start-TestEnvironment {
-    # Starts every server the tests use; returns them (for Stop-TestEnvironment) and sets PGBACKUP_TEST_* variables.
+    # Starts every server the tests use and sets PGBACKUP_TEST_* variables. Fills $script:TestServers as it goes, so
+    # that Stop-TestEnvironment stops whatever started, also when a later start fails.
     Import-Module (Join-Path $root 'tests/harness/TestServers.psm1') -Force
-    Install-TestPrerequisites
-    $servers = [ordered]@{}
+    Import-Module (Join-Path $root 'tests/harness/TestS3.psm1') -Force
+    Install-TestPrerequisites -S3
+    $servers = $script:TestServers = [ordered]@{}
     $servers.Main = Start-TestPostgres -Name main
     Write-Host "PostgreSQL $($servers.Main.Version) on 127.0.0.1:$($servers.Main.Port)"
     $servers.Old = Start-TestPostgres -Name old -BinDir (Get-EmbeddedPostgresBin -Version '14.23.0-beta.17')
@@ -92,13 +96,16 @@ function Start-TestEnvironment {
     $servers.New = Start-TestPostgres -Name new -BinDir (Get-EmbeddedPostgresBin -Version '17.10.0-beta.17')
     Write-Host "PostgreSQL $($servers.New.Version) on 127.0.0.1:$($servers.New.Port)"
     $env:PGBACKUP_TEST_SERVERS = ($servers | ConvertTo-Json -Depth 3 -Compress)
-    $servers
+    $script:TestS3 = Start-TestS3
+    Write-Host "S3 (Ceph RADOS Gateway) on $($script:TestS3.Endpoint), started in $($script:TestS3.StartSeconds) s"
+    $env:PGBACKUP_TEST_S3 = ($script:TestS3 | ConvertTo-Json -Compress)
 }
 
-function Stop-TestEnvironment($servers) {
-    if (-not $servers) { return }
-    foreach ($s in @($servers.Values)) { $s | Stop-TestPostgres }
-    Remove-Item Env:PGBACKUP_TEST_SERVERS -ErrorAction SilentlyContinue
+function Stop-TestEnvironment {
+    if ($script:TestS3) { $script:TestS3 | Stop-TestS3; $script:TestS3 = $null }
+    if ($script:TestServers) { foreach ($s in @($script:TestServers.Values)) { $s | Stop-TestPostgres } }
+    $script:TestServers = $null
+    Remove-Item Env:PGBACKUP_TEST_SERVERS, Env:PGBACKUP_TEST_S3 -ErrorAction SilentlyContinue
 }
 
 function Get-TrxCounts([string]$path) {
@@ -113,7 +120,6 @@ function Invoke-Test {
     New-Item -ItemType Directory -Force -Path $testResults | Out-Null
     Remove-Item (Join-Path $testResults '*') -Recurse -Force -ErrorAction SilentlyContinue
     $passed = 0; $failed = 0
-    $servers = $null
     try {
         $pester = Get-PesterModule
         Invoke-Checked dotnet build (Join-Path $root 'tests/fixtures/OtherNpgsql/OtherNpgsql.csproj') -c Release --nologo -v quiet `
@@ -121,7 +127,7 @@ function Invoke-Test {
         # The fake Neon API (tests/FakeNeon) that the Neon tests start.
         Invoke-Checked dotnet build (Join-Path $root 'tests/FakeNeon/FakeNeon.csproj') -c Release --nologo -v quiet `
             -o (Join-Path $root 'output/test-fixtures/FakeNeon')
-        $servers = Start-TestEnvironment
+        Start-TestEnvironment
         $runXUnit = -not $SkipXUnit -and -not $PesterFilter
         if ($runXUnit) {
             Write-Host "`nxUnit: tests/PgBackup.Tests" -ForegroundColor Cyan
@@ -156,7 +162,7 @@ function Invoke-Test {
         $failed += 1
     }
     finally {
-        Stop-TestEnvironment $servers
+        Stop-TestEnvironment
     }
     $line = "$passed passed, $failed failed"
     Set-Content -Path $summaryFile -Value $line

@@ -5,7 +5,13 @@ Set-StrictMode -Version Latest
 if (-not $env:PGBACKUP_TEST_MODULE) { throw 'Run the tests with: dotnet pwsh ./build.ps1 -Task Test' }
 Import-Module $env:PGBACKUP_TEST_MODULE -Force
 Import-Module (Join-Path $PSScriptRoot 'harness/TestServers.psm1') -Force
+Import-Module (Join-Path $PSScriptRoot 'harness/TestS3.psm1') -Force
 $script:Servers = $env:PGBACKUP_TEST_SERVERS | ConvertFrom-Json
+# The S3 server build.ps1 started, and the parameters that reach it as its owner.
+$script:S3 = if ($env:PGBACKUP_TEST_S3) { $env:PGBACKUP_TEST_S3 | ConvertFrom-Json } else { $null }
+$script:S3Params = if ($S3) {
+    @{ S3Credential = [pscredential]::new($S3.AccessKey, (ConvertTo-SecureString $S3.SecretKey -AsPlainText -Force)); EndpointUrl = $S3.Endpoint }
+} else { @{} }
 $script:Main = $Servers.Main
 $script:RepoRoot = Split-Path $PSScriptRoot
 $script:SampleSql = Join-Path $PSScriptRoot 'fixtures/sample.sql'

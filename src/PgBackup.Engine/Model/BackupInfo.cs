@@ -77,6 +77,7 @@ namespace PgBackup
             Encrypted = m.Encryption is not null,
             Encryption = m.Encryption,
             Manifest = m,
+            StoreOptions = StoreFactory.OptionsOf(store),
         };
 
         /// <summary>How to reach the store again (credentials for object storage): never shown, never serialized.</summary>

@@ -97,6 +97,9 @@ namespace PgBackup
             {
                 if (request.Options.Jobs > 1 && source.Format == BackupFormat.Plain)
                     throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs works with Custom and Directory backups; a Plain backup is one SQL script that psql runs in order.");
+                if (request.Options.Jobs > 1 && source.Format == BackupFormat.Custom && source.Store.GetLocalPath(source.Name) is null)
+                    throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
+                        $"-Jobs needs the archive as a local file (pg_restore restores a Custom archive in parallel only from a file); {source.Path} is restored as a stream. Restore without -Jobs, or copy it first (Copy-PgBackup -Destination <folder>).", source.Path);
                 var connection = request.Connection.WithoutNeonPooler(out bool pooler);
                 if (pooler) log.Verbose($"Using Neon's direct host {connection.Host} instead of its connection pooler.");
                 var target = request.TargetDatabase ?? connection.Database

@@ -32,15 +32,18 @@ namespace PgBackup
                 {
                     var baseName = entry.Name.Substring(0, entry.Name.Length - BackupNaming.PartialSuffix.Length);
                     var parsed = BackupNaming.Parse(baseName);
-                    // A partial whose manifest was committed is already listed with it.
-                    if (parsed is null || accounted.Contains(baseName)) continue;
+                    // A partial whose manifest was committed is already listed with it; one beside its data (an object
+                    // store's "being written" marker) is listed with the data, below.
+                    if (parsed is null || accounted.Contains(baseName) || byName.ContainsKey(baseName)) continue;
                     result.Add(FromName(store, baseName, parsed, entry, BackupStatus.Incomplete,
                         $"Being written, or interrupted: only {entry.Name} exists."));
                     continue;
                 }
                 var p = BackupNaming.Parse(entry.Name);
                 if (p is null) continue;
-                if (p.IsGuideStyle && !entry.IsDirectory)
+                if (byName.TryGetValue(BackupNaming.PartialName(entry.Name), out var marker))
+                    result.Add(FromName(store, entry.Name, p, entry, BackupStatus.Incomplete, UploadedWithoutManifest(marker.Name)));
+                else if (p.IsGuideStyle && !entry.IsDirectory)
                     result.Add(FromName(store, entry.Name, p, entry, BackupStatus.NoManifest,
                         entry.SizeBytes > BackupInfo.GuideEmptyGzipSize
                             ? "No manifest: made by another tool (such as the guide's backup-database.sh); time from its name."
@@ -69,11 +72,21 @@ namespace PgBackup
             if (parsed is null)
                 throw new PgBackupException(ErrorIds.NotABackup, ErrorKind.InvalidArgument,
                     $"{store.GetPath(name)} is not a backup: its name is not backup_<database>_<yyyyMMdd_HHmmss> with a backup extension, and it has no manifest.", store.GetPath(name));
+            var marker = store.Get(BackupNaming.PartialName(name), cancellationToken);
+            if (marker is not null)
+                return FromName(store, name, parsed, data, BackupStatus.Incomplete, UploadedWithoutManifest(marker.Name));
             if (parsed.IsGuideStyle && !data.IsDirectory)
                 return FromName(store, name, parsed, data, BackupStatus.NoManifest,
                     data.SizeBytes > BackupInfo.GuideEmptyGzipSize ? "No manifest: made by another tool; time from its name." : "No manifest, and empty: pg_dump wrote nothing.");
             return FromName(store, name, parsed, data, BackupStatus.Incomplete, "Its manifest is missing.");
         }
+
+        /// <summary>
+        /// Object stores cannot rename: data is stored under its final name, with a "being written" marker beside it
+        /// until the manifest is written. Data with its marker and no manifest is an interrupted backup.
+        /// </summary>
+        private static string UploadedWithoutManifest(string markerName) =>
+            $"Interrupted: its data was stored but its manifest was never written ({markerName} still marks it as being written).";
 
         private static BackupInfo Describe(IBackupStore store, string dataName, StoreEntry manifestEntry, StoreEntry? data, IOperationLog log, CancellationToken cancellationToken)
         {
@@ -118,6 +131,7 @@ namespace PgBackup
             Status = status,
             StatusDetail = detail,
             Encrypted = parsed.Encrypted,
+            StoreOptions = StoreFactory.OptionsOf(store),
         };
 
         /// <summary>
@@ -202,18 +216,30 @@ namespace PgBackup
 
         /// <summary>
         /// Deletes partial files left by interrupted backups that nothing has written to for
-        /// <paramref name="olderThan"/>. Returns their names.
+        /// <paramref name="olderThan"/>. Returns their names. In an object store a partial is a marker beside data that
+        /// never got its manifest: that data goes too; and multipart uploads abandoned as long are aborted.
         /// </summary>
         public static List<string> SweepStalePartials(IBackupStore store, TimeSpan olderThan, IOperationLog log, CancellationToken cancellationToken)
         {
             var swept = new List<string>();
             var cutoff = DateTime.UtcNow - olderThan;
+            bool remote = store.GetLocalPath("") is null;
             foreach (var e in store.List(null, cancellationToken))
             {
                 if (!e.Name.EndsWith(BackupNaming.PartialSuffix, StringComparison.Ordinal)) continue;
                 if (BackupNaming.Parse(BackupNaming.StripAuxiliarySuffix(e.Name)) is null || e.LastModifiedUtc > cutoff) continue;
+                var dataName = e.Name.Substring(0, e.Name.Length - BackupNaming.PartialSuffix.Length);
                 try
                 {
+                    // Data first, then its marker: an interruption leaves the marker, so the data never passes for a
+                    // backup made by another tool.
+                    if (remote && !dataName.EndsWith(BackupNaming.ManifestSuffix, StringComparison.Ordinal) &&
+                        store.Get(BackupNaming.ManifestName(dataName), cancellationToken) is null && store.Get(dataName, cancellationToken) is not null)
+                    {
+                        store.Delete(dataName, cancellationToken);
+                        swept.Add(dataName);
+                        log.Verbose($"Removed {store.GetPath(dataName)}, stored by an interrupted backup that never wrote its manifest.");
+                    }
                     store.Delete(e.Name, cancellationToken);
                     swept.Add(e.Name);
                     log.Verbose($"Removed {store.GetPath(e.Name)}, left by an interrupted backup (last written {e.LastModifiedUtc:u}).");
@@ -221,6 +247,26 @@ namespace PgBackup
                 catch (PgBackupException ex)
                 {
                     log.Warning($"Could not remove the stale partial file {store.GetPath(e.Name)}: {ex.Message}");
+                }
+            }
+            if (store is S3Store s3)
+            {
+                try
+                {
+                    foreach (var key in s3.AbortStaleUploads(cutoff, cancellationToken))
+                    {
+                        swept.Add(key);
+                        log.Verbose($"Aborted the unfinished multipart upload of {store.GetPath(key)} (nothing uploaded to it since {cutoff:u}).");
+                    }
+                }
+                catch (PgBackupException ex) when (ex.ErrorId == ErrorIds.S3AccessDenied)
+                {
+                    // Least-privilege keys often lack s3:ListBucketMultipartUploads; a lifecycle rule can do this instead.
+                    log.Verbose($"Did not look for abandoned multipart uploads in {store.Location} (not allowed: {ex.Message}). A bucket lifecycle rule (AbortIncompleteMultipartUpload) can remove them instead.");
+                }
+                catch (PgBackupException ex) when (ex.ErrorId != ErrorIds.S3BucketNotFound)
+                {
+                    log.Warning($"Could not look for abandoned multipart uploads in {store.Location}: {ex.Message}");
                 }
             }
             return swept;

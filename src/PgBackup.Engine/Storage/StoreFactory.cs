@@ -3,30 +3,32 @@ using System.IO;
 
 namespace PgBackup
 {
-    /// <summary>Settings for opening a store; object-storage settings are used only for s3:// locations.</summary>
-    public sealed class StoreOptions
-    {
-        public static readonly StoreOptions Default = new StoreOptions();
-    }
-
     /// <summary>Opens the store for a location (a folder or an s3:// URI) or for a backup's path.</summary>
     public static class StoreFactory
     {
-        public static bool IsRemote(string location) => location.StartsWith("s3://", StringComparison.OrdinalIgnoreCase);
+        public static bool IsRemote(string location) => S3Location.IsS3(location);
 
-        /// <summary>Opens the location that holds backups; <paramref name="create"/> makes a missing local folder.</summary>
+        /// <summary>
+        /// Opens the location that holds backups; <paramref name="create"/> makes a missing local folder (buckets are
+        /// never created).
+        /// </summary>
         public static IBackupStore OpenLocation(string location, StoreOptions options, bool create)
         {
-            if (IsRemote(location))
-                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.NotImplemented, $"Object storage locations ({location}) are not supported yet.", location);
+            if (IsRemote(location)) return new S3Store(S3Location.Parse(location), options);
             return new LocalStore(location, create);
         }
+
+        /// <summary>The settings to reach <paramref name="store"/> again, carried (hidden) by the objects listed from it.</summary>
+        internal static StoreOptions OptionsOf(IBackupStore store) => store is S3Store s ? s.Options : StoreOptions.Default;
 
         /// <summary>Splits a backup's path into its store and its name in that store.</summary>
         public static (IBackupStore Store, string Name) OpenBackup(string path, StoreOptions options)
         {
             if (IsRemote(path))
-                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.NotImplemented, $"Object storage locations ({path}) are not supported yet.", path);
+            {
+                var (location, name) = S3Location.ParseObject(path);
+                return (new S3Store(location, options), name);
+            }
             var full = Path.GetFullPath(path.TrimEnd('/', '\\').Length == 0 ? path : path.TrimEnd('/', '\\'));
             var folder = Path.GetDirectoryName(full);
             if (folder is null || !Directory.Exists(folder))

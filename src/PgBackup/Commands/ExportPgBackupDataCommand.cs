@@ -4,9 +4,9 @@ using System.Security;
 namespace PgBackup.Commands
 {
     /// <summary>Export-PgBackupData: gets a table's rows back from a backup, as objects or CSV.</summary>
-    [Cmdlet(VerbsData.Export, "PgBackupData", DefaultParameterSetName = "Path")]
+    [Cmdlet(VerbsData.Export, "PgBackupData", DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(PSObject), typeof(ExportResult))]
-    public sealed class ExportPgBackupDataCommand : PgBackupCmdlet
+    public sealed class ExportPgBackupDataCommand : PgBackupStorageCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -50,7 +50,7 @@ namespace PgBackup.Commands
         protected override void ProcessRecord()
         {
             var path = InputObject?.Path ?? ResolvePath(Path);
-            var storeOptions = InputObject?.StoreOptions ?? StoreOptions.Default;
+            var storeOptions = StorageOptionsFor(InputObject);
             var outFile = OutFile is null ? null : GetUnresolvedProviderPathFromPSPath(OutFile);
             var decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase);
             try

@@ -8,7 +8,7 @@ namespace PgBackup.Commands
     /// <summary>Get-PgBackup: lists backups newest first, with their status and age; checks freshness.</summary>
     [Cmdlet(VerbsCommon.Get, "PgBackup", DefaultParameterSetName = "Path")]
     [OutputType(typeof(BackupInfo))]
-    public sealed class GetPgBackupCommand : PgBackupCmdlet
+    public sealed class GetPgBackupCommand : PgBackupStorageCmdlet
     {
         [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("Location")]
@@ -34,12 +34,14 @@ namespace PgBackup.Commands
 
         protected override void ProcessRecord()
         {
+            var options = StorageOptions();
             foreach (var p in Path)
             {
                 var location = ResolvePath(p);
                 if (!TryRun((log, ct) =>
                     {
-                        using var store = StoreFactory.OpenLocation(location, StoreOptions.Default, create: false);
+                        using var store = StoreFactory.OpenLocation(location, options, create: false);
+                        if (store is S3Store s3) log.Verbose($"Listing {store.Location} at {s3.Endpoint}.");
                         return BackupCatalog.List(store, log, ct);
                     }, location, out var backups))
                     continue;

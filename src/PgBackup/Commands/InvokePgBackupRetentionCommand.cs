@@ -11,7 +11,7 @@ namespace PgBackup.Commands
     /// </summary>
     [Cmdlet(VerbsLifecycle.Invoke, "PgBackupRetention", DefaultParameterSetName = InputSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(RetentionDecision))]
-    public sealed class InvokePgBackupRetentionCommand : PgBackupCmdlet
+    public sealed class InvokePgBackupRetentionCommand : PgBackupStorageCmdlet
     {
         private const string InputSet = "InputObject";
         private const string PathSet = "Path";
@@ -108,12 +108,13 @@ namespace PgBackup.Commands
             if (ParameterSetName == PathSet)
             {
                 var patterns = Database?.Select(d => new WildcardPattern(d, WildcardOptions.IgnoreCase)).ToList();
+                var options = StorageOptions();
                 foreach (var p in Path)
                 {
                     var location = ResolvePath(p);
                     if (!TryRun((log, ct) =>
                         {
-                            using var store = StoreFactory.OpenLocation(location, StoreOptions.Default, create: false);
+                            using var store = StoreFactory.OpenLocation(location, options, create: false);
                             return BackupCatalog.List(store, log, ct);
                         }, location, out var backups))
                         continue;

@@ -6,7 +6,7 @@ namespace PgBackup.Commands
     /// <summary>New-PgBackup: backs up one PostgreSQL database with pg_dump, streaming, verified, with a manifest.</summary>
     [Cmdlet(VerbsCommon.New, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(BackupInfo))]
-    public sealed class NewPgBackupCommand : PgBackupCmdlet
+    public sealed class NewPgBackupCommand : PgBackupStorageWriteCmdlet
     {
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -92,6 +92,7 @@ namespace PgBackup.Commands
             };
             int? level = MyInvocation.BoundParameters.ContainsKey(nameof(CompressionLevel)) ? CompressionLevel : (int?)null;
             string? binPath = PgBinPath is null ? null : ResolvePath(PgBinPath);
+            var storeOptions = StorageOptions();
             var encryption = new EncryptionSettings
             {
                 Passphrase = Chars(EncryptPassphrase),
@@ -101,7 +102,8 @@ namespace PgBackup.Commands
             {
                 var info = Run((log, ct) =>
                 {
-                    using var store = StoreFactory.OpenLocation(location, StoreOptions.Default, create: true);
+                    using var store = StoreFactory.OpenLocation(location, storeOptions, create: true);
+                    if (store is S3Store s3) log.Verbose($"Uploading to {store.Location} at {s3.Endpoint} in parts of {storeOptions.PartSizeBytes >> 20} MiB, {storeOptions.UploadConcurrency} at a time.");
                     return new BackupEngine().Run(new BackupRequest
                     {
                         Connection = connection,

@@ -5,9 +5,9 @@ using System.Security;
 namespace PgBackup.Commands
 {
     /// <summary>Protect-PgBackup: encrypts existing backups (OpenPGP) and updates their manifests.</summary>
-    [Cmdlet(VerbsSecurity.Protect, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Path")]
+    [Cmdlet(VerbsSecurity.Protect, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(BackupInfo))]
-    public sealed class ProtectPgBackupCommand : PgBackupCmdlet
+    public sealed class ProtectPgBackupCommand : PgBackupStorageCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -33,8 +33,9 @@ namespace PgBackup.Commands
 
         protected override void ProcessRecord()
         {
-            if (InputObject is not null) { One(InputObject.Path, InputObject.StoreOptions); return; }
-            foreach (var p in Path) One(ResolvePath(p), StoreOptions.Default);
+            if (InputObject is not null) { One(InputObject.Path, StorageOptionsFor(InputObject)); return; }
+            var options = StorageOptions();
+            foreach (var p in Path) One(ResolvePath(p), options);
         }
 
         private void One(string path, StoreOptions options)

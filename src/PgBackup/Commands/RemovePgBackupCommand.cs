@@ -3,9 +3,9 @@ using System.Management.Automation;
 namespace PgBackup.Commands
 {
     /// <summary>Remove-PgBackup: deletes backups (the data and its manifest, nothing else); refuses anything that is not a backup.</summary>
-    [Cmdlet(VerbsCommon.Remove, "PgBackup", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+    [Cmdlet(VerbsCommon.Remove, "PgBackup", DefaultParameterSetName = InputSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(BackupInfo))]
-    public sealed class RemovePgBackupCommand : PgBackupCmdlet
+    public sealed class RemovePgBackupCommand : PgBackupStorageCmdlet
     {
         private const string PathSet = "Path";
         private const string InputSet = "InputObject";
@@ -27,10 +27,11 @@ namespace PgBackup.Commands
         {
             if (ParameterSetName == PathSet)
             {
+                var options = StorageOptions();
                 foreach (var p in Path)
                 {
                     var full = ResolvePath(p);
-                    if (TryRun((log, ct) => BackupCatalog.GetAt(full, StoreOptions.Default, log, ct), full, out var backup))
+                    if (TryRun((log, ct) => BackupCatalog.GetAt(full, options, log, ct), full, out var backup))
                         Remove(backup);
                 }
             }
@@ -45,7 +46,15 @@ namespace PgBackup.Commands
         {
             if (!ShouldProcess(backup.Path, $"Remove the backup of '{backup.Database}' taken {backup.StartTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)}Z ({backup.Status}){(backup.ManifestPath is null ? "" : " and its manifest")}"))
                 return;
-            if (TryRun((log, ct) => { backup.Remove(log, ct); return true; }, backup, out _) && PassThru)
+            // Piped objects reach their store with the settings they were listed with, unless S3 parameters are given.
+            bool own = !StorageParametersGiven;
+            var options = own ? null : StorageOptions();
+            if (TryRun((log, ct) =>
+                {
+                    if (own) backup.Remove(log, ct);
+                    else BackupCatalog.RemoveAt(backup.Path, options!, log, ct);
+                    return true;
+                }, backup, out _) && PassThru)
                 WriteObject(backup);
         }
     }

@@ -3,9 +3,9 @@ using System.Management.Automation;
 namespace PgBackup.Commands
 {
     /// <summary>Restore-PgBackup: restores a backup so that the target is either restored and verified, or unchanged.</summary>
-    [Cmdlet(VerbsData.Restore, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "Path")]
+    [Cmdlet(VerbsData.Restore, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(RestoreResult))]
-    public sealed class RestorePgBackupCommand : PgBackupCmdlet
+    public sealed class RestorePgBackupCommand : PgBackupStorageCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -62,7 +62,7 @@ namespace PgBackup.Commands
         protected override void ProcessRecord()
         {
             var path = InputObject?.Path ?? ResolvePath(Path);
-            var storeOptions = InputObject?.StoreOptions ?? StoreOptions.Default;
+            var storeOptions = StorageOptionsFor(InputObject);
             RestorePlan? plan = null;
             var decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase);
             try

@@ -3,9 +3,9 @@ using System.Management.Automation;
 namespace PgBackup.Commands
 {
     /// <summary>Test-PgBackup: checks backups' integrity and, with -Restore, runs a restore drill.</summary>
-    [Cmdlet(VerbsDiagnostic.Test, "PgBackup", DefaultParameterSetName = "Path")]
+    [Cmdlet(VerbsDiagnostic.Test, "PgBackup", DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(TestResult))]
-    public sealed class TestPgBackupCommand : PgBackupCmdlet
+    public sealed class TestPgBackupCommand : PgBackupStorageCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -52,8 +52,9 @@ namespace PgBackup.Commands
 
         protected override void ProcessRecord()
         {
-            if (InputObject is not null) { Test(InputObject.Path, InputObject.StoreOptions); return; }
-            foreach (var p in Path) Test(ResolvePath(p), StoreOptions.Default);
+            if (InputObject is not null) { Test(InputObject.Path, StorageOptionsFor(InputObject)); return; }
+            var options = StorageOptions();
+            foreach (var p in Path) Test(ResolvePath(p), options);
         }
 
         private void Test(string path, StoreOptions storeOptions)

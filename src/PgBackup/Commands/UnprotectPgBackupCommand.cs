@@ -4,9 +4,9 @@ using System.Security;
 namespace PgBackup.Commands
 {
     /// <summary>Unprotect-PgBackup: decrypts encrypted backups and updates their manifests.</summary>
-    [Cmdlet(VerbsSecurity.Unprotect, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Path")]
+    [Cmdlet(VerbsSecurity.Unprotect, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(BackupInfo))]
-    public sealed class UnprotectPgBackupCommand : PgBackupCmdlet
+    public sealed class UnprotectPgBackupCommand : PgBackupStorageCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -35,8 +35,9 @@ namespace PgBackup.Commands
 
         protected override void ProcessRecord()
         {
-            if (InputObject is not null) { One(InputObject.Path, InputObject.StoreOptions); return; }
-            foreach (var p in Path) One(ResolvePath(p), StoreOptions.Default);
+            if (InputObject is not null) { One(InputObject.Path, StorageOptionsFor(InputObject)); return; }
+            var options = StorageOptions();
+            foreach (var p in Path) One(ResolvePath(p), options);
         }
 
         private void One(string path, StoreOptions options)

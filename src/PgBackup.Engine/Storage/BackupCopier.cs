@@ -1,0 +1,193 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Threading;
+
+namespace PgBackup
+{
+    /// <summary>What Copy-PgBackup was asked to do.</summary>
+    public sealed class CopyRequest
+    {
+        /// <summary>The backup's path or s3:// URI.</summary>
+        public string SourcePath { get; init; } = "";
+        public StoreOptions SourceOptions { get; init; } = StoreOptions.Default;
+        /// <summary>A folder or an s3:// prefix.</summary>
+        public string Destination { get; init; } = "";
+        public StoreOptions DestinationOptions { get; init; } = StoreOptions.Default;
+        /// <summary>Replace a backup of the same name at the destination.</summary>
+        public bool Force { get; init; }
+    }
+
+    /// <summary>
+    /// Copies a backup between folders and buckets: its data (a file, or a Directory backup's files), then its
+    /// manifest, last, so that the copy is complete only when all of it arrived. Every byte is hashed on its way to the
+    /// destination (and each S3 part carries its Content-MD5, which the service checks); when the SHA-256 differs from
+    /// the manifest's, the copy is removed and the copy fails.
+    /// </summary>
+    public static class BackupCopier
+    {
+        public static BackupInfo Copy(CopyRequest request, IOperationLog log, CancellationToken ct)
+        {
+            using var source = BackupSource.Open(request.SourcePath, request.SourceOptions, log, ct);
+            using var destination = StoreFactory.OpenLocation(request.Destination, request.DestinationOptions, create: true);
+            var name = source.Name;
+            var target = destination.GetPath(name);
+            if (string.Equals(target, source.Path, StringComparison.Ordinal))
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, $"{source.Path} is already in {destination.Location}: the destination must be another folder or prefix.", source.Path);
+
+            var existing = new[] { name, BackupNaming.ManifestName(name), BackupNaming.PartialName(name) }
+                .Where(n => destination.Get(n, ct) is not null).ToList();
+            if (existing.Count > 0)
+            {
+                if (!request.Force)
+                    throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists,
+                        $"{target} already exists; nothing was copied. Use -Force to replace it.", target);
+                log.Verbose($"Replacing {target} (-Force).");
+                BackupCatalog.Remove(destination, name, log, ct);
+            }
+
+            var activity = $"Copying {name} to {destination.Location}";
+            log.Verbose($"Copying {source.Path} to {target}.");
+            try
+            {
+                if (source.Format == BackupFormat.Directory) CopyDirectory(source, destination, log, activity, ct);
+                else CopyFile(source, destination, log, activity, ct);
+            }
+            finally
+            {
+                log.Progress(new ProgressInfo(activity, "Done") { Completed = true });
+            }
+            return BackupCatalog.Get(destination, name, log, ct);
+        }
+
+        private static Action<long> Progress(IOperationLog log, string activity, long total)
+        {
+            long last = -1;
+            return n =>
+            {
+                long mb = n >> 20;
+                if (mb == last) return;
+                last = mb;
+                log.Progress(new ProgressInfo(activity, $"{ByteProgress.Format(n)} of {ByteProgress.Format(total)}")
+                { PercentComplete = total > 0 ? (int)Math.Min(100, n * 100 / total) : -1 });
+            };
+        }
+
+        private static PgBackupException Mismatch(string what, string target) =>
+            new PgBackupException(ErrorIds.BackupChecksumMismatch, ErrorKind.InvalidData,
+                $"{what}: the source was changed or damaged after the backup, or damaged on the way. The copy at {target} was removed.", target);
+
+        private static void CopyFile(BackupSource source, IBackupStore destination, IOperationLog log, string activity, CancellationToken ct)
+        {
+            var name = source.Name;
+            var manifest = source.Manifest;
+            using var writer = destination.OpenWrite(name, ct);
+            try
+            {
+                using (var stored = source.OpenStored(Progress(log, activity, source.Info.SizeBytes), ct))
+                using (var hashing = new HashingStream(writer.Stream))
+                {
+                    StreamPump.Copy(stored, hashing, null, ct);
+                    writer.Finish(ct);
+                    if (manifest is not null)
+                    {
+                        if (hashing.BytesWritten != manifest.SizeBytes)
+                            throw Mismatch($"{hashing.BytesWritten:N0} bytes arrived; the manifest says {manifest.SizeBytes:N0}", destination.GetPath(name));
+                        if (!string.Equals(hashing.HashHex, manifest.Sha256, StringComparison.OrdinalIgnoreCase))
+                            throw Mismatch("The SHA-256 of what arrived differs from the manifest's", destination.GetPath(name));
+                        log.Verbose($"SHA-256 {manifest.Sha256.Substring(0, 12)}... of {hashing.BytesWritten:N0} bytes matches the manifest.");
+                    }
+                    else log.Verbose($"Copied {hashing.BytesWritten:N0} bytes (SHA-256 {hashing.HashHex.Substring(0, 12)}...); no manifest to compare with (made by another tool).");
+                }
+                if (manifest is not null)
+                {
+                    CopyGlobals(source, destination, log, ct);
+                    BackupEngine.WriteManifest(destination, manifest, ct);
+                }
+                try { writer.Commit(ct); }
+                catch { TryDelete(destination, BackupNaming.ManifestName(name)); throw; }
+            }
+            catch
+            {
+                writer.Abort();
+                throw;
+            }
+        }
+
+        private static void CopyDirectory(BackupSource source, IBackupStore destination, IOperationLog log, string activity, CancellationToken ct)
+        {
+            var name = source.Name;
+            var manifest = source.Manifest!; // a Directory backup without manifest is incomplete: BackupSource refuses it
+            var files = manifest.Files ?? new List<BackupFileEntry>();
+            var present = new HashSet<string>(BackupVerifier.ListFiles(source, ct), StringComparer.Ordinal);
+            var missing = files.Select(f => f.Name).Where(f => !present.Contains(f)).ToList();
+            var extra = present.Except(files.Select(f => f.Name)).ToList();
+            if (missing.Count > 0 || extra.Count > 0)
+                throw new PgBackupException(ErrorIds.BackupChecksumMismatch, ErrorKind.InvalidData,
+                    $"{source.Path} differs from its manifest ({(missing.Count > 0 ? "missing: " + string.Join(", ", missing.Take(5)) : "")}{(missing.Count > 0 && extra.Count > 0 ? "; " : "")}{(extra.Count > 0 ? "not in the manifest: " + string.Join(", ", extra.Take(5)) : "")}); nothing was copied.", source.Path);
+
+            using var writer = destination.OpenDirectoryWrite(name, ct);
+            try
+            {
+                Directory.CreateDirectory(writer.LocalPath);
+                long done = 0, total = files.Sum(f => f.SizeBytes);
+                var progress = Progress(log, activity, total);
+                foreach (var f in files)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    var local = Path.Combine(writer.LocalPath, f.Name.Replace('/', Path.DirectorySeparatorChar));
+                    Directory.CreateDirectory(Path.GetDirectoryName(local)!);
+                    long before = done;
+                    using (var input = new HashingReadStream(source.Store.OpenRead(name + "/" + f.Name, ct), n => progress(before + n)))
+                    using (var output = new FileStream(local, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+                    {
+                        input.CopyTo(output, 1 << 20);
+                        done += input.BytesRead;
+                        if (input.BytesRead != f.SizeBytes || !string.Equals(input.HashHex, f.Sha256, StringComparison.OrdinalIgnoreCase))
+                            throw Mismatch($"The file {f.Name} ({input.BytesRead:N0} bytes) differs from the manifest's SHA-256", destination.GetPath(name));
+                    }
+                }
+                if (!string.Equals(BackupEngine.DirectoryHash(files), manifest.Sha256, StringComparison.OrdinalIgnoreCase))
+                    throw Mismatch("The files' combined SHA-256 differs from the manifest's", destination.GetPath(name));
+                log.Verbose($"All {files.Count} files match the manifest's SHA-256.");
+                writer.Finish(ct);
+                CopyGlobals(source, destination, log, ct);
+                BackupEngine.WriteManifest(destination, manifest, ct);
+                try { writer.Commit(ct); }
+                catch { TryDelete(destination, BackupNaming.ManifestName(name)); throw; }
+            }
+            catch
+            {
+                writer.Abort();
+                throw;
+            }
+        }
+
+        /// <summary>The roles file saved beside a backup (when there is one), verified like the backup.</summary>
+        private static void CopyGlobals(BackupSource source, IBackupStore destination, IOperationLog log, CancellationToken ct)
+        {
+            var globals = source.Manifest?.Globals;
+            if (globals is null || string.IsNullOrEmpty(globals.Name) || source.Store.Get(globals.Name, ct) is null) return;
+            if (destination.Get(globals.Name, ct) is not null) destination.Delete(globals.Name, ct);
+            using var writer = destination.OpenWrite(globals.Name, ct);
+            using (var input = new HashingReadStream(source.Store.OpenRead(globals.Name, ct)))
+            {
+                input.CopyTo(writer.Stream, 1 << 20);
+                writer.Finish(ct);
+                if (!string.IsNullOrEmpty(globals.Sha256) && !string.Equals(input.HashHex, globals.Sha256, StringComparison.OrdinalIgnoreCase))
+                {
+                    writer.Abort();
+                    throw Mismatch($"The roles file {globals.Name} differs from the manifest's SHA-256", destination.GetPath(globals.Name));
+                }
+            }
+            writer.Commit(ct);
+            log.Verbose($"Copied {globals.Name}.");
+        }
+
+        private static void TryDelete(IBackupStore store, string name)
+        {
+            try { store.Delete(name, CancellationToken.None); } catch (PgBackupException) { }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+using System;
+
+namespace PgBackup
+{
+    /// <summary>How to address buckets: in the path (<c>https://endpoint/bucket/key</c>) or in the host name.</summary>
+    public enum S3AddressingStyle
+    {
+        /// <summary>Path style for a custom endpoint (-EndpointUrl), virtual-hosted style for AWS.</summary>
+        Auto,
+        Path,
+        VirtualHosted,
+    }
+
+    /// <summary>When the AWS SDK adds its own checksums (CRC32 trailers) to uploads.</summary>
+    public enum S3ChecksumMode
+    {
+        /// <summary>WhenRequired for a custom endpoint (-EndpointUrl), WhenSupported for AWS.</summary>
+        Auto,
+        /// <summary>Only where the operation requires one: what most S3-compatible services accept.</summary>
+        WhenRequired,
+        /// <summary>On every upload (AWS S3's default; several S3-compatible services reject these uploads).</summary>
+        WhenSupported,
+    }
+
+    /// <summary>Server-side encryption of uploaded objects.</summary>
+    public enum S3ServerSideEncryption
+    {
+        /// <summary>The bucket's default.</summary>
+        None,
+        /// <summary>SSE-S3: keys managed by the storage service (<c>AES256</c>).</summary>
+        AES256,
+        /// <summary>SSE-KMS: keys in AWS KMS (<c>aws:kms</c>), optionally a given key (-KmsKeyId).</summary>
+        KMS,
+    }
+
+    /// <summary>
+    /// Settings for opening a store. Only s3:// locations use them: credentials, region, endpoint and the upload's
+    /// settings. They travel with the objects that a listing returns (hidden), so that piped objects reach their store
+    /// again; <see cref="ToString"/> never shows a secret.
+    /// </summary>
+    public sealed class StoreOptions
+    {
+        public const int MinPartSizeBytes = 5 << 20;
+        public const int DefaultPartSizeBytes = 8 << 20;
+        public const int MaxPartSizeBytes = 512 << 20;
+        public const int DefaultUploadConcurrency = 2;
+
+        public static readonly StoreOptions Default = new StoreOptions();
+
+        /// <summary>Access key id (with <see cref="SecretKey"/>); null for the AWS default credential chain or a profile.</summary>
+        public string? AccessKey { get; init; }
+        public string? SecretKey { get; init; }
+        /// <summary>Session token of temporary credentials (with AccessKey and SecretKey).</summary>
+        public string? SessionToken { get; init; }
+        /// <summary>A profile in the AWS shared credentials and config files.</summary>
+        public string? ProfileName { get; init; }
+        public string? Region { get; init; }
+        /// <summary>An S3-compatible service's endpoint (https://...); null for AWS (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL).</summary>
+        public string? EndpointUrl { get; init; }
+        public S3AddressingStyle AddressingStyle { get; init; } = S3AddressingStyle.Auto;
+        public S3ChecksumMode ChecksumMode { get; init; } = S3ChecksumMode.Auto;
+        public S3ServerSideEncryption ServerSideEncryption { get; init; } = S3ServerSideEncryption.None;
+        public string? KmsKeyId { get; init; }
+        /// <summary>The storage class of uploaded objects (STANDARD, STANDARD_IA, ...); null for the bucket's default.</summary>
+        public string? StorageClass { get; init; }
+        /// <summary>The size of one part of a multipart upload (at least 5 MiB); memory is about this times (concurrency + 1).</summary>
+        public int PartSizeBytes { get; init; } = DefaultPartSizeBytes;
+        /// <summary>Parts uploaded at the same time while the next one fills.</summary>
+        public int UploadConcurrency { get; init; } = DefaultUploadConcurrency;
+        /// <summary>How often the SDK retries a failed request (null: the SDK's default).</summary>
+        public int? MaxErrorRetry { get; init; }
+        /// <summary>Share HTTP connections with other clients of the same settings (off for tests of rejected uploads).</summary>
+        public bool CacheHttpClient { get; init; } = true;
+
+        /// <summary>The endpoint in force: -EndpointUrl, else $env:AWS_ENDPOINT_URL_S3, else $env:AWS_ENDPOINT_URL; null for AWS.</summary>
+        public string? EffectiveEndpointUrl
+        {
+            get
+            {
+                if (!string.IsNullOrWhiteSpace(EndpointUrl)) return EndpointUrl!.Trim();
+                foreach (var name in new[] { "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL" })
+                {
+                    var v = Environment.GetEnvironmentVariable(name);
+                    if (!string.IsNullOrWhiteSpace(v)) return v!.Trim();
+                }
+                return null;
+            }
+        }
+
+        public bool UsesPathStyle => AddressingStyle == S3AddressingStyle.Path ||
+                                     (AddressingStyle == S3AddressingStyle.Auto && EffectiveEndpointUrl is not null);
+
+        public bool ChecksumsWhenRequired => ChecksumMode == S3ChecksumMode.WhenRequired ||
+                                             (ChecksumMode == S3ChecksumMode.Auto && EffectiveEndpointUrl is not null);
+
+        /// <summary>Throws InvalidParameter for settings that cannot work.</summary>
+        public void Validate()
+        {
+            if (PartSizeBytes < MinPartSizeBytes || PartSizeBytes > MaxPartSizeBytes)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
+                    $"The S3 part size must be between {MinPartSizeBytes >> 20} and {MaxPartSizeBytes >> 20} MiB; {PartSizeBytes >> 20} MiB was given.");
+            if (UploadConcurrency < 1 || UploadConcurrency > 16)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, $"The S3 upload concurrency must be between 1 and 16; {UploadConcurrency} was given.");
+            if ((AccessKey is null) != (SecretKey is null))
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "An S3 access key needs its secret key, and the other way round.");
+            if (AccessKey is not null && ProfileName is not null)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "Give either -S3Credential or -ProfileName, not both.");
+            if (KmsKeyId is not null && ServerSideEncryption != S3ServerSideEncryption.KMS)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-KmsKeyId needs -ServerSideEncryption KMS.");
+            var endpoint = EffectiveEndpointUrl;
+            if (endpoint is not null && (!System.Uri.TryCreate(endpoint, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https")))
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
+                    $"The S3 endpoint '{endpoint}' is not an http:// or https:// URL (for example https://s3.us-west-004.backblazeb2.com).", endpoint);
+        }
+
+        /// <summary>A copy with the upload settings of <paramref name="upload"/> (part size, concurrency, encryption, storage class).</summary>
+        public StoreOptions WithUploadSettingsOf(StoreOptions upload) => new StoreOptions
+        {
+            AccessKey = AccessKey, SecretKey = SecretKey, SessionToken = SessionToken, ProfileName = ProfileName, Region = Region,
+            EndpointUrl = EndpointUrl, AddressingStyle = AddressingStyle, ChecksumMode = ChecksumMode, MaxErrorRetry = MaxErrorRetry,
+            CacheHttpClient = CacheHttpClient,
+            ServerSideEncryption = upload.ServerSideEncryption, KmsKeyId = upload.KmsKeyId, StorageClass = upload.StorageClass,
+            PartSizeBytes = upload.PartSizeBytes, UploadConcurrency = upload.UploadConcurrency,
+        };
+
+        /// <summary>The settings without secrets (for verbose lines).</summary>
+        public override string ToString()
+        {
+            var who = AccessKey is not null ? $"access key {AccessKey}" : ProfileName is not null ? $"profile '{ProfileName}'" : "the AWS default credentials";
+            var where = EffectiveEndpointUrl ?? "AWS";
+            return $"{where}, {who}, region {Region ?? "(default)"}, {(UsesPathStyle ? "path" : "virtual-hosted")}-style, checksums {(ChecksumsWhenRequired ? "when required" : "when supported")}";
+        }
+    }
+}

@@ -1,0 +1,85 @@
+using System.Linq;
+using System.Management.Automation;
+
+namespace PgBackup.Commands
+{
+    /// <summary>
+    /// Copy-PgBackup: copies backups between folders and buckets (both directions, and bucket to bucket), data first and
+    /// manifest last, checking the SHA-256 on the way; writes the new copies.
+    /// </summary>
+    [Cmdlet(VerbsCommon.Copy, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "InputObject")]
+    [OutputType(typeof(BackupInfo))]
+    public sealed class CopyPgBackupCommand : PgBackupStorageWriteCmdlet
+    {
+        private static readonly string[] DestinationParameterNames =
+            { nameof(DestinationS3Credential), nameof(DestinationProfileName), nameof(DestinationRegion), nameof(DestinationEndpointUrl) };
+
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string[] Path { get; set; } = System.Array.Empty<string>();
+
+        [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
+        public BackupInfo? InputObject { get; set; }
+
+        /// <summary>A folder or an s3:// prefix.</summary>
+        [Parameter(Mandatory = true, Position = 1)]
+        [ValidateNotNullOrEmpty]
+        public string Destination { get; set; } = "";
+
+        [Parameter]
+        [Credential]
+        public PSCredential? DestinationS3Credential { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? DestinationProfileName { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? DestinationRegion { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? DestinationEndpointUrl { get; set; }
+
+        /// <summary>Replace a backup of the same name at the destination.</summary>
+        [Parameter] public SwitchParameter Force { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            if (InputObject is not null) { Copy(InputObject.Path, StorageOptionsFor(InputObject)); return; }
+            var options = StorageOptions();
+            foreach (var p in Path) Copy(ResolvePath(p), options);
+        }
+
+        /// <summary>
+        /// The destination's settings: the -Destination* parameters when any is given; otherwise this command's S3
+        /// parameters when any is given; otherwise the source's (a bucket-to-bucket copy with the same credentials).
+        /// </summary>
+        private StoreOptions DestinationOptions(StoreOptions source)
+        {
+            if (DestinationParameterNames.Any(n => MyInvocation.BoundParameters.ContainsKey(n)))
+                return BuildOptions(DestinationS3Credential, DestinationProfileName, DestinationRegion, DestinationEndpointUrl, S3AddressingStyle, S3ChecksumMode, this);
+            if (StorageParametersGiven) return StorageOptions();
+            return source.WithUploadSettingsOf(UploadSettings());
+        }
+
+        private void Copy(string path, StoreOptions sourceOptions)
+        {
+            var destination = ResolvePath(Destination);
+            var destinationOptions = DestinationOptions(sourceOptions);
+            var name = System.IO.Path.GetFileName(path.TrimEnd('/', '\\'));
+            var action = Force ? $"Copy backup {name} (replacing a copy of the same name)" : $"Copy backup {name}";
+            if (!ShouldProcess(destination, action)) return;
+            if (TryRun((log, ct) => BackupCopier.Copy(new CopyRequest
+                {
+                    SourcePath = path,
+                    SourceOptions = sourceOptions,
+                    Destination = destination,
+                    DestinationOptions = destinationOptions,
+                    Force = Force,
+                }, log, ct), path, out var copy))
+                WriteObject(copy);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using System.Linq;
+using System.Management.Automation;
+
+namespace PgBackup.Commands
+{
+    /// <summary>
+    /// The base of every cmdlet that takes a location: the settings for s3:// locations (credentials, region, endpoint,
+    /// addressing, checksums). They are ignored for local folders. Objects listed from a bucket carry the settings they
+    /// were listed with (hidden), so that piping them on needs no credentials again.
+    /// </summary>
+    public abstract class PgBackupStorageCmdlet : PgBackupCmdlet
+    {
+        internal static readonly string[] ConnectionParameterNames =
+            { nameof(S3Credential), nameof(ProfileName), nameof(Region), nameof(EndpointUrl), nameof(S3AddressingStyle), nameof(S3ChecksumMode) };
+
+        /// <summary>Access key id as user name, secret access key as password.</summary>
+        [Parameter]
+        [Credential]
+        public PSCredential? S3Credential { get; set; }
+
+        /// <summary>A profile of the AWS shared credentials and config files.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ProfileName { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? Region { get; set; }
+
+        /// <summary>The endpoint of an S3-compatible service (Backblaze B2, Cloudflare R2, Wasabi, MinIO, Ceph, GCS).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? EndpointUrl { get; set; }
+
+        [Parameter]
+        public S3AddressingStyle S3AddressingStyle { get; set; } = S3AddressingStyle.Auto;
+
+        [Parameter]
+        public S3ChecksumMode S3ChecksumMode { get; set; } = S3ChecksumMode.Auto;
+
+        /// <summary>True when any of the S3 connection parameters was given.</summary>
+        protected bool StorageParametersGiven => ConnectionParameterNames.Any(n => MyInvocation.BoundParameters.ContainsKey(n));
+
+        /// <summary>The S3 settings from this cmdlet's parameters.</summary>
+        protected virtual StoreOptions StorageOptions() => BuildOptions(S3Credential, ProfileName, Region, EndpointUrl, S3AddressingStyle, S3ChecksumMode, null);
+
+        /// <summary>
+        /// The settings for a piped object: this cmdlet's S3 parameters when any was given, otherwise those the object
+        /// was listed with.
+        /// </summary>
+        protected StoreOptions StorageOptionsFor(BackupInfo? input) =>
+            input is not null && !StorageParametersGiven ? input.StoreOptions : StorageOptions();
+
+        internal static StoreOptions BuildOptions(PSCredential? credential, string? profile, string? region, string? endpoint,
+            S3AddressingStyle addressing, S3ChecksumMode checksums, PgBackupStorageWriteCmdlet? upload)
+        {
+            bool hasCredential = credential is not null && credential != PSCredential.Empty;
+            var options = new StoreOptions
+            {
+                AccessKey = hasCredential ? credential!.UserName : null,
+                SecretKey = hasCredential ? credential!.GetNetworkCredential().Password : null,
+                ProfileName = profile,
+                Region = region,
+                EndpointUrl = endpoint,
+                AddressingStyle = addressing,
+                ChecksumMode = checksums,
+            };
+            if (upload is not null) options = options.WithUploadSettingsOf(upload.UploadSettings());
+            return options;
+        }
+    }
+
+    /// <summary>The base of cmdlets that upload (New-PgBackup, Copy-PgBackup): server-side encryption, storage class, parts.</summary>
+    public abstract class PgBackupStorageWriteCmdlet : PgBackupStorageCmdlet
+    {
+        [Parameter]
+        public S3ServerSideEncryption ServerSideEncryption { get; set; } = S3ServerSideEncryption.None;
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? KmsKeyId { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(StorageClassCompleter))]
+        public string? StorageClass { get; set; }
+
+        /// <summary>The size of each uploaded part in MiB; memory is about this times (concurrency + 1).</summary>
+        [Parameter]
+        [ValidateRange(5, 512)]
+        public int S3PartSizeMB { get; set; } = StoreOptions.DefaultPartSizeBytes >> 20;
+
+        [Parameter]
+        [ValidateRange(1, 16)]
+        public int S3UploadConcurrency { get; set; } = StoreOptions.DefaultUploadConcurrency;
+
+        internal StoreOptions UploadSettings() => new StoreOptions
+        {
+            ServerSideEncryption = ServerSideEncryption,
+            KmsKeyId = KmsKeyId,
+            StorageClass = StorageClass,
+            PartSizeBytes = S3PartSizeMB << 20,
+            UploadConcurrency = S3UploadConcurrency,
+        };
+
+        protected override StoreOptions StorageOptions() => BuildOptions(S3Credential, ProfileName, Region, EndpointUrl, S3AddressingStyle, S3ChecksumMode, this);
+    }
+
+    /// <summary>Tab completion of the usual S3 storage classes (any other value is passed on as it is).</summary>
+    public sealed class StorageClassCompleter : IArgumentCompleter
+    {
+        private static readonly string[] Classes = { "STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE", "REDUCED_REDUNDANCY" };
+
+        public System.Collections.Generic.IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+            System.Management.Automation.Language.CommandAst commandAst, System.Collections.IDictionary fakeBoundParameters) =>
+            Classes.Where(c => c.StartsWith(wordToComplete ?? "", System.StringComparison.OrdinalIgnoreCase)).Select(c => new CompletionResult(c));
+    }
+}

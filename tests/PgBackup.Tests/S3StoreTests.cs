@@ -1,0 +1,279 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Threading;
+using Amazon.S3.Model;
+using PgBackup;
+using PgBackup.TestHarness;
+using Xunit;
+
+namespace PgBackup.Tests
+{
+    /// <summary>The S3 store against the real gateway that build.ps1 starts (Ceph RADOS Gateway).</summary>
+    public sealed class S3StoreTests
+    {
+        private static S3TestServer Server => S3TestServer.Current!;
+        private static readonly CancellationToken None = CancellationToken.None;
+
+        private static byte[] RandomBytes(int n)
+        {
+            var b = new byte[n];
+            new Random(n).NextBytes(b);
+            return b;
+        }
+
+        private static string Sha(byte[] b) => Convert.ToHexString(SHA256.HashData(b)).ToLowerInvariant();
+
+        private static byte[] ReadAll(IBackupStore store, string name)
+        {
+            using var s = store.OpenRead(name, None);
+            using var ms = new MemoryStream();
+            s.CopyTo(ms);
+            return ms.ToArray();
+        }
+
+        [S3Fact]
+        public void WritesASmallObjectWithOnePutAndMarksItWhileItIsWritten()
+        {
+            var bucket = Server.NewBucket();
+            using var store = new S3Store($"s3://{bucket}/pg", Server.Options());
+            using var c = Server.Client();
+            const string name = "backup_app_20260101_030000.sql.gz";
+            var data = RandomBytes(1000);
+            using (var w = store.OpenWrite(name, None))
+            {
+                Assert.Equal(new[] { "pg/" + name + ".partial" }, S3TestServer.Keys(c, bucket));
+                w.Stream.Write(data, 0, data.Length);
+                Assert.DoesNotContain("pg/" + name, S3TestServer.Keys(c, bucket));
+                w.Finish(None);
+                Assert.Contains("pg/" + name, S3TestServer.Keys(c, bucket));
+                // Uploaded, no manifest yet: interrupted if it stopped here, never a backup of another tool.
+                var listed = BackupCatalog.List(store, NullLog.Instance, None).Single();
+                Assert.Equal(BackupStatus.Incomplete, listed.Status);
+                Assert.Contains("manifest was never written", listed.StatusDetail);
+                w.Commit(None);
+            }
+            Assert.Equal(new[] { "pg/" + name }, S3TestServer.Keys(c, bucket));
+            Assert.Equal(data, ReadAll(store, name));
+            var entry = store.Get(name, None)!;
+            Assert.Equal(1000, entry.SizeBytes);
+            Assert.False(entry.IsDirectory);
+            Assert.Equal($"s3://{bucket}/pg/{name}", store.GetPath(name));
+            Assert.Null(store.GetLocalPath(name));
+            // No manifest and no marker: a backup made by another tool (aws s3 cp of the guide's file).
+            Assert.Equal(BackupStatus.NoManifest, BackupCatalog.List(store, NullLog.Instance, None).Single().Status);
+        }
+
+        [S3Fact]
+        public void UploadsLargeObjectsInPartsWithBoundedMemoryAndReadsThemBack()
+        {
+            var bucket = Server.NewBucket();
+            using var store = new S3Store($"s3://{bucket}/", Server.Options(partSizeMiB: 5, concurrency: 2));
+            using var c = Server.Client();
+            const string name = "backup_app_20260101_030000.dump";
+            var data = RandomBytes((17 << 20) + 12345);
+            long before = GC.GetTotalAllocatedBytes(true);
+            using (var w = store.OpenWrite(name, None))
+            {
+                for (int i = 0; i < data.Length; i += 100_000)
+                    w.Stream.Write(data, i, Math.Min(100_000, data.Length - i));
+                Assert.Equal(data.Length, w.BytesWritten);
+                // Three full parts went while writing; nothing is visible yet.
+                Assert.Single(S3TestServer.Uploads(c, bucket));
+                Assert.DoesNotContain(name, S3TestServer.Keys(c, bucket));
+                w.Finish(None);
+                w.Commit(None);
+            }
+            long allocated = GC.GetTotalAllocatedBytes(true) - before;
+            // Part buffers: at most (concurrency + 1) x 5 MiB, plus the SDK's own buffers; never the whole 17 MiB twice.
+            Assert.True(allocated < 40L << 20, $"allocated {allocated / (1 << 20)} MiB");
+            Assert.Empty(S3TestServer.Uploads(c, bucket));
+            var head = c.GetObjectMetadataAsync(bucket, name).GetAwaiter().GetResult();
+            Assert.Equal(data.Length, head.ContentLength);
+            Assert.EndsWith("-4\"", head.ETag); // four parts
+            Assert.Equal(Sha(data), Sha(ReadAll(store, name)));
+        }
+
+        [S3Fact]
+        public void AnAbortedUploadLeavesNothing()
+        {
+            var bucket = Server.NewBucket();
+            using var store = new S3Store($"s3://{bucket}/x/", Server.Options(partSizeMiB: 5));
+            using var c = Server.Client();
+            var data = RandomBytes(12 << 20);
+            using (var w = store.OpenWrite("backup_app_20260101_030000.sql", None))
+            {
+                w.Stream.Write(data, 0, data.Length);
+                Assert.Single(S3TestServer.Uploads(c, bucket));
+                w.Abort();
+            }
+            Assert.Empty(S3TestServer.Keys(c, bucket));
+            Assert.Empty(S3TestServer.Uploads(c, bucket));
+            // Abort after the upload completed deletes the object too.
+            using (var w = store.OpenWrite("backup_app_20260101_040000.sql", None))
+            {
+                w.Stream.Write(data, 0, 100);
+                w.Finish(None);
+            } // disposed without Commit
+            Assert.Empty(S3TestServer.Keys(c, bucket));
+        }
+
+        [S3Fact]
+        public void RefusesToOverwriteAnExistingObject()
+        {
+            var bucket = Server.NewBucket();
+            using var store = new S3Store($"s3://{bucket}/", Server.Options());
+            using var c = Server.Client();
+            c.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = "backup_app_20260101_030000.sql.gz", ContentBody = "old" }).GetAwaiter().GetResult();
+            var e = Assert.Throws<PgBackupException>(() => store.OpenWrite("backup_app_20260101_030000.sql.gz", None));
+            Assert.Equal(ErrorIds.BackupExists, e.ErrorId);
+        }
+
+        [S3Fact]
+        public void ListsMoreThanOnePageAndDeletesFoldersOfMoreThanOneBatch()
+        {
+            var bucket = Server.NewBucket();
+            using var c = Server.Client();
+            var names = Enumerable.Range(0, 1105).Select(i => $"p/backup_db{i % 7}_2025{(i % 12) + 1:00}{(i % 28) + 1:00}_{i % 24:00}{i % 60:00}{i / 60:00}.sql.gz").Distinct().ToList();
+            var folderFiles = Enumerable.Range(0, 1003).Select(i => $"p/backup_big_20260101_000000.dir/{i}.dat").ToList();
+            S3TestServer.PutMany(c, bucket, names.Concat(folderFiles).Append("p/notes.txt").Append("p/sub/deeper.txt"));
+            using var store = new S3Store($"s3://{bucket}/p", Server.Options());
+            var entries = store.List(null, None);
+            Assert.Equal(names.Count + 1, entries.Count(e => !e.IsDirectory));
+            var folder = entries.Single(e => e.Name == "backup_big_20260101_000000.dir");
+            Assert.True(folder.IsDirectory);
+            Assert.Equal(1003, folder.SizeBytes);
+            Assert.Contains(entries, e => e.Name == "sub" && e.IsDirectory);
+            Assert.Equal(1003, store.List("backup_big_20260101_000000.dir", None).Count);
+            var backups = BackupCatalog.List(store, NullLog.Instance, None);
+            Assert.Equal(names.Count + 1, backups.Count);
+
+            store.Delete("backup_big_20260101_000000.dir", None);
+            Assert.Empty(S3TestServer.Keys(c, bucket, "p/backup_big_20260101_000000.dir/"));
+            Assert.Null(store.Get("backup_big_20260101_000000.dir", None));
+            Assert.Equal(names.Count, BackupCatalog.List(store, NullLog.Instance, None).Count);
+        }
+
+        [S3Fact]
+        public void SweepsMarkersTheirDataAndAbandonedUploadsButNothingElse()
+        {
+            var bucket = Server.NewBucket();
+            using var c = Server.Client();
+            // Crashed after the upload, before the manifest: data + marker.
+            S3TestServer.PutMany(c, bucket, new[] { "backup_a_20260101_000000.dump", "backup_a_20260101_000000.dump.partial",
+                // Crashed after the manifest, before the marker went: a complete backup.
+                "backup_b_20260101_000000.sql.gz", "backup_b_20260101_000000.sql.gz.partial",
+                // The guide's backup and an unrelated object.
+                "backup_c_20260101_000000.sql.gz", "other.partial" });
+            var manifest = new BackupManifest { Name = "backup_b_20260101_000000.sql.gz", Database = "b", Sha256 = new string('0', 64), SizeBytes = 1, StartTime = DateTime.UtcNow };
+            c.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = "backup_b_20260101_000000.sql.gz.json", InputStream = new MemoryStream(manifest.ToJsonBytes()) }).GetAwaiter().GetResult();
+            // A process killed mid-upload: a multipart upload with one part, and one of another tool's.
+            var upload = c.InitiateMultipartUploadAsync(bucket, "backup_d_20260101_000000.sql.gz").GetAwaiter().GetResult();
+            c.UploadPartAsync(new UploadPartRequest { BucketName = bucket, Key = "backup_d_20260101_000000.sql.gz", UploadId = upload.UploadId, PartNumber = 1, InputStream = new MemoryStream(new byte[100]) }).GetAwaiter().GetResult();
+            c.InitiateMultipartUploadAsync(bucket, "videos/cat.mp4").GetAwaiter().GetResult();
+            using var store = new S3Store($"s3://{bucket}/", Server.Options());
+
+            var before = BackupCatalog.List(store, NullLog.Instance, None).ToDictionary(b => b.Name);
+            Assert.Equal(BackupStatus.Incomplete, before["backup_a_20260101_000000.dump"].Status);
+            Assert.Equal(BackupStatus.Complete, before["backup_b_20260101_000000.sql.gz"].Status);
+            Assert.Equal(BackupStatus.NoManifest, before["backup_c_20260101_000000.sql.gz"].Status);
+            Assert.Equal(BackupStatus.Incomplete, BackupCatalog.Get(store, "backup_a_20260101_000000.dump", NullLog.Instance, None).Status);
+
+            // Nothing is a day old: nothing goes.
+            Assert.Empty(BackupCatalog.SweepStalePartials(store, TimeSpan.FromHours(24), NullLog.Instance, None));
+            Thread.Sleep(1100);
+            var swept = BackupCatalog.SweepStalePartials(store, TimeSpan.FromMilliseconds(500), NullLog.Instance, None);
+            Assert.Equal(new[] { "backup_a_20260101_000000.dump", "backup_a_20260101_000000.dump.partial", "backup_b_20260101_000000.sql.gz.partial", "backup_d_20260101_000000.sql.gz" }, swept.OrderBy(s => s, StringComparer.Ordinal));
+            Assert.Equal(new[] { "backup_b_20260101_000000.sql.gz", "backup_b_20260101_000000.sql.gz.json", "backup_c_20260101_000000.sql.gz", "other.partial" },
+                S3TestServer.Keys(c, bucket).OrderBy(k => k, StringComparer.Ordinal));
+            Assert.Equal(new[] { "videos/cat.mp4" }, S3TestServer.Uploads(c, bucket));
+        }
+
+        [S3Fact]
+        public void MapsErrorsToStableIdsWithoutTheSecret()
+        {
+            var bucket = Server.NewBucket();
+            const string wrongSecret = "wrong-secret-0123456789";
+            using (var wrong = new S3Store($"s3://{bucket}/", Server.Options(secret: wrongSecret)))
+            {
+                var e = Assert.Throws<PgBackupException>(() => wrong.List(null, None));
+                Assert.Equal(ErrorIds.S3AccessDenied, e.ErrorId);
+                Assert.Equal(ErrorKind.AuthenticationError, e.Kind);
+                Assert.DoesNotContain(wrongSecret, e.Message);
+                e = Assert.Throws<PgBackupException>(() => wrong.OpenWrite("backup_a_20260101_000000.sql", None));
+                Assert.Equal(ErrorIds.S3AccessDenied, e.ErrorId);
+            }
+            using (var missing = new S3Store($"s3://no-such-bucket-{Guid.NewGuid():n}/x", Server.Options()))
+            {
+                var e = Assert.Throws<PgBackupException>(() => missing.List(null, None));
+                Assert.Equal(ErrorIds.S3BucketNotFound, e.ErrorId);
+                e = Assert.Throws<PgBackupException>(() => missing.OpenWrite("backup_a_20260101_000000.sql", None));
+                Assert.Equal(ErrorIds.S3BucketNotFound, e.ErrorId);
+            }
+            using (var stranger = new S3Store($"s3://{bucket}/", Server.Options(access: Server.OtherAccessKey, secret: Server.OtherSecretKey)))
+            {
+                var e = Assert.Throws<PgBackupException>(() => stranger.OpenWrite("backup_a_20260101_000000.sql", None));
+                Assert.Equal(ErrorIds.S3AccessDenied, e.ErrorId);
+                Assert.Equal(ErrorKind.PermissionDenied, e.Kind);
+            }
+            using (var store = new S3Store($"s3://{bucket}/", Server.Options()))
+            {
+                var e = Assert.Throws<PgBackupException>(() => store.OpenRead("backup_a_20260101_000000.sql", None));
+                Assert.Equal(ErrorIds.PathNotFound, e.ErrorId);
+            }
+            using (var nothing = new S3Store($"s3://{bucket}/", Server.Options(endpoint: $"http://127.0.0.1:{FreePort()}")))
+            {
+                var e = Assert.Throws<PgBackupException>(() => nothing.List(null, None));
+                Assert.Equal(ErrorIds.S3RequestFailed, e.ErrorId);
+                Assert.Equal(ErrorKind.ConnectionError, e.Kind);
+            }
+        }
+
+        [S3Fact]
+        public void AnUploadCutOffMidWayFailsClearlyAndLeavesNothing()
+        {
+            var bucket = Server.NewBucket();
+            using var proxy = new CutProxy("127.0.0.1", Server.Port) { CutUploadAfterBytes = 2 << 20 };
+            using var store = new S3Store($"s3://{bucket}/", Server.Options(partSizeMiB: 5, endpoint: proxy.Url));
+            using var c = Server.Client();
+            var data = RandomBytes(16 << 20);
+            var w = store.OpenWrite("backup_app_20260101_030000.sql", None);
+            var e = Assert.Throws<PgBackupException>(() =>
+            {
+                for (int i = 0; i < data.Length; i += 1 << 20) w.Stream.Write(data, i, 1 << 20);
+                w.Finish(None);
+            });
+            w.Abort();
+            w.Dispose();
+            Assert.Equal(ErrorIds.S3UploadFailed, e.ErrorId);
+            Assert.Equal(ErrorKind.ConnectionError, e.Kind);
+            Assert.True(proxy.Cuts > 0);
+            Assert.Empty(S3TestServer.Keys(c, bucket));
+            Assert.Empty(S3TestServer.Uploads(c, bucket));
+        }
+
+        [S3Fact]
+        public void AReadCutOffMidWayResumesWhereItStopped()
+        {
+            var bucket = Server.NewBucket();
+            using var c = Server.Client();
+            var data = RandomBytes(3 << 20);
+            c.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = "backup_app_20260101_030000.dump", InputStream = new MemoryStream(data) }).GetAwaiter().GetResult();
+            using var proxy = new CutProxy("127.0.0.1", Server.Port) { CutDownloadAfterBytes = 1 << 20, DownloadCuts = 2 };
+            using var store = new S3Store($"s3://{bucket}/", Server.Options(endpoint: proxy.Url));
+            Assert.Equal(Sha(data), Sha(ReadAll(store, "backup_app_20260101_030000.dump")));
+            Assert.Equal(2, proxy.Cuts);
+        }
+
+        private static int FreePort()
+        {
+            var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            l.Start();
+            int p = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+            l.Stop();
+            return p;
+        }
+    }
+}
