@@ -117,7 +117,13 @@ namespace PgBackup
                     { RecommendedAction = "Add -CreateDatabase." };
                 if (plan.TargetExists)
                 {
+                    // A client that has just disconnected can still show as a session for a moment: look twice.
                     plan.OtherSessions = admin.OtherSessions(target);
+                    for (int i = 0; i < 10 && plan.OtherSessions > 0 && !request.Force; i++)
+                    {
+                        Thread.Sleep(200);
+                        plan.OtherSessions = admin.OtherSessions(target);
+                    }
                     using var db = PgServer.Connect(connection.WithDatabase(target), redactor, ct);
                     plan.TargetTableCount = Convert.ToInt32(db.Scalar(
                         "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%'"),
