@@ -249,4 +249,63 @@ Describe 'Encryption' {
             Test-Path $b.Path | Should -BeTrue
         }
     }
+
+    Context 'Copy-PgBackup' {
+        BeforeAll {
+            $script:CopySource = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'copy-src') -EncryptPassphrase $Pass
+            function Get-ErrorOf([scriptblock]$Script) { try { & $Script; $null } catch { $_ } }
+        }
+
+        It 'has the decryption parameters' {
+            foreach ($p in 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase') { (Get-Command Copy-PgBackup).Parameters.Keys | Should -Contain $p }
+        }
+
+        It 'copies an encrypted backup as it is, without secrets, and with the passphrase after decrypting it on the way' {
+            $plainCopy = $CopySource | Copy-PgBackup -Destination (Join-Path $Out 'copy-a')
+            $checked = $CopySource | Copy-PgBackup -Destination (Join-Path $Out 'copy-b') -Passphrase $Pass -Verbose 4>&1
+            $copy = $checked | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+            (($checked | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n") | Should -Match 'decrypts and decompresses'
+            foreach ($c in $plainCopy, $copy) {
+                $c.IsGood | Should -BeTrue
+                $c.Encrypted | Should -BeTrue
+                (Get-FileHash $c.Path).Hash | Should -Be (Get-FileHash $CopySource.Path).Hash
+            }
+            ($copy | Test-PgBackup -Passphrase $Pass).Passed | Should -BeTrue
+        }
+
+        It 'copies the guide''s gpg file (no manifest) after proving it opens; a wrong passphrase copies nothing' {
+            $copy = Copy-PgBackup -Path $GuideGpg -Destination (Join-Path $Out 'copy-guide') -Passphrase $Pass
+            $copy.Status | Should -Be 'NoManifest'
+            (Get-FileHash $copy.Path).Hash | Should -Be (Get-FileHash $GuideGpg).Hash
+            $dest = Join-Path $Out 'copy-wrong'
+            $err = Get-ErrorOf { Copy-PgBackup -Path $GuideGpg -Destination $dest -Passphrase (ConvertTo-SecureString 'wrong' -AsPlainText -Force) }
+            $err.FullyQualifiedErrorId | Should -Be 'WrongPassphrase,PgBackup.Commands.CopyPgBackupCommand'
+            @(Get-ChildItem $dest -Force -ErrorAction SilentlyContinue).Count | Should -Be 0
+        }
+
+        It 'refuses to keep a copy of a changed gpg file that fails OpenPGP''s integrity check' {
+            $folder = Join-Path $Out 'copy-tamper'
+            New-Item -ItemType Directory $folder | Out-Null
+            $gpg = Join-Path $folder "backup_${Db}_20240319_030000.sql.gz.gpg"
+            $bytes = [IO.File]::ReadAllBytes($GuideGpg)
+            $i = [int]($bytes.Length * 0.6)
+            $bytes[$i] = $bytes[$i] -bxor 0x20
+            [IO.File]::WriteAllBytes($gpg, $bytes)
+            # Without secrets there is nothing to check it against: it is copied as it is.
+            (Copy-PgBackup -Path $gpg -Destination (Join-Path $Out 'copy-tamper-blind')).Status | Should -Be 'NoManifest'
+            $dest = Join-Path $Out 'copy-tamper-checked'
+            $err = Get-ErrorOf { Copy-PgBackup -Path $gpg -Destination $dest -Passphrase $Pass }
+            $err.FullyQualifiedErrorId | Should -BeIn @('IntegrityCheckFailed,PgBackup.Commands.CopyPgBackupCommand', 'BackupCorrupt,PgBackup.Commands.CopyPgBackupCommand')
+            @(Get-ChildItem $dest -Force -ErrorAction SilentlyContinue).Count | Should -Be 0
+        }
+
+        It 'checks a backup encrypted to a public key with the secret key' {
+            $pk = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'copy-pk') -Format Custom -EncryptRecipient (Join-Path $Out 'ecc.pub.asc')
+            $copy = $pk | Copy-PgBackup -Destination (Join-Path $Out 'copy-pk-dest') -SecretKeyPath (Join-Path $Out 'ecc.sec.asc') -SecretKeyPassphrase $KeyPass
+            $copy.IsGood | Should -BeTrue
+            $err = Get-ErrorOf { $pk | Copy-PgBackup -Destination (Join-Path $Out 'copy-pk-wrong') -SecretKeyPath (Join-Path $Out 'rsa.sec.asc') -SecretKeyPassphrase $KeyPass }
+            $err.FullyQualifiedErrorId | Should -Be 'SecretKeyMissing,PgBackup.Commands.CopyPgBackupCommand'
+            @(Get-ChildItem (Join-Path $Out 'copy-pk-wrong') -Force -ErrorAction SilentlyContinue).Count | Should -Be 0
+        }
+    }
 }

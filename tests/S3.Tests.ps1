@@ -339,6 +339,9 @@ Describe 'Retention, removal and encryption on a bucket' {
         $e = New-PgBackup -ConnectionString $Uri -Path "s3://$Bucket/crypt" -EncryptPassphrase $secret -SchemaOnly @S3Params
         $e.Name | Should -BeLike '*.sql.gz.gpg'
         (Test-PgBackup -Path $e.Path -Passphrase $secret @S3Params).Passed | Should -BeTrue
+        $local = $e | Copy-PgBackup -Destination (Join-Path $Out 'crypt-copy') -Passphrase $secret
+        $local.IsGood | Should -BeTrue
+        $local.Encrypted | Should -BeTrue
         $p = New-PgBackup -ConnectionString $Uri -Path "s3://$Bucket/crypt" -SchemaOnly @S3Params | Protect-PgBackup -Passphrase $secret -Confirm:$false
         $p.Encrypted | Should -BeTrue
         $p.Path | Should -BeLike "s3://$Bucket/crypt/*.gpg"

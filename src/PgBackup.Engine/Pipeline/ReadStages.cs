@@ -18,6 +18,33 @@ namespace PgBackup
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
+    /// <summary>A read stage that also writes every chunk it reads to another stream (a copy made while the data is checked).</summary>
+    public sealed class TeeReadStream : ReadOnlyStream
+    {
+        private readonly Stream _inner;
+        private readonly Stream _copy;
+
+        public TeeReadStream(Stream inner, Stream copy)
+        {
+            _inner = inner;
+            _copy = copy;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n = _inner.Read(buffer, offset, count);
+            if (n > 0) _copy.Write(buffer, offset, n);
+            return n;
+        }
+
+        /// <summary>Reads (and copies) whatever is left.</summary>
+        public void ReadToEnd()
+        {
+            var buffer = new byte[1 << 16];
+            while (Read(buffer, 0, buffer.Length) > 0) { }
+        }
+    }
+
     /// <summary>A read stage that hashes (SHA-256) and counts every byte read through it.</summary>
     public sealed class HashingReadStream : ReadOnlyStream
     {

@@ -17,6 +17,11 @@ namespace PgBackup
         public StoreOptions DestinationOptions { get; init; } = StoreOptions.Default;
         /// <summary>Replace a backup of the same name at the destination.</summary>
         public bool Force { get; init; }
+        /// <summary>
+        /// When given and the backup is encrypted, the copy is also decrypted (and decompressed) on its way, so that a
+        /// copy that would not open with these secrets is not kept.
+        /// </summary>
+        public DecryptionSettings Decryption { get; init; } = DecryptionSettings.None;
     }
 
     /// <summary>
@@ -30,6 +35,7 @@ namespace PgBackup
         public static BackupInfo Copy(CopyRequest request, IOperationLog log, CancellationToken ct)
         {
             using var source = BackupSource.Open(request.SourcePath, request.SourceOptions, log, ct);
+            source.Decryption = request.Decryption;
             using var destination = StoreFactory.OpenLocation(request.Destination, request.DestinationOptions, create: true);
             var name = source.Name;
             var target = destination.GetPath(name);
@@ -88,7 +94,8 @@ namespace PgBackup
                 using (var stored = source.OpenStored(Progress(log, activity, source.Info.SizeBytes), ct))
                 using (var hashing = new HashingStream(writer.Stream))
                 {
-                    StreamPump.Copy(stored, hashing, null, ct);
+                    if (source.Encrypted && source.Decryption.HasAny) CopyDecrypting(source, stored, hashing, destination.GetPath(name), log, ct);
+                    else StreamPump.Copy(stored, hashing, null, ct);
                     writer.Finish(ct);
                     if (manifest is not null)
                     {
@@ -112,6 +119,34 @@ namespace PgBackup
             {
                 writer.Abort();
                 throw;
+            }
+        }
+
+        /// <summary>
+        /// Copies the stored bytes while decrypting (and, for Plain backups, decompressing) them to the end: the copy is
+        /// kept only when it opens with the secrets given and its OpenPGP integrity check passes.
+        /// </summary>
+        private static void CopyDecrypting(BackupSource source, Stream stored, Stream copy, string target, IOperationLog log, CancellationToken ct)
+        {
+            var tee = new TeeReadStream(stored, copy);
+            try
+            {
+                using (var decoded = source.Decode(new NonDisposingReadStream(tee)))
+                using (var sink = new NullSinkStream())
+                {
+                    StreamPump.Copy(decoded, sink, null, ct);
+                    log.Verbose($"The copy decrypts{(source.Format == BackupFormat.Plain ? " and decompresses" : "")} with the secrets given ({sink.BytesWritten:N0} bytes of archive); its integrity check passed.");
+                }
+                tee.ReadToEnd();
+            }
+            catch (PgBackupException e) when (e.ErrorId == ErrorIds.DecryptionFailed || e.ErrorId == ErrorIds.IntegrityCheckFailed || e.ErrorId == ErrorIds.WrongPassphrase)
+            {
+                throw new PgBackupException(e.ErrorId, e.Kind, $"{e.Message} Nothing was copied to {target}.", target, e);
+            }
+            catch (Exception e) when (e is InvalidDataException || e is EndOfStreamException || e.GetType().Name.Contains("Zstd"))
+            {
+                throw new PgBackupException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData,
+                    $"{source.Path} decrypts but does not decompress ({e.Message}); nothing was copied to {target}.", target, e);
             }
         }
 

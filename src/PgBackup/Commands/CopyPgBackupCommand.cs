@@ -42,6 +42,18 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string? DestinationEndpointUrl { get; set; }
 
+        /// <summary>The passphrase of an encrypted backup: the copy is then also decrypted on its way, to prove it opens.</summary>
+        [Parameter]
+        public System.Security.SecureString? Passphrase { get; set; }
+
+        /// <summary>The secret key file for a backup encrypted to a public key.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SecretKeyPath { get; set; }
+
+        [Parameter]
+        public System.Security.SecureString? SecretKeyPassphrase { get; set; }
+
         /// <summary>Replace a backup of the same name at the destination.</summary>
         [Parameter] public SwitchParameter Force { get; set; }
 
@@ -78,6 +90,7 @@ namespace PgBackup.Commands
                     Destination = destination,
                     DestinationOptions = destinationOptions,
                     Force = Force,
+                    Decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase),
                 }, log, ct), path, out var copy))
                 WriteObject(copy);
         }
