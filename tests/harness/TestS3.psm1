@@ -1,11 +1,10 @@
 # A throw-away S3 server for PgBackup's tests and benchmarks: Ceph's RADOS Gateway (Debian's radosgw) on a one-node
 # cluster (one monitor, one OSD keeping its data in memory, no manager, no cephx authentication), on 127.0.0.1 only.
 # Start-TestS3 returns what a client needs (endpoint, two users' keys); Stop-TestS3 stops the daemons by their pid files
-# and removes the cluster's folder. Only one such cluster can run on a machine: the monitor's port is fixed (3300).
+# and removes the cluster's folder. Every port is a free one, so several clusters can run on one machine.
 
 Set-StrictMode -Version Latest
 
-$script:MonitorPort = 3300
 
 function Test-TcpPortTaken([int]$Port) {
     # True when something listens on 127.0.0.1:$Port (or on every address), so that a daemon could not bind it.
@@ -32,12 +31,12 @@ function Invoke-CephTool {
     $output
 }
 
-function New-CephConfig([string]$Root, [string]$Fsid, [int]$GatewayPort) {
+function New-CephConfig([string]$Root, [string]$Fsid, [int]$MonitorPort, [int]$GatewayPort) {
     # The cluster's ceph.conf. Each non-default setting is here for a reason given beside it.
     @"
 [global]
 fsid = $Fsid
-mon_host = v2:127.0.0.1:$($script:MonitorPort)
+mon_host = v2:127.0.0.1:$MonitorPort
 public_addr = 127.0.0.1
 # No cephx: nothing but this machine's loopback reaches the cluster.
 auth_cluster_required = none
@@ -110,7 +109,7 @@ function Start-TestS3 {
     <#
     Starts a throw-away Ceph cluster with an S3 gateway on 127.0.0.1 and a free port (about 2-3 s). Two S3 users:
     'pgbackup' (the tests' own) and 'stranger' (owns nothing: for access-denied tests). Buckets are created by the
-    tests. Refuses to start when the monitor's port 3300 is taken (another Ceph cluster runs on this machine).
+    tests. The monitor takes a free port too, so several clusters (test runs in other worktrees, the benchmark) can run side by side.
     #>
     [CmdletBinding()]
     param([string]$Name = 's3')
@@ -119,15 +118,13 @@ function Start-TestS3 {
             throw "The S3 test server needs $tool (Debian packages ceph-mon ceph-osd radosgw): Install-TestPrerequisites -S3"
         }
     }
-    if (Test-TcpPortTaken $script:MonitorPort) {
-        throw "Cannot start the test S3 server: port $($script:MonitorPort) on 127.0.0.1 (the Ceph monitor's) is in use, most likely by another Ceph cluster on this machine. Only one can run at a time; stop the other first (its daemons' pid files are in its run folder)."
-    }
     $root = Join-Path ([System.IO.Path]::GetTempPath()) ("pgbackup-$Name-" + [guid]::NewGuid().ToString('n').Substring(0, 8))
     foreach ($d in 'mon/ceph-a', 'osd', 'run', 'log', 'rgw') { New-Item -ItemType Directory -Force -Path (Join-Path $root $d) | Out-Null }
     $conf = Join-Path $root 'ceph.conf'
     $gatewayPort = Get-FreePort
+    $monitorPort = Get-FreePort
     $fsid = [guid]::NewGuid().ToString()
-    Set-Content -Path $conf -Value (New-CephConfig -Root $root -Fsid $fsid -GatewayPort $gatewayPort)
+    Set-Content -Path $conf -Value (New-CephConfig -Root $root -Fsid $fsid -MonitorPort $monitorPort -GatewayPort $gatewayPort)
     # As root, Debian's daemons drop to the 'ceph' user, which could not write this folder: keep root.
     $identity = if ((& id -u) -eq '0') { @('--setuser', 'root', '--setgroup', 'root') } else { @() }
     $server = [pscustomobject]@{
@@ -151,7 +148,7 @@ function Start-TestS3 {
         $phase = { param($what) Write-Verbose ("[{0:n1} s] {1}" -f $clock.Elapsed.TotalSeconds, $what) }
         & $phase 'monitor'
         $monmap = Join-Path $root 'monmap'
-        Invoke-CephTool monmaptool -Root $root -ArgumentList @('--create', '--fsid', $fsid, '--addv', 'a', "[v2:127.0.0.1:$($script:MonitorPort)]", $monmap) | Out-Null
+        Invoke-CephTool monmaptool -Root $root -ArgumentList @('--create', '--fsid', $fsid, '--addv', 'a', "[v2:127.0.0.1:$monitorPort]", $monmap) | Out-Null
         Invoke-CephTool ceph-mon -Root $root -ArgumentList ($common + @('--mkfs', '-i', 'a', '--monmap', $monmap) + $identity) | Out-Null
         Invoke-CephTool ceph-mon -Root $root -ArgumentList ($common + @('-i', 'a') + $identity) | Out-Null
 

@@ -1,12 +1,11 @@
 using System.Management.Automation;
-using System.Security;
 
 namespace PgBackup.Commands
 {
     /// <summary>Export-PgBackupData: gets a table's rows back from a backup, as objects or CSV.</summary>
     [Cmdlet(VerbsData.Export, "PgBackupData", DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(PSObject), typeof(ExportResult))]
-    public sealed class ExportPgBackupDataCommand : PgBackupStorageCmdlet
+    public sealed class ExportPgBackupDataCommand : PgBackupReadCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -35,14 +34,6 @@ namespace PgBackup.Commands
         [Credential]
         public PSCredential? Credential { get; set; }
 
-        [Parameter] public SecureString? Passphrase { get; set; }
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? SecretKeyPath { get; set; }
-
-        [Parameter] public SecureString? SecretKeyPassphrase { get; set; }
-
         [Parameter]
         [ValidateNotNullOrEmpty]
         public string? PgBinPath { get; set; }
@@ -52,7 +43,7 @@ namespace PgBackup.Commands
             var path = InputObject?.Path ?? ResolvePath(Path);
             var storeOptions = StorageOptionsFor(InputObject);
             var outFile = OutFile is null ? null : GetUnresolvedProviderPathFromPSPath(OutFile);
-            var decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase);
+            var decryption = DecryptionFromParameters();
             try
             {
                 var (result, rows) = Run((log, ct) => DataExporter.Export(new ExportRequest

@@ -5,7 +5,7 @@ namespace PgBackup.Commands
     /// <summary>Restore-PgBackup: restores a backup so that the target is either restored and verified, or unchanged.</summary>
     [Cmdlet(VerbsData.Restore, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(RestoreResult))]
-    public sealed class RestorePgBackupCommand : PgBackupStorageCmdlet
+    public sealed class RestorePgBackupCommand : PgBackupReadCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -47,24 +47,12 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string? PgBinPath { get; set; }
 
-        /// <summary>The passphrase of an encrypted backup.</summary>
-        [Parameter]
-        public System.Security.SecureString? Passphrase { get; set; }
-
-        /// <summary>The secret key file for a backup encrypted to a public key.</summary>
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? SecretKeyPath { get; set; }
-
-        [Parameter]
-        public System.Security.SecureString? SecretKeyPassphrase { get; set; }
-
         protected override void ProcessRecord()
         {
             var path = InputObject?.Path ?? ResolvePath(Path);
             var storeOptions = StorageOptionsFor(InputObject);
             RestorePlan? plan = null;
-            var decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase);
+            var decryption = DecryptionFromParameters();
             try
             {
                 plan = Run((log, ct) =>

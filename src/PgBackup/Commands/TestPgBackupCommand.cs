@@ -5,7 +5,7 @@ namespace PgBackup.Commands
     /// <summary>Test-PgBackup: checks backups' integrity and, with -Restore, runs a restore drill.</summary>
     [Cmdlet(VerbsDiagnostic.Test, "PgBackup", DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(TestResult))]
-    public sealed class TestPgBackupCommand : PgBackupStorageCmdlet
+    public sealed class TestPgBackupCommand : PgBackupReadCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -38,18 +38,6 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string? PgBinPath { get; set; }
 
-        /// <summary>The passphrase of an encrypted backup.</summary>
-        [Parameter]
-        public System.Security.SecureString? Passphrase { get; set; }
-
-        /// <summary>The secret key file for a backup encrypted to a public key.</summary>
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? SecretKeyPath { get; set; }
-
-        [Parameter]
-        public System.Security.SecureString? SecretKeyPassphrase { get; set; }
-
         protected override void ProcessRecord()
         {
             if (InputObject is not null) { Test(InputObject.Path, StorageOptionsFor(InputObject)); return; }
@@ -72,7 +60,7 @@ namespace PgBackup.Commands
                 Restore = Restore,
                 Keep = Keep,
                 Connection = connection,
-                Decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase),
+                Decryption = DecryptionFromParameters(),
                 Options = new RestoreOptions
                 {
                     Jobs = Jobs,

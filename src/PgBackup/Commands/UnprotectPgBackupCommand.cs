@@ -1,12 +1,11 @@
 using System.Management.Automation;
-using System.Security;
 
 namespace PgBackup.Commands
 {
     /// <summary>Unprotect-PgBackup: decrypts encrypted backups and updates their manifests.</summary>
     [Cmdlet(VerbsSecurity.Unprotect, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(BackupInfo))]
-    public sealed class UnprotectPgBackupCommand : PgBackupStorageCmdlet
+    public sealed class UnprotectPgBackupCommand : PgBackupReadCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -14,16 +13,6 @@ namespace PgBackup.Commands
 
         [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
         public BackupInfo? InputObject { get; set; }
-
-        [Parameter]
-        public SecureString? Passphrase { get; set; }
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? SecretKeyPath { get; set; }
-
-        [Parameter]
-        public SecureString? SecretKeyPassphrase { get; set; }
 
         [Parameter] public SwitchParameter KeepOriginal { get; set; }
 
@@ -43,7 +32,7 @@ namespace PgBackup.Commands
         private void One(string path, StoreOptions options)
         {
             if (!ShouldProcess(path, KeepOriginal ? "Decrypt into a new backup" : "Decrypt (the encrypted original is removed)")) return;
-            var settings = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase);
+            var settings = DecryptionFromParameters();
             if (TryRun((log, ct) => BackupProtector.Unprotect(path, options, settings, KeepOriginal, ModuleVersion, log, ct), path, out var result))
                 WriteObject(result);
         }
