@@ -245,7 +245,8 @@ function Invoke-Variant {
     $env:PGDUMP = Join-Path $Server.BinDir 'pg_dump'
     $env:OUT = $out
     $r = [ordered]@{ Variant = $Name; Seconds = 0.0; ProcessSeconds = 0.0; SizeBytes = [long]0; PeakRssBytes = $null; CpuSeconds = $null
-        ChildCpuSeconds = $null; ServerCpuSeconds = $null; GatewayCpuSeconds = $null; RowCount = $null; Checked = $null }
+        ChildCpuSeconds = $null; ServerCpuSeconds = $null; GatewayCpuSeconds = $null; RowCount = $null; Checked = $null
+        GcCommittedBytes = $null; RssAnonBytes = $null; RssFileBytes = $null; Threads = $null }
     $serverCpu = Get-ServerCpuSeconds $Server
     $gatewayCpu = Get-GatewayCpuSeconds
     try {
@@ -294,6 +295,11 @@ function Invoke-Variant {
             $r.RowCount = [long]$m.RowCount
             $r.CpuSeconds = [double]$m.CpuSeconds
             $r.ChildCpuSeconds = [double]$m.ChildCpuSeconds
+            # Where the memory is at the end (the managed heap, anonymous and file-backed pages), and the threads.
+            $r.GcCommittedBytes = [long]$m.GcCommittedBytes
+            $r.RssAnonBytes = [long]$m.RssAnonBytes
+            $r.RssFileBytes = [long]$m.RssFileBytes
+            $r.Threads = [int]$m.Threads
             $file = $m.Path
         }
         if ($def['S3']) {
