@@ -18,6 +18,16 @@ every variant once, in an order rotated from round to round, so that the variant
   Directory  New-PgBackup -Format Directory -Jobs 2
   None       New-PgBackup -Compression None                        (not run unless asked for: the pipeline's own cost)
   Zstd1      New-PgBackup -Compression Zstd -CompressionLevel 1    (not run unless asked for)
+  Encrypted  New-PgBackup -EncryptPassphrase <SecureString>       (not run unless asked for: OpenPGP AES-256 in the stream)
+  S3         New-PgBackup -Path s3://<bucket>/bench               (not run unless asked for: straight to a local S3 server)
+
+Encrypted gets a passphrase made for the run; it reaches the measuring process in an environment variable, never on a
+command line. S3 starts Ceph's RADOS Gateway (tests/harness/TestS3.psm1) only when selected - it waits up to
+-S3WaitMinutes while another Ceph cluster holds the monitor's port 3300 - and stops it at the end; the measuring
+process gets the S3 user's keys as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the AWS SDK's default chain) and the
+endpoint as -EndpointUrl. Its objects are deleted (and the gateway's garbage collected) after every run. The gateway
+runs on the same machine as PostgreSQL and the benchmark, and competes with them for the CPU: its CPU time
+(radosgw, OSD, monitor) is reported for each run, as are pg_dump's and the PostgreSQL server's.
 
 Each New-PgBackup runs in a fresh `pwsh -NoProfile` process (bench/Measure-NewPgBackup.ps1) that reports the time of
 the New-PgBackup call and its own peak resident memory (VmHWM): pg_dump's memory is not counted. The time of the
@@ -38,7 +48,7 @@ param(
     [int]$SmallScale = 4,
     # Rounds on the small database.
     [int]$SmallRounds = 2,
-    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd1')]
+    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd1', 'Encrypted', 'S3')]
     [string[]]$Variants = @('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory'),
     [string]$OutDir = (Join-Path $PSScriptRoot '../output/bench'),
     # Where the clusters are kept between runs (default /var/tmp/pgbackup-bench).
@@ -47,12 +57,15 @@ param(
     [switch]$Rebuild,
     # Another build of the module (its PgBackup.psd1): each New-PgBackup variant also runs with it, as
     # '<Variant>.Compare', in the same rounds (an A/B test of an engine change).
-    [string]$CompareModule
+    [string]$CompareModule,
+    # S3 only: how long to wait for another Ceph cluster on this machine (monitor port 3300) to go away.
+    [int]$S3WaitMinutes = 15
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 Import-Module (Join-Path $PSScriptRoot 'BenchDatabase.psm1') -Force
 Import-Module (Join-Path $PSScriptRoot '../tests/harness/TestServers.psm1')
+Import-Module (Join-Path $PSScriptRoot '../tests/harness/TestS3.psm1')
 
 $ModuleManifest = (Resolve-Path $ModuleManifest).Path
 if ($CompareModule) { $CompareModule = (Resolve-Path $CompareModule).Path }
@@ -75,14 +88,25 @@ $definitions = [ordered]@{
     Directory = @{ Kind = 'Module'; Parameters = @{ Format = 'Directory'; Jobs = 2 }; Label = 'New-PgBackup -Format Directory -Jobs 2' }
     None      = @{ Kind = 'Module'; Parameters = @{ Compression = 'None' }; Label = 'New-PgBackup -Compression None' }
     Zstd1     = @{ Kind = 'Module'; Parameters = @{ Compression = 'Zstd'; CompressionLevel = 1 }; Label = 'New-PgBackup -Compression Zstd -CompressionLevel 1' }
+    Encrypted = @{ Kind = 'Module'; Parameters = @{}; Encrypt = $true; Label = 'New-PgBackup -EncryptPassphrase' }
+    # The endpoint is added when the gateway has started.
+    S3        = @{ Kind = 'Module'; Parameters = @{}; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench' }
 }
+# The passphrase of the Encrypted variant (this run only), and the S3 server of the S3 variant.
+$script:Passphrase = 'bench-' + [guid]::NewGuid().ToString('n')
+$script:S3Server = $null
+$script:S3Bucket = $null
+$script:S3Prefix = 'bench'
 
 $names = @($Variants)
 if ($CompareModule) {
     foreach ($name in @($definitions.Keys)) {
         $d = $definitions[$name]
         if ($d.Kind -ne 'Module' -or $name -notin $names) { continue }
-        $definitions["$name.Compare"] = @{ Kind = 'Module'; Parameters = $d.Parameters; Label = "$($d.Label) [compare build]"; Module = $CompareModule }
+        $copy = $d.Clone()
+        $copy.Label = "$($d.Label) [compare build]"
+        $copy.Module = $CompareModule
+        $definitions["$name.Compare"] = $copy
         $names += "$name.Compare"
     }
 }
@@ -92,17 +116,123 @@ function Get-OutputSize([string]$Path) {
     [long](Get-Item $Path).Length
 }
 
+function Test-Decryption([string]$Path) {
+    # gpg decrypts the file with the run's passphrase (given on its stdin), and gzip -t checks what comes out. A
+    # throw-away GNUPGHOME, whose gpg-agent is stopped afterwards.
+    $gpgHome = Join-Path $work 'gnupg'
+    New-Item -ItemType Directory -Force -Path $gpgHome | Out-Null
+    Invoke-Native chmod -ArgumentList @('700', $gpgHome) | Out-Null
+    $env:BENCH_GPG_PASSPHRASE = $script:Passphrase
+    $env:BENCH_GPG_FILE = $Path
+    $env:BENCH_GPG_HOME = $gpgHome
+    try {
+        & bash -c 'set -o pipefail; printf %s "$BENCH_GPG_PASSPHRASE" | gpg --homedir "$BENCH_GPG_HOME" --batch --no-tty --pinentry-mode loopback --passphrase-fd 0 --decrypt "$BENCH_GPG_FILE" 2>"$BENCH_GPG_HOME/decrypt.log" | gzip -t'
+        $code = $LASTEXITCODE
+        $log = @(Get-Content (Join-Path $gpgHome 'decrypt.log') -ErrorAction SilentlyContinue)
+    }
+    finally {
+        Remove-Item Env:BENCH_GPG_PASSPHRASE, Env:BENCH_GPG_FILE, Env:BENCH_GPG_HOME -ErrorAction SilentlyContinue
+        & gpgconf --homedir $gpgHome --kill gpg-agent 2>$null
+        Remove-Item -Recurse -Force $gpgHome -ErrorAction SilentlyContinue
+    }
+    $global:LASTEXITCODE = $code
+    "gpg --decrypt | gzip -t (exit code $code): $(($log | ForEach-Object { "$_".Trim() }) -join '; ')"
+}
+
 function Test-BackupFile([string]$Path, $Server) {
-    # Checks an output with the stock tools (outside the timed part).
+    # Checks an output with the stock tools (outside the timed part); returns what was checked.
     $global:LASTEXITCODE = 0
     $out = switch -Regex ($Path) {
-        '\.gz$' { & gzip -t $Path 2>&1 }
-        '\.zst$' { & zstd -q -t $Path 2>&1 }
-        '\.sql$' { if ((Get-Content -Tail 8 $Path) -join "`n" -notmatch 'PostgreSQL database dump complete') { $global:LASTEXITCODE = 1; 'no footer' } }
-        default { & (Join-Path $Server.BinDir 'pg_restore') --list $Path 2>&1 | Select-Object -Last 1 }
+        '\.gpg$' { Test-Decryption $Path }
+        '\.gz$' { & gzip -t $Path 2>&1; 'gzip -t' }
+        '\.zst$' { & zstd -q -t $Path 2>&1; 'zstd -t' }
+        '\.sql$' { if ((Get-Content -Tail 8 $Path) -join "`n" -notmatch 'PostgreSQL database dump complete') { $global:LASTEXITCODE = 1; 'no footer' } else { 'footer' } }
+        default { & (Join-Path $Server.BinDir 'pg_restore') --list $Path 2>&1 | Select-Object -Last 1; 'pg_restore --list' }
     }
     if ($LASTEXITCODE -ne 0) { throw "The output $Path does not check out: $out" }
+    "$(@($out)[-1])"
 }
+
+function Test-S3Backup([string]$Path, [long]$SizeBytes) {
+    # The backup object's size is the one New-PgBackup reported, its manifest object exists (and gives the same size),
+    # and the object downloaded passes gzip -t. Outside the timed part. Returns what was checked.
+    $prefix = "s3://$($script:S3Bucket)/"
+    if (-not $Path.StartsWith($prefix)) { throw "The S3 backup's path $Path is not in the bucket $($script:S3Bucket)." }
+    $key = $Path.Substring($prefix.Length)
+    $c = Get-TestS3Client -Server $script:S3Server
+    try {
+        $head = $c.GetObjectMetadataAsync($script:S3Bucket, $key).GetAwaiter().GetResult()
+        if ($head.ContentLength -ne $SizeBytes) { throw "The object $key has $($head.ContentLength) bytes; New-PgBackup reported $SizeBytes." }
+        $response = $c.GetObjectAsync($script:S3Bucket, "$key.json").GetAwaiter().GetResult()
+        try { $manifestText = [IO.StreamReader]::new($response.ResponseStream).ReadToEnd() } finally { $response.Dispose() }
+        $manifest = $manifestText | ConvertFrom-Json
+        $manifestSize = if ($manifest.PSObject.Properties['sizeBytes']) { [long]$manifest.sizeBytes } else { $null }
+        if ($null -ne $manifestSize -and $manifestSize -ne $SizeBytes) { throw "The manifest $key.json gives $manifestSize bytes; the object has $SizeBytes." }
+        $local = Join-Path $work 's3-check.sql.gz'
+        $response = $c.GetObjectAsync($script:S3Bucket, $key).GetAwaiter().GetResult()
+        try {
+            $file = [IO.File]::Create($local)
+            try { $response.ResponseStream.CopyTo($file) } finally { $file.Dispose() }
+        }
+        finally { $response.Dispose() }
+        $out = & gzip -t $local 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "The object $key downloaded does not pass gzip -t: $out" }
+        Remove-Item $local
+    }
+    finally { $c.Dispose() }
+    "S3 object $key $SizeBytes bytes (HEAD); manifest $key.json present$(if ($null -ne $manifestSize) { ', same size' } else { ' (no size field)' }); downloaded: gzip -t"
+}
+
+function Clear-BenchS3 {
+    # Deletes what a run uploaded (and any unfinished multipart upload), then has the gateway collect the garbage
+    # now: its OSD keeps objects in memory, and deleted objects' data would otherwise stay for hours.
+    $c = Get-TestS3Client -Server $script:S3Server
+    try {
+        foreach ($k in @(Get-TestS3Key -Server $script:S3Server -Bucket $script:S3Bucket -Prefix "$($script:S3Prefix)/")) {
+            $null = $c.DeleteObjectAsync($script:S3Bucket, $k).GetAwaiter().GetResult()
+        }
+        $uploads = $c.ListMultipartUploadsAsync([Amazon.S3.Model.ListMultipartUploadsRequest]@{ BucketName = $script:S3Bucket }).GetAwaiter().GetResult()
+        foreach ($u in @($uploads.MultipartUploads)) {
+            if ($u) { $null = $c.AbortMultipartUploadAsync($script:S3Bucket, $u.Key, $u.UploadId).GetAwaiter().GetResult() }
+        }
+    }
+    finally { $c.Dispose() }
+    $out = & radosgw-admin -c $script:S3Server.Config gc process --include-all 2>&1
+    if ($LASTEXITCODE -ne 0) { Write-Warning "radosgw-admin gc process failed: $($out -join ' ')" }
+}
+
+$script:ClockTicks = [double](& getconf CLK_TCK)
+function Get-ProcCpuSeconds([int]$ProcessId, [switch]$Children) {
+    # CPU time of a process from /proc/<pid>/stat (utime + stime; with -Children, plus its reaped children's).
+    try { $stat = Get-Content -Raw "/proc/$ProcessId/stat" -ErrorAction Stop } catch { return $null }
+    $f = ($stat -replace '^.*\) ', '') -split ' '
+    $ticks = [long]$f[11] + [long]$f[12]
+    if ($Children) { $ticks += [long]$f[13] + [long]$f[14] }
+    $ticks / $script:ClockTicks
+}
+
+function Get-ServerCpuSeconds($Server) {
+    # The PostgreSQL server's CPU time: the postmaster's own and its ended children's (the backend that served
+    # pg_dump is one, counted once it has ended).
+    try { $serverPid = [int](Get-Content (Join-Path $Server.DataDir 'postmaster.pid') -TotalCount 1 -ErrorAction Stop) } catch { return $null }
+    Get-ProcCpuSeconds -ProcessId $serverPid -Children
+}
+
+function Get-GatewayCpuSeconds {
+    # The S3 server's CPU time: radosgw, the OSD and the monitor.
+    if (-not $script:S3Server) { return $null }
+    $sum = 0.0
+    foreach ($daemon in 'client.rgw.a', 'osd.0', 'mon.a') {
+        $pidFile = Join-Path $script:S3Server.Root "run/$daemon.pid"
+        if (-not (Test-Path $pidFile)) { return $null }
+        $cpu = Get-ProcCpuSeconds -ProcessId ([int](Get-Content -Raw $pidFile).Trim())
+        if ($null -eq $cpu) { return $null }
+        $sum += $cpu
+    }
+    $sum
+}
+
+function Get-Delta($Before, $After) { if ($null -ne $Before -and $null -ne $After) { $After - $Before } else { $null } }
 
 function Invoke-Variant {
     param([string]$Name, $Server, [switch]$Check)
@@ -114,12 +244,18 @@ function Invoke-Variant {
     $env:DATABASE_URL = $uri
     $env:PGDUMP = Join-Path $Server.BinDir 'pg_dump'
     $env:OUT = $out
-    $r = [ordered]@{ Variant = $Name; Seconds = 0.0; ProcessSeconds = 0.0; SizeBytes = [long]0; PeakRssBytes = $null; CpuSeconds = $null; RowCount = $null }
+    $r = [ordered]@{ Variant = $Name; Seconds = 0.0; ProcessSeconds = 0.0; SizeBytes = [long]0; PeakRssBytes = $null; CpuSeconds = $null
+        ChildCpuSeconds = $null; ServerCpuSeconds = $null; GatewayCpuSeconds = $null; RowCount = $null; Checked = $null
+        GcCommittedBytes = $null; RssAnonBytes = $null; RssFileBytes = $null; Threads = $null }
+    $serverCpu = Get-ServerCpuSeconds $Server
+    $gatewayCpu = Get-GatewayCpuSeconds
     try {
         if ($def.Kind -eq 'Shell') {
             $sw = [Diagnostics.Stopwatch]::StartNew()
             & bash -c "set -o pipefail; $($def.Command)"
             $sw.Stop()
+            $r.ServerCpuSeconds = Get-Delta $serverCpu (Get-ServerCpuSeconds $Server)
+            $r.GatewayCpuSeconds = Get-Delta $gatewayCpu (Get-GatewayCpuSeconds)
             if ($LASTEXITCODE -ne 0) { throw "$($def.Label) failed with exit code $LASTEXITCODE." }
             $r.Seconds = $r.ProcessSeconds = $sw.Elapsed.TotalSeconds
             $file = @(Get-ChildItem $out)[0].FullName
@@ -130,11 +266,27 @@ function Invoke-Variant {
             $params = $def.Parameters | ConvertTo-Json -Compress
             $exe = $pwsh[0]
             $pre = @($pwsh | Select-Object -Skip 1)
+            $target = $out
+            $extra = @()
+            if ($def['Encrypt']) {
+                # The passphrase's text goes to the measuring process in its environment, not on its command line.
+                $env:PGBACKUP_BENCH_PASSPHRASE = $script:Passphrase
+                $extra += '-PassphraseVariable', 'PGBACKUP_BENCH_PASSPHRASE'
+            }
+            if ($def['S3']) {
+                # The S3 user's keys, for the AWS SDK's default credential chain in the measuring process.
+                $env:AWS_ACCESS_KEY_ID = $script:S3Server.AccessKey
+                $env:AWS_SECRET_ACCESS_KEY = $script:S3Server.SecretKey
+                $target = "s3://$($script:S3Bucket)/$($script:S3Prefix)"
+            }
             $sw = [Diagnostics.Stopwatch]::StartNew()
             $manifest = if ($def['Module']) { $def.Module } else { $ModuleManifest }
-            & $exe @pre -NoProfile -NonInteractive -File $measureScript -ModuleManifest $manifest -Path $out `
-                -ResultFile $resultFile -Parameters $params | Out-Host
+            & $exe @pre -NoProfile -NonInteractive -File $measureScript -ModuleManifest $manifest -Path $target `
+                -ResultFile $resultFile -Parameters $params @extra | Out-Host
             $sw.Stop()
+            Remove-Item Env:PGBACKUP_BENCH_PASSPHRASE, Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY -ErrorAction SilentlyContinue
+            $r.ServerCpuSeconds = Get-Delta $serverCpu (Get-ServerCpuSeconds $Server)
+            $r.GatewayCpuSeconds = Get-Delta $gatewayCpu (Get-GatewayCpuSeconds)
             if ($LASTEXITCODE -ne 0 -or -not (Test-Path $resultFile)) { throw "$($def.Label) failed (exit code $LASTEXITCODE)." }
             $m = Get-Content -Raw $resultFile | ConvertFrom-Json
             $r.Seconds = [double]$m.BackupSeconds
@@ -142,14 +294,28 @@ function Invoke-Variant {
             $r.PeakRssBytes = [long]$m.PeakRssBytes
             $r.RowCount = [long]$m.RowCount
             $r.CpuSeconds = [double]$m.CpuSeconds
+            $r.ChildCpuSeconds = [double]$m.ChildCpuSeconds
+            # Where the memory is at the end (the managed heap, anonymous and file-backed pages), and the threads.
+            $r.GcCommittedBytes = [long]$m.GcCommittedBytes
+            $r.RssAnonBytes = [long]$m.RssAnonBytes
+            $r.RssFileBytes = [long]$m.RssFileBytes
+            $r.Threads = [int]$m.Threads
             $file = $m.Path
         }
-        $r.SizeBytes = Get-OutputSize $file
-        if ($Check) { Test-BackupFile -Path $file -Server $Server }
+        if ($def['S3']) {
+            $r.SizeBytes = [long]$m.SizeBytes
+            if ($Check) { $r.Checked = Test-S3Backup -Path $file -SizeBytes $r.SizeBytes }
+        }
+        else {
+            $r.SizeBytes = Get-OutputSize $file
+            if ($Check) { $r.Checked = Test-BackupFile -Path $file -Server $Server }
+        }
+        if ($r.Checked) { Write-Host "  checked $Name`: $($r.Checked)" }
     }
     finally {
-        Remove-Item Env:DATABASE_URL, Env:PGDUMP, Env:OUT -ErrorAction SilentlyContinue
+        Remove-Item Env:DATABASE_URL, Env:PGDUMP, Env:OUT, Env:PGBACKUP_BENCH_PASSPHRASE, Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY -ErrorAction SilentlyContinue
         Remove-Item -Recurse -Force $out -ErrorAction SilentlyContinue
+        if ($def['S3'] -and $script:S3Server) { Clear-BenchS3 }
     }
     [pscustomobject]$r
 }
@@ -198,14 +364,20 @@ function Get-Summary($Runs, [string[]]$Names) {
             PeakRssBytes          = if ($mine[0].PeakRssBytes) { [long]($mine.PeakRssBytes | Measure-Object -Maximum).Maximum } else { $null }
             MedianPeakRssBytes    = if ($mine[0].PeakRssBytes) { [long](Get-Median ($mine.PeakRssBytes)) } else { $null }
             MedianCpuSeconds      = if ($mine[0].PeakRssBytes) { Get-Median ($mine.CpuSeconds) } else { $null }
+            MedianChildCpuSeconds = if ($mine[0].PeakRssBytes) { Get-Median ($mine.ChildCpuSeconds) } else { $null }
+            MedianServerCpuSeconds  = if ($null -ne $mine[0].ServerCpuSeconds) { Get-Median ($mine.ServerCpuSeconds) } else { $null }
+            MedianGatewayCpuSeconds = if ($null -ne $mine[0].GatewayCpuSeconds) { Get-Median ($mine.GatewayCpuSeconds) } else { $null }
             RowCount              = $mine[0].RowCount
         }
-        foreach ($base in 'Guide', 'PgDump') {
+        foreach ($base in 'Guide', 'PgDump', 'Default') {
             if ($base -notin $Names) { continue }
             $b = @($Runs | Where-Object Variant -eq $base)
             $row["VsMedian$base"] = $row.MedianSeconds / (Get-Median ($b.Seconds))
             $row["VsMedianProcess$base"] = $row.MedianProcessSeconds / (Get-Median ($b.Seconds))
-            $row["VsRound$base"] = Get-Median @(foreach ($r in $mine) { $r.Seconds / $byRound["$($r.Round)/$base"].Seconds })
+            $perRound = @(foreach ($r in $mine) { $r.Seconds / $byRound["$($r.Round)/$base"].Seconds })
+            $row["VsRound$base"] = Get-Median $perRound
+            $row["VsRound${base}Min"] = ($perRound | Measure-Object -Minimum).Minimum
+            $row["VsRound${base}Max"] = ($perRound | Measure-Object -Maximum).Maximum
             $row["SizeVs$base"] = $row.SizeBytes / [double](Get-Median ($b.SizeBytes))
         }
         if ("$name.Compare" -in $Names) {
@@ -232,10 +404,27 @@ $machine = [ordered]@{
     LoadAfter   = $null
 }
 
-Install-TestPrerequisites
-$result = [ordered]@{ Machine = $machine; Module = $ModuleManifest; Rounds = $Rounds; Big = $null; Small = $null }
+$useS3 = @($names | Where-Object { $definitions[$_]['S3'] }).Count -gt 0
+Install-TestPrerequisites -S3:$useS3
+$result = [ordered]@{ Machine = $machine; Module = $ModuleManifest; Rounds = $Rounds; Big = $null; Small = $null; S3 = $null }
 $server = $null
+$savedTestModule = $env:PGBACKUP_TEST_MODULE
 try {
+    if ($useS3) {
+        # The harness's S3 client (bucket, checks, clean-up) loads the AWS SDK from the built module's folder.
+        $env:PGBACKUP_TEST_MODULE = $ModuleManifest
+        $deadline = [DateTime]::UtcNow.AddMinutes($S3WaitMinutes)
+        while ((Test-TcpPortTaken 3300) -and [DateTime]::UtcNow -lt $deadline) {
+            Write-Host 'Port 3300 is taken (another Ceph cluster on this machine, e.g. a test run): waiting for it to end...' -ForegroundColor Yellow
+            Start-Sleep -Seconds 30
+        }
+        $script:S3Server = Start-TestS3 -Name bench
+        $script:S3Bucket = New-TestBucket -Server $script:S3Server -Prefix 'bench'
+        foreach ($name in $names) { if ($definitions[$name]['S3']) { $definitions[$name].Parameters.EndpointUrl = $script:S3Server.Endpoint } }
+        $result.S3 = [ordered]@{ Server = 'Ceph RADOS Gateway (Debian radosgw), one monitor, one OSD (memstore), on this machine'
+            Version = "$(& radosgw --version 2>$null)".Trim(); Endpoint = $script:S3Server.Endpoint; Bucket = $script:S3Bucket; StartSeconds = $script:S3Server.StartSeconds }
+        Write-Host ("S3 (Ceph RADOS Gateway) on {0}, bucket {1}, started in {2} s" -f $script:S3Server.Endpoint, $script:S3Bucket, $script:S3Server.StartSeconds)
+    }
     Write-Host "Benchmark database: pgbench scale $Scale" -ForegroundColor Cyan
     $server = Start-BenchPostgres -Scale $Scale -CacheDir $CacheDir -Rebuild:$Rebuild
     $result.Machine['PostgreSQL'] = (& (Join-Path $server.BinDir 'postgres') --version)
@@ -259,6 +448,8 @@ try {
 }
 finally {
     if ($server) { $server | Stop-BenchPostgres }
+    if ($script:S3Server) { $script:S3Server | Stop-TestS3; $script:S3Server = $null }
+    $env:PGBACKUP_TEST_MODULE = $savedTestModule
     Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue
 }
 $machine.LoadAfter = (Get-Content /proc/loadavg)
@@ -269,13 +460,40 @@ $lines.Add("Benchmark of $($result.Machine.Date): $($machine.Cores) cores ($($ma
 $lines.Add(('Database: pgbench scale {0} plus play_events, {1:N0} MB on disk; {2} rounds, medians; load average before {3}, after {4}' -f `
             $Scale, ($result.Big.DatabaseBytes / 1MB), $Rounds, (($machine.LoadBefore -split ' ')[0..2] -join ' '), (($machine.LoadAfter -split ' ')[0..2] -join ' ')))
 $lines.Add('')
-$lines.Add('| Variant | Median time | Process time | vs guide | vs pg_dump | Output | Size vs guide | Peak memory |')
-$lines.Add('|---|---:|---:|---:|---:|---:|---:|---:|')
+$lines.Add('| Variant | Median time | Process time | vs guide | vs pg_dump | vs Default | Output | Size vs guide | Peak memory |')
+$lines.Add('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
 foreach ($row in $result.Big.Summary) {
     $proc = if ($definitions[$row.Variant].Kind -eq 'Module') { '{0:N2} s' -f $row.MedianProcessSeconds } else { '' }
     $mem = if ($row.PeakRssBytes) { '{0:N0} MB' -f ($row.PeakRssBytes / 1MB) } else { '' }
-    $lines.Add(('| {0} | {1:N2} s | {2} | {3} | {4} | {5:N1} MB | {6} | {7} |' -f ($row.Label -replace '\|', '\|'), $row.MedianSeconds, $proc,
-            (Format-Ratio $row 'VsRoundGuide'), (Format-Ratio $row 'VsRoundPgDump'), ($row.SizeBytes / 1MB), (Format-Ratio $row 'SizeVsGuide'), $mem))
+    $lines.Add(('| {0} | {1:N2} s | {2} | {3} | {4} | {5} | {6:N1} MB | {7} | {8} |' -f ($row.Label -replace '\|', '\|'), $row.MedianSeconds, $proc,
+            (Format-Ratio $row 'VsRoundGuide'), (Format-Ratio $row 'VsRoundPgDump'), (Format-Ratio $row 'VsRoundDefault'), ($row.SizeBytes / 1MB),
+            (Format-Ratio $row 'SizeVsGuide'), $mem))
+}
+# Where the CPU went (medians, seconds): the PowerShell process, pg_dump, the PostgreSQL server, the S3 server.
+$lines.Add('')
+$lines.Add('CPU time per run (medians): the PowerShell process during the call, pg_dump, the PostgreSQL server (backends), the S3 gateway (radosgw, OSD, monitor)')
+$lines.Add('')
+$lines.Add('| Variant | PowerShell | pg_dump | PostgreSQL | S3 gateway |')
+$lines.Add('|---|---:|---:|---:|---:|')
+foreach ($row in $result.Big.Summary) {
+    $f = { param($v) if ($null -ne $v) { '{0:N1} s' -f $v } else { '' } }
+    $lines.Add(('| {0} | {1} | {2} | {3} | {4} |' -f ($row.Label -replace '\|', '\|'), (& $f $row.MedianCpuSeconds), (& $f $row.MedianChildCpuSeconds),
+            (& $f $row.MedianServerCpuSeconds), (& $f $row.MedianGatewayCpuSeconds)))
+}
+# The targets of the Encrypted and S3 variants, against Default measured in the same rounds.
+$targets = [ordered]@{ Encrypted = 1.15; S3 = 1.2 }
+foreach ($name in $targets.Keys) {
+    $row = $result.Big.Summary | Where-Object Variant -eq $name
+    if (-not $row -or -not $row.PSObject.Properties['VsRoundDefault']) { continue }
+    $limit = $targets[$name]
+    $text = '{0} vs Default: {1:N2}x median of per-round ratios ({2:N2}x to {3:N2}x; ratio of medians {4:N2}x); target at most {5:N2}x: {6}' -f $name,
+        $row.VsRoundDefault, $row.VsRoundDefaultMin, $row.VsRoundDefaultMax, $row.VsMedianDefault, $limit, $(if ($row.VsRoundDefault -le $limit) { 'met' } else { 'NOT met' })
+    if ($name -eq 'S3') {
+        $text += '; peak memory {0:N0} MB (median {1:N0} MB), target under 200 MB: {2}' -f ($row.PeakRssBytes / 1MB), ($row.MedianPeakRssBytes / 1MB),
+            $(if ($row.PeakRssBytes -lt 200MB) { 'met' } else { 'NOT met' })
+    }
+    $lines.Add('')
+    $lines.Add($text)
 }
 if ($CompareModule) {
     $lines.Add('')

@@ -6,6 +6,10 @@ own: pg_dump and the other child processes are not counted.
 .OUTPUTS
 Writes one JSON object to -ResultFile: the seconds the New-PgBackup call took, the backup's path and size, and the
 process's peak and current resident memory in bytes.
+.NOTES
+Secrets never travel on this script's command line: -EncryptPassphrase's text comes from the environment variable
+named by -PassphraseVariable (a SecureString cannot pass through the JSON of -Parameters), and S3 credentials from
+AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, which the AWS SDK's default chain reads.
 #>
 param(
     [Parameter(Mandatory)][string]$ModuleManifest,
@@ -14,7 +18,9 @@ param(
     [Parameter(Mandatory)][string]$Path,
     [Parameter(Mandatory)][string]$ResultFile,
     # New-PgBackup's parameters as JSON (e.g. '{"Compression":"Zstd"}').
-    [string]$Parameters = '{}'
+    [string]$Parameters = '{}',
+    # The name of an environment variable holding a passphrase: New-PgBackup then gets it as -EncryptPassphrase.
+    [string]$PassphraseVariable
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -31,17 +37,34 @@ $import.Stop()
 $params = @{}
 foreach ($p in (ConvertFrom-Json $Parameters).PSObject.Properties) { $params[$p.Name] = $p.Value }
 if ($ConnectionString) { $params.ConnectionString = $ConnectionString }
+if ($PassphraseVariable) {
+    $text = [Environment]::GetEnvironmentVariable($PassphraseVariable)
+    if (-not $text) { throw "The environment variable $PassphraseVariable holds no passphrase." }
+    $params.EncryptPassphrase = ConvertTo-SecureString $text -AsPlainText -Force
+    Remove-Variable text
+}
+
+$clockTicks = [double](& getconf CLK_TCK)
+function Get-ChildCpuSeconds {
+    # CPU time of this process's finished and reaped children (pg_dump): cutime + cstime of /proc/self/stat.
+    $fields = ((Get-Content -Raw /proc/self/stat) -replace '^.*\) ', '') -split ' '
+    ([long]$fields[13] + [long]$fields[14]) / $clockTicks
+}
+$children0 = Get-ChildCpuSeconds
 $self = [Diagnostics.Process]::GetCurrentProcess()
 $cpu0 = $self.TotalProcessorTime
 $sw = [Diagnostics.Stopwatch]::StartNew()
 $backup = New-PgBackup -Path $Path @params
 $sw.Stop()
 $self.Refresh()
+$childCpu = (Get-ChildCpuSeconds) - $children0
 [ordered]@{
     ImportSeconds = $import.Elapsed.TotalSeconds
     BackupSeconds = $sw.Elapsed.TotalSeconds
     # CPU time of this process (all its threads, not pg_dump's) during the New-PgBackup call.
     CpuSeconds    = ($self.TotalProcessorTime - $cpu0).TotalSeconds
+    # CPU time of the children that ended during the call (pg_dump).
+    ChildCpuSeconds = $childCpu
     Path          = $backup.Path
     SizeBytes     = [long]$backup.SizeBytes
     RowCount      = [long]$backup.RowCount
