@@ -22,8 +22,8 @@ every variant once, in an order rotated from round to round, so that the variant
   S3         New-PgBackup -Path s3://<bucket>/bench               (not run unless asked for: straight to a local S3 server)
 
 Encrypted gets a passphrase made for the run; it reaches the measuring process in an environment variable, never on a
-command line. S3 starts Ceph's RADOS Gateway (tests/harness/TestS3.psm1) only when selected - it waits up to
--S3WaitMinutes while another Ceph cluster holds the monitor's port 3300 - and stops it at the end; the measuring
+command line. S3 starts Ceph's RADOS Gateway (tests/harness/TestS3.psm1) only when selected (on free ports, so
+a test run may have its own cluster at the same time) and stops it at the end; the measuring
 process gets the S3 user's keys as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the AWS SDK's default chain) and the
 endpoint as -EndpointUrl. Its objects are deleted (and the gateway's garbage collected) after every run. The gateway
 runs on the same machine as PostgreSQL and the benchmark, and competes with them for the CPU: its CPU time
@@ -57,9 +57,7 @@ param(
     [switch]$Rebuild,
     # Another build of the module (its PgBackup.psd1): each New-PgBackup variant also runs with it, as
     # '<Variant>.Compare', in the same rounds (an A/B test of an engine change).
-    [string]$CompareModule,
-    # S3 only: how long to wait for another Ceph cluster on this machine (monitor port 3300) to go away.
-    [int]$S3WaitMinutes = 15
+    [string]$CompareModule
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -413,11 +411,6 @@ try {
     if ($useS3) {
         # The harness's S3 client (bucket, checks, clean-up) loads the AWS SDK from the built module's folder.
         $env:PGBACKUP_TEST_MODULE = $ModuleManifest
-        $deadline = [DateTime]::UtcNow.AddMinutes($S3WaitMinutes)
-        while ((Test-TcpPortTaken 3300) -and [DateTime]::UtcNow -lt $deadline) {
-            Write-Host 'Port 3300 is taken (another Ceph cluster on this machine, e.g. a test run): waiting for it to end...' -ForegroundColor Yellow
-            Start-Sleep -Seconds 30
-        }
         $script:S3Server = Start-TestS3 -Name bench
         $script:S3Bucket = New-TestBucket -Server $script:S3Server -Prefix 'bench'
         foreach ($name in $names) { if ($definitions[$name]['S3']) { $definitions[$name].Parameters.EndpointUrl = $script:S3Server.Endpoint } }

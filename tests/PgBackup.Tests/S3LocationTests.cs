@@ -76,5 +76,20 @@ namespace PgBackup.Tests
             Assert.Throws<PgBackupException>(() => new StoreOptions { AccessKey = "a" }.Validate());
             Assert.Throws<PgBackupException>(() => new StoreOptions { KmsKeyId = "k" }.Validate());
         }
+
+        [Fact]
+        public void PartsGrowExceptWhereTheServiceNeedsUniformParts()
+        {
+            const int mib8 = 8 << 20;
+            Assert.Equal(mib8, S3UploadStream.PartSizeOf(1, mib8, uniform: false));
+            Assert.Equal(mib8, S3UploadStream.PartSizeOf(S3UploadStream.PartsPerSize, mib8, uniform: false));
+            Assert.Equal(2 * mib8, S3UploadStream.PartSizeOf(S3UploadStream.PartsPerSize + 1, mib8, uniform: false));
+            Assert.Equal(1 << 30, S3UploadStream.PartSizeOf(S3UploadStream.MaxParts, 512 << 20, uniform: false));
+            // Cloudflare R2 refuses parts of different sizes: there they never grow.
+            Assert.Equal(mib8, S3UploadStream.PartSizeOf(S3UploadStream.MaxParts, mib8, uniform: true));
+            Assert.True(new StoreOptions { EndpointUrl = "https://0123abcd.r2.cloudflarestorage.com" }.UniformParts);
+            Assert.True(new StoreOptions { EndpointUrl = "https://0123abcd.eu.R2.cloudflarestorage.com/" }.UniformParts);
+            Assert.False(new StoreOptions { EndpointUrl = "https://s3.us-west-004.backblazeb2.com" }.UniformParts);
+        }
     }
 }

@@ -21,7 +21,8 @@ namespace PgBackup
     internal sealed class S3UploadStream : Stream
     {
         /// <summary>S3 allows 10,000 parts; from this part on, each part is twice as large (about 500 GB at the default 8 MiB parts).</summary>
-        private const int PartsPerSize = 2000;
+        internal const int PartsPerSize = 2000;
+        internal const int MaxParts = 10000;
 
         private readonly S3Connection _s3;
         private readonly string _bucket;
@@ -53,9 +54,16 @@ namespace PgBackup
         /// <summary>Bytes accepted so far.</summary>
         public long Length64 { get; private set; }
 
-        private int PartSize(int partNumber)
+        private int PartSize(int partNumber) => PartSizeOf(partNumber, _s3.Options.PartSizeBytes, _s3.Options.UniformParts);
+
+        /// <summary>
+        /// The size of part <paramref name="partNumber"/>: the base size, doubled every <see cref="PartsPerSize"/> parts
+        /// (at most 1 GiB), or always the base size for services that need uniform parts.
+        /// </summary>
+        internal static int PartSizeOf(int partNumber, int baseSize, bool uniform)
         {
-            long size = (long)_s3.Options.PartSizeBytes << Math.Min(8, (partNumber - 1) / PartsPerSize);
+            if (uniform) return baseSize;
+            long size = (long)baseSize << Math.Min(8, (partNumber - 1) / PartsPerSize);
             return (int)Math.Min(size, 1L << 30);
         }
 
@@ -88,6 +96,9 @@ namespace PgBackup
             try { _slots.Wait(ct); }
             catch (OperationCanceledException) { ThrowIfFailed(); throw; }
             ThrowIfFailed();
+            if (_partNumber >= MaxParts)
+                throw new PgBackupException(ErrorIds.S3UploadFailed, ErrorKind.WriteError,
+                    $"Uploading {_target} needs more than S3's {MaxParts:N0} parts of {_current.Length >> 20} MiB: give a larger -S3PartSizeMB.", _target);
             int number = ++_partNumber;
             var data = _current;
             int length = _filled;

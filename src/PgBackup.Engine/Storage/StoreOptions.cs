@@ -93,6 +93,21 @@ namespace PgBackup
         public bool ChecksumsWhenRequired => ChecksumMode == S3ChecksumMode.WhenRequired ||
                                              (ChecksumMode == S3ChecksumMode.Auto && EffectiveEndpointUrl is not null);
 
+        /// <summary>
+        /// Every part of a multipart upload but the last has the same size. Cloudflare R2 (and Garage) refuse uploads
+        /// whose parts differ ("All non-trailing parts must have the same length"), so for R2 endpoints parts never grow:
+        /// such an upload holds at most 10,000 parts of <see cref="PartSizeBytes"/>.
+        /// </summary>
+        public bool UniformParts
+        {
+            get
+            {
+                var endpoint = EffectiveEndpointUrl;
+                return endpoint is not null && System.Uri.TryCreate(endpoint, UriKind.Absolute, out var u)
+                       && u.Host.EndsWith(".r2.cloudflarestorage.com", StringComparison.OrdinalIgnoreCase);
+            }
+        }
+
         /// <summary>Throws InvalidParameter for settings that cannot work.</summary>
         public void Validate()
         {
