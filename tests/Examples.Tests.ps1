@@ -11,7 +11,8 @@ BeforeAll {
         $pwshDll = Join-Path $PSHOME 'pwsh.dll'
         [string[]]$pre = if (Test-Path $pwshDll) { @($pwshDll) } else { @() }
         $output = & ([Environment]::ProcessPath) @pre -NoProfile -NonInteractive -File $Script @Arguments 2>&1
-        [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = ($output | Out-String) }
+        # Without the terminal's colour sequences (formatted objects and errors carry them), which test reports cannot hold.
+        [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = (($output | Out-String) -replace '\x1b\[[0-9;?]*[A-Za-z]', '') }
     }
 }
 
@@ -49,6 +50,75 @@ Describe 'The scheduled job (examples/scheduled-task/Invoke-PgBackupJob.ps1)' {
             '-LogPath', $log, '-ModulePath', $env:PGBACKUP_TEST_MODULE)
         $r.ExitCode | Should -Be 1
         (Get-Content -Raw $log) | Should -Match "FAILED at step 'drill': ServerUnreachable"
+    }
+
+    It 'copies the backup to a folder with -UploadTo' {
+        $folder = Join-Path $Out 'upload-src'
+        $offsite = Join-Path $Out 'upload-dst'
+        $log = Join-Path $Out 'upload.log'
+        $r = Invoke-Example (Join-Path $Examples 'scheduled-task/Invoke-PgBackupJob.ps1') @(
+            '-ConnectionString', $Uri, '-BackupPath', $folder, '-UploadTo', $offsite, '-LogPath', $log, '-ModulePath', $env:PGBACKUP_TEST_MODULE)
+        $r.ExitCode | Should -Be 0 -Because $r.Output
+        $local = @(Get-PgBackup -Path $folder)
+        $local.Count | Should -Be 1
+        (Get-Content -Raw $log) | Should -Match ([regex]::Escape("upload ok: $(Join-Path $offsite $local[0].Name)"))
+        $copy = @(Get-PgBackup -Path $offsite)
+        $copy.Count | Should -Be 1
+        $copy[0].Status | Should -Be 'Complete'
+        $copy[0].Sha256 | Should -Be $local[0].Sha256
+        Test-Path "$($copy[0].Path).json" | Should -BeTrue
+    }
+
+    It 'copies the backup to an S3 bucket with -UploadTo: keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, -S3EndpointUrl' -Skip:(-not $env:PGBACKUP_TEST_S3) {
+        $bucket = New-TestBucket -Server $S3 -Prefix 'job'
+        $folder = Join-Path $Out 'upload-s3'
+        $log = Join-Path $Out 'upload-s3.log'
+        $env:AWS_ACCESS_KEY_ID = $S3.AccessKey
+        $env:AWS_SECRET_ACCESS_KEY = $S3.SecretKey
+        try {
+            $r = Invoke-Example (Join-Path $Examples 'scheduled-task/Invoke-PgBackupJob.ps1') @(
+                '-ConnectionString', $Uri, '-BackupPath', $folder, '-UploadTo', "s3://$bucket/pg", '-S3EndpointUrl', $S3.Endpoint,
+                '-LogPath', $log, '-ModulePath', $env:PGBACKUP_TEST_MODULE)
+        }
+        finally { Remove-Item Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY -ErrorAction SilentlyContinue }
+        $r.ExitCode | Should -Be 0 -Because $r.Output
+        $local = @(Get-PgBackup -Path $folder)
+        $local.Count | Should -Be 1
+        $name = $local[0].Name
+        (Get-Content -Raw $log) | Should -Match ([regex]::Escape("upload ok: s3://$bucket/pg/$name"))
+        Get-TestS3Key -Server $S3 -Bucket $bucket | Sort-Object | Should -Be @("pg/$name", "pg/$name.json")
+        $copy = @(Get-PgBackup -Path "s3://$bucket/pg" @S3Params)
+        $copy.Count | Should -Be 1
+        $copy[0].Status | Should -Be 'Complete'
+        $copy[0].Sha256 | Should -Be $local[0].Sha256
+        $r.Output + (Get-Content -Raw $log) | Should -Not -Match ([regex]::Escape($S3.SecretKey))
+    }
+
+    It 'reads the S3 keys from a profile with -S3ProfileName, and fails at the upload step for a missing bucket' -Skip:(-not $env:PGBACKUP_TEST_S3) {
+        $bucket = New-TestBucket -Server $S3 -Prefix 'job'
+        $credentials = Join-Path $Out 'aws-credentials'
+        Set-Content -Path $credentials -Value @(
+            '[rgw]', "aws_access_key_id = $($S3.AccessKey)", "aws_secret_access_key = $($S3.SecretKey)")
+        $env:AWS_SHARED_CREDENTIALS_FILE = $credentials
+        $env:AWS_CONFIG_FILE = Join-Path $Out 'no-aws-config'
+        try {
+            $log = Join-Path $Out 'profile.log'
+            $r = Invoke-Example (Join-Path $Examples 'scheduled-task/Invoke-PgBackupJob.ps1') @(
+                '-ConnectionString', $Uri, '-BackupPath', (Join-Path $Out 'profile'), '-UploadTo', "s3://$bucket/", '-S3ProfileName', 'rgw',
+                '-S3EndpointUrl', $S3.Endpoint, '-S3Region', $S3.Region, '-LogPath', $log, '-ModulePath', $env:PGBACKUP_TEST_MODULE)
+            $r.ExitCode | Should -Be 0 -Because $r.Output
+            (Get-Content -Raw $log) | Should -Match ([regex]::Escape("upload ok: s3://$bucket/backup_job_"))
+            @(Get-PgBackup -Path "s3://$bucket/" @S3Params | Where-Object Status -eq 'Complete').Count | Should -Be 1
+
+            $log = Join-Path $Out 'nobucket.log'
+            $r = Invoke-Example (Join-Path $Examples 'scheduled-task/Invoke-PgBackupJob.ps1') @(
+                '-ConnectionString', $Uri, '-BackupPath', (Join-Path $Out 'nobucket'), '-UploadTo', "s3://no-such-bucket-$([guid]::NewGuid().ToString('n').Substring(0, 8))/pg",
+                '-S3ProfileName', 'rgw', '-S3EndpointUrl', $S3.Endpoint, '-LogPath', $log, '-ModulePath', $env:PGBACKUP_TEST_MODULE)
+            $r.ExitCode | Should -Be 1
+            (Get-Content -Raw $log) | Should -Match "FAILED at step 'upload': S3BucketNotFound"
+            (Get-Content -Raw $log) | Should -Not -Match ([regex]::Escape($S3.SecretKey))
+        }
+        finally { Remove-Item Env:AWS_SHARED_CREDENTIALS_FILE, Env:AWS_CONFIG_FILE -ErrorAction SilentlyContinue }
     }
 
     It 'the Register-ScheduledTask script parses and installs a daily 03:00 task running the job' {
