@@ -148,3 +148,134 @@ Describe 'The scheduled job (examples/scheduled-task/Invoke-PgBackupJob.ps1)' {
         $text | Should -Match 'Invoke-PgBackupRetention -KeepDaily 7 -KeepWeekly 4 -KeepMonthly 12'
     }
 }
+
+Describe 'The Azure Automation runbook (examples/azure-automation/PgBackup-Runbook.ps1)' {
+    BeforeAll {
+        $script:Runbook = Join-Path $Examples 'azure-automation/PgBackup-Runbook.ps1'
+        if ($S3) { $script:Bucket = New-TestBucket -Server $S3 -Prefix 'runbook' }
+        # The same dump as the guide's script uploads with aws s3 cp: older backups to seed the bucket with.
+        $script:GuideDump = Join-Path $Out 'runbook-guide.sql.gz'
+        & bash -c "set -o pipefail; PGPASSWORD='$($Main.Password)' pg_dump -h 127.0.0.1 -p $($Main.Port) -U $($Main.User) --schema-only $Db | gzip > '$GuideDump'"
+        if ($LASTEXITCODE -ne 0) { throw 'pg_dump | gzip failed.' }
+
+        function New-Assets([string]$Prefix) {
+            # The assets a user creates in the Automation account: no password in the connection string, the
+            # database's and the bucket's keys as Automation credentials.
+            @{
+                Variables   = @{
+                    'PgBackup-ConnectionString' = "postgresql://127.0.0.1:$($Main.Port)/$Db"
+                    'PgBackup-S3Uri'            = "s3://$Bucket/$Prefix"
+                    'PgBackup-S3EndpointUrl'    = $S3.Endpoint
+                    'PgBackup-S3Region'         = $S3.Region
+                }
+                Credentials = @{
+                    'PgBackup-Database' = @{ UserName = $Main.User; Password = $Main.Password }
+                    'PgBackup-S3'       = @{ UserName = $S3.AccessKey; Password = $S3.SecretKey }
+                }
+                Parameters  = @{}
+            }
+        }
+
+        function Invoke-Runbook([hashtable]$Assets) {
+            # Runs the runbook in a fresh pwsh with stand-ins for the Automation cmdlets that serve these assets.
+            $file = Join-Path $Out ('assets-' + [guid]::NewGuid().ToString('n') + '.json')
+            $Assets.Parameters.ModulePath = $env:PGBACKUP_TEST_MODULE
+            $Assets | ConvertTo-Json -Depth 5 | Set-Content -Path $file
+            try { Invoke-Example (Join-Path $PSScriptRoot 'harness/Invoke-AutomationRunbook.ps1') @('-Runbook', $Runbook, '-AssetFile', $file) }
+            finally { Remove-Item $file }
+        }
+    }
+
+    It 'has help that names every asset it reads, and examples' {
+        $help = Get-Help $Runbook -Full
+        $help.Synopsis | Should -Match 'Azure Automation'
+        $description = ($help.description | Out-String)
+        $parameters = (Get-Command $Runbook).Parameters
+        foreach ($p in 'ConnectionStringVariable', 'S3UriVariable', 'S3EndpointUrlVariable', 'S3RegionVariable', 'DrillConnectionStringVariable',
+            'DatabaseCredentialName', 'S3CredentialName', 'DrillCredentialName') {
+            $parameters.Keys | Should -Contain $p
+            $default = ($help.parameters.parameter | Where-Object name -eq $p).defaultValue
+            $default | Should -BeLike 'PgBackup-*'
+            $description | Should -Match ([regex]::Escape($default)) -Because "the help says which asset $p names"
+        }
+        @($help.examples.example).Count | Should -BeGreaterOrEqual 1
+        (Get-Content -Raw $Runbook) | Should -Match 'Get-AutomationVariable -Name'
+        (Get-Content -Raw $Runbook) | Should -Match 'Get-AutomationPSCredential -Name'
+    }
+
+    It 'backs up straight to the bucket, drills, applies retention there, and writes no secret' -Skip:(-not $env:PGBACKUP_TEST_S3) {
+        # Four older backups of this database from one day, and one of another database, under the same prefix.
+        $old = '120000', '120010', '120020', '120030' | ForEach-Object { "nightly/backup_${Db}_20240101_$_.sql.gz" }
+        $other = 'nightly/backup_otherdb_20240101_120000.sql.gz'
+        Write-TestS3Object -Server $S3 -Bucket $Bucket -Key ($old + $other) -File $GuideDump
+        $assets = New-Assets 'nightly'
+        $assets.Parameters.Drill = $true
+        $r = Invoke-Runbook $assets
+        $r.ExitCode | Should -Be 0 -Because $r.Output
+        $r.Output | Should -Match "backup ok: s3://$Bucket/nightly/backup_${Db}_\d{8}_\d{6}\.sql\.gz"
+        $r.Output | Should -Match 'drill ok: '
+        # The default policy (7 daily, 4 weekly, 12 monthly) keeps the new backup, the newest of that old day and
+        # the oldest (restic's rule while budget is left), and removes the other two.
+        $r.Output | Should -Match 'retention ok: kept 3, removed 2'
+        $line = ($r.Output -split "`n") -match 'retention ok'
+        $line | Should -Match ([regex]::Escape(($old[1] -split '/')[-1]))
+        $line | Should -Match ([regex]::Escape(($old[2] -split '/')[-1]))
+        $r.Output | Should -Match 'runbook ok'
+        $r.Output | Should -Match 'Drill\s+:\s+Passed'
+
+        $new = @(Get-PgBackup -Path "s3://$Bucket/nightly" -Database $Db @S3Params | Where-Object Name -notin ($old | Split-Path -Leaf))
+        $new.Count | Should -Be 1
+        $new[0].Status | Should -Be 'Complete'
+        $keys = @(Get-TestS3Key -Server $S3 -Bucket $Bucket -Prefix 'nightly/')
+        $keys | Should -Contain "nightly/$($new[0].Name)"
+        $keys | Should -Contain "nightly/$($new[0].Name).json"
+        $keys | Should -Not -Contain $old[1]
+        $keys | Should -Not -Contain $old[2]
+        $keys | Should -Contain $old[0]
+        $keys | Should -Contain $old[3]
+        $keys | Should -Contain $other
+        $keys | Where-Object { $_ -like '*.partial' } | Should -BeNullOrEmpty
+        Get-TestS3Upload -Server $S3 -Bucket $Bucket | Should -BeNullOrEmpty
+
+        $r.Output | Should -Not -Match ([regex]::Escape($Main.Password))
+        $r.Output | Should -Not -Match ([regex]::Escape($S3.SecretKey))
+    }
+
+    It 'fails the job at the backup step with the error id when the S3 secret is wrong, and writes no secret' -Skip:(-not $env:PGBACKUP_TEST_S3) {
+        $assets = New-Assets 'wrongkey'
+        $assets.Credentials['PgBackup-S3'].Password = 'wrong-secret-8f3a1c'
+        $r = Invoke-Runbook $assets
+        $r.ExitCode | Should -Be 1 -Because $r.Output
+        $r.Output | Should -Match "FAILED at step 'backup': S3AccessDenied"
+        $r.Output | Should -Not -Match 'wrong-secret-8f3a1c'
+        $r.Output | Should -Not -Match ([regex]::Escape($Main.Password))
+        Get-TestS3Key -Server $S3 -Bucket $Bucket -Prefix 'wrongkey/' | Should -BeNullOrEmpty
+    }
+
+    It 'uses the database credential over the connection string''s password, and fails on a wrong one without showing either' -Skip:(-not $env:PGBACKUP_TEST_S3) {
+        $assets = New-Assets 'wrongpw'
+        $assets.Variables['PgBackup-ConnectionString'] = Get-TestPostgresUri -Server $Main -Database $Db
+        $assets.Credentials['PgBackup-Database'].Password = 'wrong-pw-5d2e7b'
+        $r = Invoke-Runbook $assets
+        $r.ExitCode | Should -Be 1 -Because $r.Output
+        $r.Output | Should -Match "FAILED at step 'backup': AuthenticationFailed"
+        $r.Output | Should -Not -Match 'wrong-pw-5d2e7b'
+        $r.Output | Should -Not -Match ([regex]::Escape($Main.Password))
+        Get-TestS3Key -Server $S3 -Bucket $Bucket -Prefix 'wrongpw/' | Should -BeNullOrEmpty
+    }
+
+    It 'fails at the settings step when a required variable is missing' -Skip:(-not $env:PGBACKUP_TEST_S3) {
+        $assets = New-Assets 'missing'
+        $assets.Variables.Remove('PgBackup-S3Uri')
+        $r = Invoke-Runbook $assets
+        $r.ExitCode | Should -Be 1 -Because $r.Output
+        $r.Output | Should -Match "FAILED at step 'settings': AutomationVariableMissing"
+        $r.Output | Should -Match "'PgBackup-S3Uri'"
+    }
+
+    It 'run with plain pwsh -File outside Azure Automation, it fails at the settings step and exits 1' {
+        $r = Invoke-Example $Runbook @('-ModulePath', $env:PGBACKUP_TEST_MODULE)
+        $r.ExitCode | Should -Be 1 -Because $r.Output
+        $r.Output | Should -Match "FAILED at step 'settings': CommandNotFoundException"
+    }
+}
