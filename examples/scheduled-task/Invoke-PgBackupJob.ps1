@@ -5,8 +5,17 @@ The nightly PgBackup job: back up, run a restore drill, copy off the machine, ap
 Meant for Windows Task Scheduler (see Register-PgBackupTask.ps1), cron, or any scheduler that looks at exit codes.
 Every step that fails stops the job, and the process exits with code 1 and the step's error id, so the scheduler
 shows the run as failed; a good run exits with 0. Each step's result object is written to the log.
+
+For s3:// locations (-BackupPath or -UploadTo), the credentials come from -S3ProfileName (a profile in the AWS
+shared credentials file of the account the job runs as) or the AWS default chain (AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY, the default profile, an instance role); S3-compatible services also need -S3EndpointUrl (or
+AWS_ENDPOINT_URL_S3).
 .EXAMPLE
 pwsh -NoProfile -NonInteractive -File Invoke-PgBackupJob.ps1 -BackupPath D:\backups -Drill -UploadTo s3://acme-backups/pg
+.EXAMPLE
+pwsh -NoProfile -NonInteractive -File Invoke-PgBackupJob.ps1 -BackupPath /var/backups/pg -UploadTo s3://offsite/pg -S3ProfileName b2 -S3EndpointUrl https://s3.us-west-004.backblazeb2.com -S3Region us-west-004
+
+Copies each backup to Backblaze B2, with the keys of the [b2] profile in ~/.aws/credentials.
 #>
 [CmdletBinding()]
 param(
@@ -20,6 +29,12 @@ param(
     [string]$DrillConnectionString,
     # Copy the new backup here as well (for example s3://bucket/prefix), so that it does not live only on this machine.
     [string]$UploadTo,
+    # For s3:// locations: a profile of the AWS shared credentials file (default: the AWS default credential chain).
+    [string]$S3ProfileName,
+    # For s3:// locations on an S3-compatible service: its endpoint, for example https://s3.us-west-004.backblazeb2.com.
+    [string]$S3EndpointUrl,
+    # For s3:// locations: the bucket's region (or the signing region an S3-compatible service asks for).
+    [string]$S3Region,
     # The guide's retention: 7 daily, 4 weekly, 12 monthly backups.
     [int]$KeepDaily = 7,
     [int]$KeepWeekly = 4,
@@ -43,9 +58,14 @@ try {
     Import-Module $ModulePath
     $connection = @{}
     if ($ConnectionString) { $connection.ConnectionString = $ConnectionString }
+    # S3 settings for every command that may reach a bucket (ignored for folders).
+    $s3 = @{}
+    if ($S3ProfileName) { $s3.ProfileName = $S3ProfileName }
+    if ($S3EndpointUrl) { $s3.EndpointUrl = $S3EndpointUrl }
+    if ($S3Region) { $s3.Region = $S3Region }
 
     $step = 'backup'
-    $backup = New-PgBackup @connection -Path $BackupPath
+    $backup = New-PgBackup @connection -Path $BackupPath @s3
     Write-JobLog ("backup ok: {0} ({1:N0} bytes, {2} tables, {3:N0} rows, {4:N1} s)" -f $backup.Path, $backup.SizeBytes, $backup.TableCount, $backup.RowCount, $backup.Duration.TotalSeconds)
 
     if ($Drill) {
@@ -57,12 +77,12 @@ try {
 
     if ($UploadTo) {
         $step = 'upload'
-        $copy = $backup | Copy-PgBackup -Destination $UploadTo
+        $copy = $backup | Copy-PgBackup -Destination $UploadTo @s3
         Write-JobLog "upload ok: $($copy.Path)"
     }
 
     $step = 'retention'
-    $plan = Get-PgBackup -Path $BackupPath -Database $backup.Database |
+    $plan = Get-PgBackup -Path $BackupPath -Database $backup.Database @s3 |
         Invoke-PgBackupRetention -KeepDaily $KeepDaily -KeepWeekly $KeepWeekly -KeepMonthly $KeepMonthly -Confirm:$false
     $removed = @($plan | Where-Object Action -eq 'Remove')
     Write-JobLog ("retention ok: kept {0}, removed {1}" -f @($plan | Where-Object Action -eq 'Keep').Count, $removed.Count)
