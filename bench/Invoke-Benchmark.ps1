@@ -17,7 +17,9 @@ every variant once, in an order rotated from round to round, so that the variant
   Custom     New-PgBackup -Format Custom
   Directory  New-PgBackup -Format Directory -Jobs 2
   None       New-PgBackup -Compression None                        (not run unless asked for: the pipeline's own cost)
-  Zstd1      New-PgBackup -Compression Zstd -CompressionLevel 1    (not run unless asked for)
+  Zstd3      New-PgBackup -Compression Zstd -CompressionLevel 3    (not run unless asked for: the zstd CLI's default level)
+  S3Part8    New-PgBackup -Path s3://... -S3PartSizeMB 8         (not run unless asked for: the former part size)
+  S3Serial   New-PgBackup -Path s3://... -S3UploadConcurrency 1  (not run unless asked for)
   Encrypted  New-PgBackup -EncryptPassphrase <SecureString>       (not run unless asked for: OpenPGP AES-256 in the stream)
   S3         New-PgBackup -Path s3://<bucket>/bench               (not run unless asked for: straight to a local S3 server)
 
@@ -48,7 +50,7 @@ param(
     [int]$SmallScale = 4,
     # Rounds on the small database.
     [int]$SmallRounds = 2,
-    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd1', 'Encrypted', 'S3')]
+    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd3', 'Encrypted', 'S3', 'S3Part8', 'S3Serial')]
     [string[]]$Variants = @('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory'),
     [string]$OutDir = (Join-Path $PSScriptRoot '../output/bench'),
     # Where the clusters are kept between runs (default /var/tmp/pgbackup-bench).
@@ -85,10 +87,12 @@ $definitions = [ordered]@{
     Custom    = @{ Kind = 'Module'; Parameters = @{ Format = 'Custom' }; Label = 'New-PgBackup -Format Custom' }
     Directory = @{ Kind = 'Module'; Parameters = @{ Format = 'Directory'; Jobs = 2 }; Label = 'New-PgBackup -Format Directory -Jobs 2' }
     None      = @{ Kind = 'Module'; Parameters = @{ Compression = 'None' }; Label = 'New-PgBackup -Compression None' }
-    Zstd1     = @{ Kind = 'Module'; Parameters = @{ Compression = 'Zstd'; CompressionLevel = 1 }; Label = 'New-PgBackup -Compression Zstd -CompressionLevel 1' }
+    Zstd3     = @{ Kind = 'Module'; Parameters = @{ Compression = 'Zstd'; CompressionLevel = 3 }; Label = 'New-PgBackup -Compression Zstd -CompressionLevel 3' }
     Encrypted = @{ Kind = 'Module'; Parameters = @{}; Encrypt = $true; Label = 'New-PgBackup -EncryptPassphrase' }
     # The endpoint is added when the gateway has started.
     S3        = @{ Kind = 'Module'; Parameters = @{}; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench' }
+    S3Part8   = @{ Kind = 'Module'; Parameters = @{ S3PartSizeMB = 8 }; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench -S3PartSizeMB 8' }
+    S3Serial  = @{ Kind = 'Module'; Parameters = @{ S3UploadConcurrency = 1 }; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench -S3UploadConcurrency 1' }
 }
 # The passphrase of the Encrypted variant (this run only), and the S3 server of the S3 variant.
 $script:Passphrase = 'bench-' + [guid]::NewGuid().ToString('n')

@@ -28,7 +28,7 @@ so other names work too):
 An optional asset that does not exist (or is empty) is simply not used; a required one that is missing fails the job.
 
 The backup is streamed from pg_dump to the bucket as a multipart upload, with no copy on local disk: Azure's cloud
-sandbox has about 1 GB of disk and 400 MB of memory, and the upload needs about 24 MiB of part buffers. The sandbox
+sandbox has about 1 GB of disk and 400 MB of memory, and the upload needs about 15 MiB of part buffers. The sandbox
 has no PostgreSQL client tools, though: run the runbook on a Hybrid Runbook Worker where pg_dump is installed (psql
 too for -Drill), or point -PgBinPath at a folder that holds them.
 

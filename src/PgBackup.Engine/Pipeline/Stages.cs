@@ -119,7 +119,7 @@ namespace PgBackup
     public static class Compression
     {
         public const int DefaultGzipLevel = 6;
-        public const int DefaultZstdLevel = 3;
+        public const int DefaultZstdLevel = 1;
 
         public static int DefaultLevel(CompressionMethod method) => method switch
         {

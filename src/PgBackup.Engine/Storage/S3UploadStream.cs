@@ -20,7 +20,7 @@ namespace PgBackup
     /// </summary>
     internal sealed class S3UploadStream : Stream
     {
-        /// <summary>S3 allows 10,000 parts; from this part on, each part is twice as large (about 500 GB at the default 8 MiB parts).</summary>
+        /// <summary>S3 allows 10,000 parts; from this part on, each part is twice as large (about 300 GiB at the default 5 MiB parts).</summary>
         internal const int PartsPerSize = 2000;
         internal const int MaxParts = 10000;
 

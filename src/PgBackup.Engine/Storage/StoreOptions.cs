@@ -41,7 +41,7 @@ namespace PgBackup
     public sealed class StoreOptions
     {
         public const int MinPartSizeBytes = 5 << 20;
-        public const int DefaultPartSizeBytes = 8 << 20;
+        public const int DefaultPartSizeBytes = MinPartSizeBytes;
         public const int MaxPartSizeBytes = 512 << 20;
         public const int DefaultUploadConcurrency = 2;
 
