@@ -121,6 +121,10 @@ namespace PgBackup
                         InputStream = new MemoryStream(data, 0, length, writable: false),
                         MD5Digest = md5,
                         IsLastPart = last,
+                        // The part is in memory: its SHA-256 is signed in one pass, not as aws-chunked frames signed
+                        // one by one, which some S3-compatible services (R2 among them, by users' reports) refuse.
+                        // Measured: no change in time or memory (bench, 4 rounds A/B).
+                        UseChunkEncoding = false,
                     };
                     var response = await _s3.Client.UploadPartAsync(request, ct).ConfigureAwait(false);
                     lock (_etags) _etags.Add(new PartETag(number, response.ETag));
@@ -185,6 +189,7 @@ namespace PgBackup
                     InputStream = new MemoryStream(data, 0, length, writable: false),
                     // The gateway answers BadDigest to Content-MD5 on an empty body.
                     MD5Digest = length > 0 ? md5 : null,
+                    UseChunkEncoding = false,
                 };
                 S3Store.ApplyUploadSettings(_s3.Options, request);
                 _s3.Call(c => _s3.Client.PutObjectAsync(request, c), "upload", _target, write: true, ct);
