@@ -248,7 +248,7 @@ function Invoke-Variant {
     $env:OUT = $out
     $r = [ordered]@{ Variant = $Name; Seconds = 0.0; ProcessSeconds = 0.0; SizeBytes = [long]0; PeakRssBytes = $null; CpuSeconds = $null
         ChildCpuSeconds = $null; ServerCpuSeconds = $null; GatewayCpuSeconds = $null; RowCount = $null; Checked = $null
-        GcCommittedBytes = $null; RssAnonBytes = $null; RssFileBytes = $null; Threads = $null }
+        GcCommittedBytes = $null; RssAnonBytes = $null; RssFileBytes = $null; Threads = $null; GcAllocatedBytes = $null; GcCollections = $null; GcPauseSeconds = $null }
     $serverCpu = Get-ServerCpuSeconds $Server
     $gatewayCpu = Get-GatewayCpuSeconds
     try {
@@ -302,6 +302,10 @@ function Invoke-Variant {
             $r.RssAnonBytes = [long]$m.RssAnonBytes
             $r.RssFileBytes = [long]$m.RssFileBytes
             $r.Threads = [int]$m.Threads
+            # Allocation and garbage collection during the call: bytes allocated, collections per generation, pauses.
+            $r.GcAllocatedBytes = [long]$m.GcAllocatedBytes
+            $r.GcCollections = @($m.GcCollections)
+            $r.GcPauseSeconds = [double]$m.GcPauseSeconds
             $file = $m.Path
         }
         if ($def['S3']) {

@@ -53,11 +53,14 @@ function Get-ChildCpuSeconds {
 $children0 = Get-ChildCpuSeconds
 $self = [Diagnostics.Process]::GetCurrentProcess()
 $cpu0 = $self.TotalProcessorTime
+$gc0 = 0..2 | ForEach-Object { [GC]::CollectionCount($_) }
+$gcPause0 = [GC]::GetTotalPauseDuration()
 $sw = [Diagnostics.Stopwatch]::StartNew()
 $backup = New-PgBackup -Path $Path @params
 $sw.Stop()
 $self.Refresh()
 $childCpu = (Get-ChildCpuSeconds) - $children0
+$gc1 = 0..2 | ForEach-Object { [GC]::CollectionCount($_) }
 [ordered]@{
     ImportSeconds = $import.Elapsed.TotalSeconds
     BackupSeconds = $sw.Elapsed.TotalSeconds
@@ -73,6 +76,9 @@ $childCpu = (Get-ChildCpuSeconds) - $children0
     # Where the memory is: the managed heap (committed, and allocated in all), anonymous and file-backed pages.
     GcCommittedBytes = [GC]::GetGCMemoryInfo().TotalCommittedBytes
     GcAllocatedBytes = [GC]::GetTotalAllocatedBytes($false)
+    # Garbage collections during the call (generation 0, 1, 2) and the time the runtime was paused for them.
+    GcCollections = @(0..2 | ForEach-Object { $gc1[$_] - $gc0[$_] })
+    GcPauseSeconds = ([GC]::GetTotalPauseDuration() - $gcPause0).TotalSeconds
     RssAnonBytes  = Get-ProcStatus 'RssAnon'
     RssFileBytes  = Get-ProcStatus 'RssFile'
     Threads       = (Get-Content /proc/self/status | Select-String '^Threads:\s+(\d+)').Matches[0].Groups[1].Value
