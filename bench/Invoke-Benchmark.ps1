@@ -248,7 +248,7 @@ function Invoke-Variant {
     $env:OUT = $out
     $r = [ordered]@{ Variant = $Name; Seconds = 0.0; ProcessSeconds = 0.0; SizeBytes = [long]0; PeakRssBytes = $null; CpuSeconds = $null
         ChildCpuSeconds = $null; ServerCpuSeconds = $null; GatewayCpuSeconds = $null; RowCount = $null; Checked = $null
-        GcCommittedBytes = $null; RssAnonBytes = $null; RssFileBytes = $null; Threads = $null; GcAllocatedBytes = $null; GcCollections = $null; GcPauseSeconds = $null }
+        GcCommittedBytes = $null; RssAnonBytes = $null; RssFileBytes = $null; Threads = $null; SystemCpuSeconds = $null; GcAllocatedBytes = $null; GcCollections = $null; GcPauseSeconds = $null }
     $serverCpu = Get-ServerCpuSeconds $Server
     $gatewayCpu = Get-GatewayCpuSeconds
     try {
@@ -297,6 +297,7 @@ function Invoke-Variant {
             $r.RowCount = [long]$m.RowCount
             $r.CpuSeconds = [double]$m.CpuSeconds
             $r.ChildCpuSeconds = [double]$m.ChildCpuSeconds
+            $r.SystemCpuSeconds = [double]$m.SystemCpuSeconds
             # Where the memory is at the end (the managed heap, anonymous and file-backed pages), and the threads.
             $r.GcCommittedBytes = [long]$m.GcCommittedBytes
             $r.RssAnonBytes = [long]$m.RssAnonBytes

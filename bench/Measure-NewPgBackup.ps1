@@ -53,6 +53,7 @@ function Get-ChildCpuSeconds {
 $children0 = Get-ChildCpuSeconds
 $self = [Diagnostics.Process]::GetCurrentProcess()
 $cpu0 = $self.TotalProcessorTime
+$sys0 = $self.PrivilegedProcessorTime
 $gc0 = 0..2 | ForEach-Object { [GC]::CollectionCount($_) }
 $gcPause0 = [GC]::GetTotalPauseDuration()
 $sw = [Diagnostics.Stopwatch]::StartNew()
@@ -66,6 +67,8 @@ $gc1 = 0..2 | ForEach-Object { [GC]::CollectionCount($_) }
     BackupSeconds = $sw.Elapsed.TotalSeconds
     # CPU time of this process (all its threads, not pg_dump's) during the New-PgBackup call.
     CpuSeconds    = ($self.TotalProcessorTime - $cpu0).TotalSeconds
+    # Of that, the time in the kernel (system calls: pipe reads, file or socket writes).
+    SystemCpuSeconds = ($self.PrivilegedProcessorTime - $sys0).TotalSeconds
     # CPU time of the children that ended during the call (pg_dump).
     ChildCpuSeconds = $childCpu
     Path          = $backup.Path
