@@ -177,13 +177,7 @@ namespace PgBackup
         private static Stream Unarmor(Stream input)
         {
             var head = new byte[64];
-            int n = 0;
-            while (n < head.Length)
-            {
-                int r = input.Read(head, n, head.Length - n);
-                if (r == 0) break;
-                n += r;
-            }
+            int n = ReadOnlyStream.ReadFully(input, head, 0, head.Length);
             var whole = new PrefixedStream(head, n, input);
             bool armored = n > 0 && (head[0] & 0x80) == 0 &&
                 System.Text.Encoding.ASCII.GetString(head, 0, n).TrimStart().StartsWith("-----BEGIN PGP", StringComparison.Ordinal);
@@ -218,35 +212,6 @@ namespace PgBackup
             if ((b & 0x80) == 0) return false;
             int tag = (b & 0x40) != 0 ? b & 0x3F : (b >> 2) & 0x0F;
             return tag == 1 || tag == 3 || tag == 10; // public-key or symmetric session key, marker
-        }
-
-        /// <summary>A read stream that first returns bytes already read, then the rest of its inner stream.</summary>
-        private sealed class PrefixedStream : ReadOnlyStream
-        {
-            private readonly byte[] _prefix;
-            private readonly int _count;
-            private readonly Stream _inner;
-            private int _position;
-
-            public PrefixedStream(byte[] prefix, int count, Stream inner)
-            {
-                _prefix = prefix;
-                _count = count;
-                _inner = inner;
-            }
-
-            public override int Read(byte[] buffer, int offset, int count)
-            {
-                if (_position < _count)
-                {
-                    int n = Math.Min(count, _count - _position);
-                    Buffer.BlockCopy(_prefix, _position, buffer, offset, n);
-                    _position += n;
-                    return n;
-                }
-                return _inner.Read(buffer, offset, count);
-            }
-
         }
 
         private sealed class EncryptingStream : WriteThroughStream

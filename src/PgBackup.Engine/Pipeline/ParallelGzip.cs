@@ -316,7 +316,7 @@ namespace PgBackup
     /// header) are each cut out and decompressed on their own, which works on every runtime; from the first member
     /// without that field on (a file of gzip, pigz or the guide's scripts), the rest goes to the runtime's GZipStream.
     /// </summary>
-    public sealed class GzipMemberReader : Stream
+    public sealed class GzipMemberReader : ReadOnlyStream
     {
         private const int MaxMember = 64 << 20;
         private readonly Stream _inner;
@@ -365,9 +365,8 @@ namespace PgBackup
             if (!ours)
             {
                 // Not one of PgBackup's members: the runtime's reader takes the rest, from this member's first byte.
-                var prefix = new byte[got];
-                Buffer.BlockCopy(h, 0, prefix, 0, got);
-                _rest = new GZipStream(new PrefixedStream(prefix, _inner), CompressionMode.Decompress, leaveOpen: true);
+                // (The header buffer is not used again once the runtime's reader has taken over.)
+                _rest = new GZipStream(new PrefixedStream(h, got, _inner), CompressionMode.Decompress, leaveOpen: true);
                 return true;
             }
             uint size = ParallelGzipStream.ReadUInt32(h, 16);
@@ -403,17 +402,7 @@ namespace PgBackup
             finally { ArrayPool<byte>.Shared.Return(member); }
         }
 
-        private int ReadFully(byte[] buffer, int offset, int count)
-        {
-            int total = 0;
-            while (total < count)
-            {
-                int n = _inner.Read(buffer, offset + total, count - total);
-                if (n == 0) break;
-                total += n;
-            }
-            return total;
-        }
+        private int ReadFully(byte[] buffer, int offset, int count) => ReadFully(_inner, buffer, offset, count);
 
         protected override void Dispose(bool disposing)
         {
@@ -425,52 +414,6 @@ namespace PgBackup
                 if (!_leaveOpen) _inner.Dispose();
             }
             base.Dispose(disposing);
-        }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        /// <summary>Bytes already read from a stream, then the rest of it.</summary>
-        private sealed class PrefixedStream : Stream
-        {
-            private readonly byte[] _prefix;
-            private readonly Stream _rest;
-            private int _pos;
-
-            public PrefixedStream(byte[] prefix, Stream rest)
-            {
-                _prefix = prefix;
-                _rest = rest;
-            }
-
-            public override int Read(byte[] buffer, int offset, int count)
-            {
-                if (_pos < _prefix.Length)
-                {
-                    int n = Math.Min(count, _prefix.Length - _pos);
-                    Buffer.BlockCopy(_prefix, _pos, buffer, offset, n);
-                    _pos += n;
-                    return n;
-                }
-                return _rest.Read(buffer, offset, count);
-            }
-
-            public override bool CanRead => true;
-            public override bool CanSeek => false;
-            public override bool CanWrite => false;
-            public override long Length => throw new NotSupportedException();
-            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         }
     }
 }

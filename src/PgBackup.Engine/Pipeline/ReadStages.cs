@@ -16,6 +16,54 @@ namespace PgBackup
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        /// <summary>Reads whatever is left (so that a stage that observes its bytes sees them all).</summary>
+        public void ReadToEnd()
+        {
+            var buffer = new byte[1 << 16];
+            while (Read(buffer, 0, buffer.Length) > 0) { }
+        }
+
+        /// <summary>Reads until <paramref name="count"/> bytes arrived or the stream ended; returns how many arrived.</summary>
+        public static int ReadFully(Stream stream, byte[] buffer, int offset, int count)
+        {
+            int total = 0;
+            while (total < count)
+            {
+                int n = stream.Read(buffer, offset + total, count - total);
+                if (n == 0) break;
+                total += n;
+            }
+            return total;
+        }
+    }
+
+    /// <summary>A read stream that first returns bytes already read (a sniffed header), then the rest of its inner stream.</summary>
+    internal sealed class PrefixedStream : ReadOnlyStream
+    {
+        private readonly byte[] _prefix;
+        private readonly int _count;
+        private readonly Stream _inner;
+        private int _position;
+
+        public PrefixedStream(byte[] prefix, int count, Stream inner)
+        {
+            _prefix = prefix;
+            _count = count;
+            _inner = inner;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (_position < _count)
+            {
+                int n = Math.Min(count, _count - _position);
+                Buffer.BlockCopy(_prefix, _position, buffer, offset, n);
+                _position += n;
+                return n;
+            }
+            return _inner.Read(buffer, offset, count);
+        }
     }
 
     /// <summary>A read stage that also writes every chunk it reads to another stream (a copy made while the data is checked).</summary>
@@ -35,13 +83,6 @@ namespace PgBackup
             int n = _inner.Read(buffer, offset, count);
             if (n > 0) _copy.Write(buffer, offset, n);
             return n;
-        }
-
-        /// <summary>Reads (and copies) whatever is left.</summary>
-        public void ReadToEnd()
-        {
-            var buffer = new byte[1 << 16];
-            while (Read(buffer, 0, buffer.Length) > 0) { }
         }
     }
 
@@ -74,13 +115,6 @@ namespace PgBackup
                 _onProgress?.Invoke(BytesRead);
             }
             return n;
-        }
-
-        /// <summary>Reads whatever is left, so that the hash covers the whole stream.</summary>
-        public void ReadToEnd()
-        {
-            var buffer = new byte[1 << 16];
-            while (Read(buffer, 0, buffer.Length) > 0) { }
         }
 
         protected override void Dispose(bool disposing)

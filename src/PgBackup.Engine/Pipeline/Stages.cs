@@ -121,6 +121,13 @@ namespace PgBackup
         public const int DefaultGzipLevel = 6;
         public const int DefaultZstdLevel = 1;
 
+        /// <summary>
+        /// True for what a damaged or truncated compressed stream throws while it is read (the runtime's gzip reader,
+        /// PgBackup's member reader, ZstdSharp), as opposed to a failure of the storage or the caller.
+        /// </summary>
+        public static bool IsDamagedData(Exception e) =>
+            e is InvalidDataException || e is EndOfStreamException || e.GetType().Name.Contains("Zstd");
+
         public static int DefaultLevel(CompressionMethod method) => method switch
         {
             CompressionMethod.Gzip => DefaultGzipLevel,

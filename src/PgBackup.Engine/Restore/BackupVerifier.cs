@@ -106,7 +106,7 @@ namespace PgBackup
                     }
                 }
             }
-            catch (Exception e) when (e is InvalidDataException || e is EndOfStreamException || (e is IOException && !(e is FileNotFoundException)) || e.GetType().Name.Contains("Zstd")
+            catch (Exception e) when (PgBackup.Compression.IsDamagedData(e) || (e is IOException && !(e is FileNotFoundException))
                                       || (e is PgBackupException pe && (pe.ErrorId == ErrorIds.IntegrityCheckFailed || pe.ErrorId == ErrorIds.DecryptionFailed)))
             {
                 readError = e.Message;

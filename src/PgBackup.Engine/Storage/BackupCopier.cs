@@ -143,7 +143,7 @@ namespace PgBackup
             {
                 throw new PgBackupException(e.ErrorId, e.Kind, $"{e.Message} Nothing was copied to {target}.", target, e);
             }
-            catch (Exception e) when (e is InvalidDataException || e is EndOfStreamException || e.GetType().Name.Contains("Zstd"))
+            catch (Exception e) when (PgBackup.Compression.IsDamagedData(e))
             {
                 throw new PgBackupException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData,
                     $"{source.Path} decrypts but does not decompress ({e.Message}); nothing was copied to {target}.", target, e);

@@ -9,7 +9,7 @@ namespace PgBackup
     /// Reads one object as a stream (GetObject), without a local copy. When the connection breaks mid-way, reading
     /// goes on from where it stopped with a ranged GetObject of the same version (If-Match on its ETag), a few times.
     /// </summary>
-    internal sealed class S3ReadStream : Stream
+    internal sealed class S3ReadStream : ReadOnlyStream
     {
         private const int MaxResumes = 3;
         private readonly S3Connection _s3;
@@ -92,14 +92,7 @@ namespace PgBackup
             base.Dispose(disposing);
         }
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Length => _length;
         public override long Position { get => _position; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
