@@ -5,14 +5,11 @@ namespace PgBackup.Commands
     /// <summary>Export-PgBackupData: gets a table's rows back from a backup, as objects or CSV.</summary>
     [Cmdlet(VerbsData.Export, "PgBackupData", DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(PSObject), typeof(ExportResult))]
-    public sealed class ExportPgBackupDataCommand : PgBackupReadCmdlet
+    public sealed class ExportPgBackupDataCommand : PgBackupRestoringCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; } = "";
-
-        [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
-        public BackupInfo? InputObject { get; set; }
 
         [Parameter(Mandatory = true)]
         [ValidateNotNullOrEmpty]
@@ -25,18 +22,6 @@ namespace PgBackup.Commands
         [Parameter]
         [ValidateNotNullOrEmpty]
         public string? OutFile { get; set; }
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? ConnectionString { get; set; }
-
-        [Parameter]
-        [Credential]
-        public PSCredential? Credential { get; set; }
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? PgBinPath { get; set; }
 
         protected override void ProcessRecord()
         {

@@ -5,22 +5,11 @@ namespace PgBackup.Commands
     /// <summary>Restore-PgBackup: restores a backup so that the target is either restored and verified, or unchanged.</summary>
     [Cmdlet(VerbsData.Restore, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(RestoreResult))]
-    public sealed class RestorePgBackupCommand : PgBackupReadCmdlet
+    public sealed class RestorePgBackupCommand : PgBackupRestoringCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; } = "";
-
-        [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
-        public BackupInfo? InputObject { get; set; }
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? ConnectionString { get; set; }
-
-        [Parameter]
-        [Credential]
-        public PSCredential? Credential { get; set; }
 
         [Parameter]
         [ValidateNotNullOrEmpty]
@@ -42,10 +31,6 @@ namespace PgBackup.Commands
 
         /// <summary>Create the roles saved with the backup (New-PgBackup -Globals) that the server lacks, before restoring.</summary>
         [Parameter] public SwitchParameter CreateRoles { get; set; }
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? PgBinPath { get; set; }
 
         protected override void ProcessRecord()
         {

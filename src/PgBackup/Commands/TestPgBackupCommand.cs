@@ -5,27 +5,16 @@ namespace PgBackup.Commands
     /// <summary>Test-PgBackup: checks backups' integrity and, with -Restore, runs a restore drill.</summary>
     [Cmdlet(VerbsDiagnostic.Test, "PgBackup", DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(TestResult))]
-    public sealed class TestPgBackupCommand : PgBackupReadCmdlet
+    public sealed class TestPgBackupCommand : PgBackupRestoringCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string[] Path { get; set; } = System.Array.Empty<string>();
 
-        [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
-        public BackupInfo? InputObject { get; set; }
-
         /// <summary>Run the drill: restore into a scratch database, compare, drop.</summary>
         [Parameter] public SwitchParameter Restore { get; set; }
 
         [Parameter] public SwitchParameter Keep { get; set; }
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? ConnectionString { get; set; }
-
-        [Parameter]
-        [Credential]
-        public PSCredential? Credential { get; set; }
 
         [Parameter] public SwitchParameter NoOwner { get; set; }
         [Parameter] public SwitchParameter NoPrivileges { get; set; }
@@ -33,10 +22,6 @@ namespace PgBackup.Commands
         [Parameter]
         [ValidateRange(1, 64)]
         public int Jobs { get; set; } = 1;
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? PgBinPath { get; set; }
 
         protected override void ProcessRecord()
         {

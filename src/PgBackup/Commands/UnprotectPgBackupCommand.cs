@@ -11,9 +11,6 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string[] Path { get; set; } = System.Array.Empty<string>();
 
-        [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
-        public BackupInfo? InputObject { get; set; }
-
         [Parameter] public SwitchParameter KeepOriginal { get; set; }
 
         protected override void BeginProcessing()

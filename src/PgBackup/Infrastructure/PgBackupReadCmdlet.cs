@@ -5,11 +5,15 @@ namespace PgBackup.Commands
 {
     /// <summary>
     /// The base of cmdlets that read what is inside a backup (Restore-, Test-, Unprotect-PgBackup, Export-PgBackupData):
-    /// the secrets that open an encrypted one. Copy-PgBackup declares the same three parameters itself, because it
-    /// uploads as well (<see cref="PgBackupStorageWriteCmdlet"/>).
+    /// backups from the pipeline, and the secrets that open an encrypted one. Copy-PgBackup declares the same secret
+    /// parameters itself, because it uploads as well (<see cref="PgBackupStorageWriteCmdlet"/>).
     /// </summary>
     public abstract class PgBackupReadCmdlet : PgBackupStorageCmdlet
     {
+        /// <summary>Backups from Get-PgBackup or New-PgBackup (the pipeline); each cmdlet declares its own -Path.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
+        public BackupInfo? InputObject { get; set; }
+
         /// <summary>The passphrase of an encrypted backup.</summary>
         [Parameter]
         public SecureString? Passphrase { get; set; }
@@ -25,5 +29,24 @@ namespace PgBackup.Commands
 
         /// <summary>The decryption settings from these parameters (none when none was given).</summary>
         protected DecryptionSettings DecryptionFromParameters() => Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase);
+    }
+
+    /// <summary>
+    /// The base of cmdlets that restore a backup into a server (Restore-, Test-PgBackup -Restore, Export-PgBackupData):
+    /// the server and the PostgreSQL client programs to use.
+    /// </summary>
+    public abstract class PgBackupRestoringCmdlet : PgBackupReadCmdlet
+    {
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ConnectionString { get; set; }
+
+        [Parameter]
+        [Credential]
+        public PSCredential? Credential { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? PgBinPath { get; set; }
     }
 }
