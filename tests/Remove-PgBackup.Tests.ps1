@@ -11,7 +11,7 @@ Describe 'Remove-PgBackup' {
     AfterEach { Remove-TestFolder $Folder }
 
     It 'has the expected parameters, and asks before it removes (ConfirmImpact High)' {
-        $expected = 'Path', 'InputObject', 'PassThru', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode'
+        $expected = 'Path', 'InputObject', 'PassThru', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds'
         $cmd = Get-Command Remove-PgBackup
         $actual = $cmd.Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
         $actual | Sort-Object | Should -Be ($expected | Sort-Object)

@@ -24,7 +24,7 @@ Describe 'S3 locations' {
         foreach ($name in 'New-PgBackup', 'Get-PgBackup', 'Restore-PgBackup', 'Test-PgBackup', 'Copy-PgBackup', 'Remove-PgBackup', 'Invoke-PgBackupRetention',
             'Protect-PgBackup', 'Unprotect-PgBackup', 'Export-PgBackupData') {
             $p = (Get-Command $name).Parameters
-            foreach ($s in 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode') { $p.Keys | Should -Contain $s -Because "$name needs -$s" }
+            foreach ($s in 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'S3TimeoutSeconds') { $p.Keys | Should -Contain $s -Because "$name needs -$s" }
             $p['S3Credential'].ParameterType | Should -Be ([pscredential])
         }
         foreach ($name in 'New-PgBackup', 'Copy-PgBackup') {
@@ -151,6 +151,51 @@ Describe 'New-PgBackup to S3' {
         finally { $proxy.Dispose() }
     }
 
+    It 'an upload to a server that stops answering fails after -S3TimeoutSeconds (OperationTimeout) and leaves no backup' {
+        # The proxy holds every connection open but forwards nothing more once 3 MB of a part went through: what a full
+        # Ceph or MinIO cluster does to writes. Without a limit the AWS SDK would wait about 24 days.
+        Add-Type -Path (Join-Path $PSScriptRoot 'harness/CutProxy.cs')
+        $proxy = [PgBackup.TestHarness.CutProxy]::new('127.0.0.1', $S3.Port)
+        $proxy.StallUploadAfterBytes = 3MB
+        try {
+            $err = Get-ErrorOf {
+                New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $BigDb) -Path "s3://$Bucket/stalled" -Compression None -S3PartSizeMB 5 `
+                    -S3Credential $S3Params.S3Credential -EndpointUrl $proxy.Url -S3TimeoutSeconds 2
+            }
+            $err.FullyQualifiedErrorId | Should -Be 'S3UploadFailed,PgBackup.Commands.NewPgBackupCommand'
+            $err.CategoryInfo.Category | Should -Be 'OperationTimeout'
+            $err.Exception.Message | Should -BeLike '*did not answer within 2 s*'
+            $proxy.Stalls | Should -BeGreaterThan 0
+            Get-BackupLikeKeys $Bucket 'stalled/' | Should -BeNullOrEmpty
+            Get-TestS3Upload -Server $S3 -Bucket $Bucket | Should -BeNullOrEmpty -Because 'the multipart upload was aborted'
+            Get-PgDumpProcess $BigDb | Should -BeNullOrEmpty
+        }
+        finally { $proxy.Dispose() }
+    }
+
+    It 'a download that stops for -S3TimeoutSeconds resumes where it stopped; one that keeps stopping fails with BackupReadFailed' {
+        $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $BigDb) -Path "s3://$Bucket/slowread" -Compression None @S3Params
+        $b.SizeBytes | Should -BeGreaterThan 2MB
+        Add-Type -Path (Join-Path $PSScriptRoot 'harness/CutProxy.cs')
+        $proxy = [PgBackup.TestHarness.CutProxy]::new('127.0.0.1', $S3.Port)
+        $proxy.StallDownloadAfterBytes = 1MB
+        $proxy.DownloadStalls = 1
+        $via = @{ S3Credential = $S3Params.S3Credential; EndpointUrl = $proxy.Url; S3TimeoutSeconds = 2 }
+        try {
+            $copy = Copy-PgBackup -Path $b.Path -Destination (Join-Path $Out 'slowread') @via
+            $proxy.Stalls | Should -Be 1
+            $copy.Sha256 | Should -Be $b.Sha256
+            (Get-FileHash -Algorithm SHA256 $copy.Path).Hash | Should -Be $b.Sha256
+
+            $proxy.DownloadStalls = [long]::MaxValue
+            $err = Get-ErrorOf { Copy-PgBackup -Path $b.Path -Destination (Join-Path $Out 'slowread2') @via -ErrorAction Stop }
+            $err.FullyQualifiedErrorId | Should -Be 'BackupReadFailed,PgBackup.Commands.CopyPgBackupCommand'
+            $err.Exception.Message | Should -BeLike '*sent no data for 2 s*'
+            Get-BackupLikeFiles (Join-Path $Out 'slowread2') | Should -BeNullOrEmpty
+        }
+        finally { $proxy.Dispose() }
+    }
+
     It 'Ctrl+C aborts the upload' {
         $lock = Start-TableLock -Server $Main -Database $Db -Table 'public.users'
         try {
@@ -246,7 +291,7 @@ Describe 'Restores and drills from S3' {
 Describe 'Copy-PgBackup' {
     It 'has the expected parameters' {
         $expected = 'Path', 'InputObject', 'Destination', 'DestinationS3Credential', 'DestinationProfileName', 'DestinationRegion', 'DestinationEndpointUrl', 'Force',
-            'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode',
+            'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds',
             'ServerSideEncryption', 'KmsKeyId', 'StorageClass', 'S3PartSizeMB', 'S3UploadConcurrency', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase'
         $cmd = Get-Command Copy-PgBackup
         $actual = $cmd.Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }

@@ -75,6 +75,21 @@ namespace PgBackup.Tests
             Assert.Throws<PgBackupException>(() => new StoreOptions { EndpointUrl = "ftp://x" }.Validate());
             Assert.Throws<PgBackupException>(() => new StoreOptions { AccessKey = "a" }.Validate());
             Assert.Throws<PgBackupException>(() => new StoreOptions { KmsKeyId = "k" }.Validate());
+            Assert.Throws<PgBackupException>(() => new StoreOptions { TimeoutSeconds = 0 }.Validate());
+            Assert.Throws<PgBackupException>(() => new StoreOptions { TimeoutSeconds = StoreOptions.MaxTimeoutSeconds + 1 }.Validate());
+        }
+
+        [Fact]
+        public void TimeoutHasADefaultAndTravelsWithCopies()
+        {
+            Assert.Equal(600, new StoreOptions().TimeoutSeconds);
+            var listed = new StoreOptions { AccessKey = "a", SecretKey = "s", EndpointUrl = "http://x", TimeoutSeconds = 30, PartSizeBytes = 8 << 20 };
+            var faster = listed.WithTimeout(5);
+            Assert.Equal(5, faster.TimeoutSeconds);
+            Assert.Equal(("a", "s", "http://x", 8 << 20), (faster.AccessKey, faster.SecretKey, faster.EndpointUrl, faster.PartSizeBytes));
+            var upload = listed.WithUploadSettingsOf(new StoreOptions { PartSizeBytes = 16 << 20, TimeoutSeconds = 999 });
+            Assert.Equal(30, upload.TimeoutSeconds);
+            Assert.Equal(16 << 20, upload.PartSizeBytes);
         }
 
         [Fact]

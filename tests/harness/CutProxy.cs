@@ -1,5 +1,6 @@
 // A TCP proxy for tests of lost connections: it forwards 127.0.0.1:<Port> to a target and cuts (resets) a connection
-// once it has carried a given number of bytes in one direction. Used by the xUnit tests (compiled in) and the Pester
+// once it has carried a given number of bytes in one direction, or stalls it there (holds it open and forwards nothing
+// more in that direction: a server that stopped answering). Used by the xUnit tests (compiled in) and the Pester
 // tests (Add-Type). Plain C# 7 for Add-Type.
 using System;
 using System.Collections.Generic;
@@ -19,6 +20,10 @@ namespace PgBackup.TestHarness
         private int _cuts;
         private long _uploadCutsLeft = long.MaxValue;
         private long _downloadCutsLeft = long.MaxValue;
+        private long _uploadStallsLeft = long.MaxValue;
+        private long _downloadStallsLeft = long.MaxValue;
+        private int _stalls;
+        private readonly ManualResetEvent _released = new ManualResetEvent(false);
         private volatile bool _disposed;
 
         public CutProxy(string targetHost, int targetPort)
@@ -46,6 +51,21 @@ namespace PgBackup.TestHarness
 
         /// <summary>How many connections to cut for downloads (then downloads pass untouched); unlimited by default.</summary>
         public long DownloadCuts { get { return Interlocked.Read(ref _downloadCutsLeft); } set { Interlocked.Exchange(ref _downloadCutsLeft, value); } }
+
+        /// <summary>A connection stalls once the client has sent this many bytes over it.</summary>
+        public long StallUploadAfterBytes { get; set; } = long.MaxValue;
+
+        /// <summary>A connection stalls once the server has sent this many bytes over it.</summary>
+        public long StallDownloadAfterBytes { get; set; } = long.MaxValue;
+
+        /// <summary>How many connections to stall for uploads; unlimited by default.</summary>
+        public long UploadStalls { get { return Interlocked.Read(ref _uploadStallsLeft); } set { Interlocked.Exchange(ref _uploadStallsLeft, value); } }
+
+        /// <summary>How many connections to stall for downloads; unlimited by default.</summary>
+        public long DownloadStalls { get { return Interlocked.Read(ref _downloadStallsLeft); } set { Interlocked.Exchange(ref _downloadStallsLeft, value); } }
+
+        /// <summary>Connections stalled so far.</summary>
+        public int Stalls { get { return Volatile.Read(ref _stalls); } }
 
         /// <summary>Connections cut so far.</summary>
         public int Cuts { get { return Volatile.Read(ref _cuts); } }
@@ -100,6 +120,17 @@ namespace PgBackup.TestHarness
                         Reset(server);
                         return;
                     }
+                    long stallAt = upload ? StallUploadAfterBytes : StallDownloadAfterBytes;
+                    if (carried + n > stallAt && TakeStall(upload))
+                    {
+                        int allowed = (int)Math.Max(0, stallAt - carried);
+                        if (allowed > 0) to.Send(buffer, 0, allowed, SocketFlags.None);
+                        Interlocked.Increment(ref _stalls);
+                        // Forward nothing more this way, and read nothing: the connection stays open until the other
+                        // direction ends it or the proxy is disposed.
+                        WaitHandle.WaitAny(new[] { cut.Token.WaitHandle, _released });
+                        return;
+                    }
                     carried += n;
                     int sent = 0;
                     while (sent < n) sent += to.Send(buffer, sent, n - sent, SocketFlags.None);
@@ -113,16 +144,14 @@ namespace PgBackup.TestHarness
             }
         }
 
-        private bool TakeCut(bool upload)
+        private bool TakeCut(bool upload) { return upload ? Take(ref _uploadCutsLeft) : Take(ref _downloadCutsLeft); }
+
+        private bool TakeStall(bool upload) { return upload ? Take(ref _uploadStallsLeft) : Take(ref _downloadStallsLeft); }
+
+        private static bool Take(ref long left)
         {
-            if (upload)
-            {
-                if (Interlocked.Read(ref _uploadCutsLeft) <= 0) return false;
-                Interlocked.Decrement(ref _uploadCutsLeft);
-                return true;
-            }
-            if (Interlocked.Read(ref _downloadCutsLeft) <= 0) return false;
-            Interlocked.Decrement(ref _downloadCutsLeft);
+            if (Interlocked.Read(ref left) <= 0) return false;
+            Interlocked.Decrement(ref left);
             return true;
         }
 
@@ -135,6 +164,7 @@ namespace PgBackup.TestHarness
         public void Dispose()
         {
             _disposed = true;
+            _released.Set();
             try { _listener.Stop(); } catch (Exception) { }
             lock (_open) { foreach (var s in _open.ToArray()) Reset(s); }
         }

@@ -31,6 +31,8 @@ namespace PgBackup
                 RequestChecksumCalculation = options.ChecksumsWhenRequired ? RequestChecksumCalculation.WHEN_REQUIRED : RequestChecksumCalculation.WHEN_SUPPORTED,
                 ResponseChecksumValidation = options.ChecksumsWhenRequired ? ResponseChecksumValidation.WHEN_REQUIRED : ResponseChecksumValidation.WHEN_SUPPORTED,
                 CacheHttpClient = options.CacheHttpClient,
+                // The SDK's own limit for S3 is about 24 days; a request gets TimeoutSeconds (then the SDK's retries).
+                Timeout = TimeSpan.FromSeconds(options.TimeoutSeconds),
             };
             if (options.MaxErrorRetry.HasValue) config.MaxErrorRetry = options.MaxErrorRetry.Value;
 
@@ -138,12 +140,24 @@ namespace PgBackup
                 return new PgBackupException(ErrorIds.S3AccessDenied, ErrorKind.AuthenticationError,
                     Say($"No AWS credentials for {target}: {e.Message}"), target, e)
                 { RecommendedAction = "Give -S3Credential or -ProfileName, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or run where an instance or container role provides credentials)." };
+            if (IsTimeout(e))
+                return new PgBackupException(failedId, ErrorKind.OperationTimeout,
+                    Say($"Could not {what} {target}: {Endpoint} did not answer within {Options.TimeoutSeconds} s (-S3TimeoutSeconds)."), target, e)
+                { RecommendedAction = "Check the S3 server (a full Ceph or MinIO cluster stops answering writes) and the network; on a very slow link give a larger -S3TimeoutSeconds." };
             if (e is HttpRequestException || e is IOException || e is WebException || e is System.Net.Sockets.SocketException ||
                 e is TaskCanceledException || e is OperationCanceledException || e is TimeoutException || e is AmazonClientException)
                 return new PgBackupException(failedId, ErrorKind.ConnectionError,
                     Say($"Could not {what} {target}: the connection to {Endpoint} failed: {Innermost(e)}"), target, e)
                 { RecommendedAction = "Check the network and -EndpointUrl; run the command again." };
             return new PgBackupException(failedId, write ? ErrorKind.WriteError : ErrorKind.ReadError, Say($"Could not {what} {target}: {e.Message}"), target, e);
+        }
+
+        /// <summary>The request ran out of time (HttpClient's timeout), not cancelled by the user.</summary>
+        internal static bool IsTimeout(Exception e)
+        {
+            for (var x = e; x is not null; x = x.InnerException)
+                if (x is TimeoutException || x is TaskCanceledException) return true;
+            return false;
         }
 
         private static string Innermost(Exception e)

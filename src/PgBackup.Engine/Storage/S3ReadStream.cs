@@ -68,13 +68,13 @@ namespace PgBackup
                 if (_body is null) return 0;
                 try
                 {
-                    int n = _body.Read(buffer, offset, count);
+                    int n = ReadBody(_body, buffer, offset, count);
                     _position += n;
                     if (n == 0 && _length >= 0 && _position < _length)
                         throw new IOException($"the server ended the response after {_position:N0} of {_length:N0} bytes");
                     return n;
                 }
-                catch (Exception e) when ((e is IOException || e is System.Net.Http.HttpRequestException || e is ObjectDisposedException) && !_ct.IsCancellationRequested)
+                catch (Exception e) when ((e is IOException || e is System.Net.Http.HttpRequestException || e is ObjectDisposedException || e is TimeoutException) && !_ct.IsCancellationRequested)
                 {
                     CloseResponse();
                     if (++_resumes > MaxResumes || _length < 0)
@@ -82,6 +82,32 @@ namespace PgBackup
                             $"Reading {_target} failed after {_position:N0} bytes: {e.Message}", _target, e);
                     Thread.Sleep(200 * _resumes);
                     Open();
+                }
+            }
+        }
+
+        /// <summary>
+        /// One read of the response body that ends on Ctrl+C, and fails with a TimeoutException when the server sends
+        /// nothing for TimeoutSeconds (a silent connection would otherwise block for ever): disposing the body ends a
+        /// blocked read on every runtime.
+        /// </summary>
+        private int ReadBody(Stream body, byte[] buffer, int offset, int count)
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(_ct);
+            limit.CancelAfter(TimeSpan.FromSeconds(_s3.Options.TimeoutSeconds));
+            using (limit.Token.Register(() => { try { body.Dispose(); } catch (Exception) { } }))
+            {
+                try
+                {
+                    return body.ReadAsync(buffer, offset, count, limit.Token).GetAwaiter().GetResult();
+                }
+                catch (Exception) when (_ct.IsCancellationRequested)
+                {
+                    throw new OperationCanceledException(_ct);
+                }
+                catch (Exception) when (limit.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"{_s3.Endpoint} sent no data for {_s3.Options.TimeoutSeconds} s (-S3TimeoutSeconds)");
                 }
             }
         }

@@ -44,6 +44,8 @@ namespace PgBackup
         public const int DefaultPartSizeBytes = MinPartSizeBytes;
         public const int MaxPartSizeBytes = 512 << 20;
         public const int DefaultUploadConcurrency = 2;
+        public const int DefaultTimeoutSeconds = 600;
+        public const int MaxTimeoutSeconds = 86400;
 
         public static readonly StoreOptions Default = new StoreOptions();
 
@@ -67,6 +69,12 @@ namespace PgBackup
         public int PartSizeBytes { get; init; } = DefaultPartSizeBytes;
         /// <summary>Parts uploaded at the same time while the next one fills.</summary>
         public int UploadConcurrency { get; init; } = DefaultUploadConcurrency;
+        /// <summary>
+        /// How long one request may wait for its answer (an upload part: sent and answered), and one read of a download
+        /// for data, before it counts as failed. The AWS SDK sets no limit for S3 of its own, so a server that stops
+        /// answering (a full Ceph or MinIO cluster blocks writes) would otherwise hold a backup for ever.
+        /// </summary>
+        public int TimeoutSeconds { get; init; } = DefaultTimeoutSeconds;
         /// <summary>How often the SDK retries a failed request (null: the SDK's default).</summary>
         public int? MaxErrorRetry { get; init; }
         /// <summary>Share HTTP connections with other clients of the same settings (off for tests of rejected uploads).</summary>
@@ -116,6 +124,8 @@ namespace PgBackup
                     $"The S3 part size must be between {MinPartSizeBytes >> 20} and {MaxPartSizeBytes >> 20} MiB; {PartSizeBytes >> 20} MiB was given.");
             if (UploadConcurrency < 1 || UploadConcurrency > 16)
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, $"The S3 upload concurrency must be between 1 and 16; {UploadConcurrency} was given.");
+            if (TimeoutSeconds < 1 || TimeoutSeconds > MaxTimeoutSeconds)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, $"The S3 timeout must be between 1 and {MaxTimeoutSeconds} seconds; {TimeoutSeconds} was given.");
             if ((AccessKey is null) != (SecretKey is null))
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "An S3 access key needs its secret key, and the other way round.");
             if (AccessKey is not null && ProfileName is not null)
@@ -129,11 +139,16 @@ namespace PgBackup
         }
 
         /// <summary>A copy with the upload settings of <paramref name="upload"/> (part size, concurrency, encryption, storage class).</summary>
-        public StoreOptions WithUploadSettingsOf(StoreOptions upload) => new StoreOptions
+        public StoreOptions WithUploadSettingsOf(StoreOptions upload) => Copy(upload, TimeoutSeconds);
+
+        /// <summary>A copy with another request timeout.</summary>
+        public StoreOptions WithTimeout(int seconds) => Copy(this, seconds);
+
+        private StoreOptions Copy(StoreOptions upload, int timeoutSeconds) => new StoreOptions
         {
             AccessKey = AccessKey, SecretKey = SecretKey, SessionToken = SessionToken, ProfileName = ProfileName, Region = Region,
             EndpointUrl = EndpointUrl, AddressingStyle = AddressingStyle, ChecksumMode = ChecksumMode, MaxErrorRetry = MaxErrorRetry,
-            CacheHttpClient = CacheHttpClient,
+            CacheHttpClient = CacheHttpClient, TimeoutSeconds = timeoutSeconds,
             ServerSideEncryption = upload.ServerSideEncryption, KmsKeyId = upload.KmsKeyId, StorageClass = upload.StorageClass,
             PartSizeBytes = upload.PartSizeBytes, UploadConcurrency = upload.UploadConcurrency,
         };

@@ -71,7 +71,7 @@ namespace PgBackup.Commands
         private StoreOptions DestinationOptions(StoreOptions source)
         {
             if (DestinationParameterNames.Any(n => MyInvocation.BoundParameters.ContainsKey(n)))
-                return BuildOptions(DestinationS3Credential, DestinationProfileName, DestinationRegion, DestinationEndpointUrl, S3AddressingStyle, S3ChecksumMode, this);
+                return BuildOptions(DestinationS3Credential, DestinationProfileName, DestinationRegion, DestinationEndpointUrl, S3AddressingStyle, S3ChecksumMode, S3TimeoutSeconds, this);
             if (StorageParametersGiven) return StorageOptions();
             return source.WithUploadSettingsOf(UploadSettings());
         }

@@ -38,21 +38,30 @@ namespace PgBackup.Commands
         [Parameter]
         public S3ChecksumMode S3ChecksumMode { get; set; } = S3ChecksumMode.Auto;
 
+        /// <summary>How long one S3 request may wait for its answer, and a download for data, before it fails.</summary>
+        [Parameter]
+        [ValidateRange(1, StoreOptions.MaxTimeoutSeconds)]
+        public int S3TimeoutSeconds { get; set; } = StoreOptions.DefaultTimeoutSeconds;
+
+        private bool TimeoutGiven => MyInvocation.BoundParameters.ContainsKey(nameof(S3TimeoutSeconds));
+
         /// <summary>True when any of the S3 connection parameters was given.</summary>
         protected bool StorageParametersGiven => ConnectionParameterNames.Any(n => MyInvocation.BoundParameters.ContainsKey(n));
 
         /// <summary>The S3 settings from this cmdlet's parameters.</summary>
-        protected virtual StoreOptions StorageOptions() => BuildOptions(S3Credential, ProfileName, Region, EndpointUrl, S3AddressingStyle, S3ChecksumMode, null);
+        protected virtual StoreOptions StorageOptions() => BuildOptions(S3Credential, ProfileName, Region, EndpointUrl, S3AddressingStyle, S3ChecksumMode, S3TimeoutSeconds, null);
 
         /// <summary>
         /// The settings for a piped object: this cmdlet's S3 parameters when any was given, otherwise those the object
-        /// was listed with.
+        /// was listed with (and -S3TimeoutSeconds, when given).
         /// </summary>
         protected StoreOptions StorageOptionsFor(BackupInfo? input) =>
-            input is not null && !StorageParametersGiven ? input.StoreOptions : StorageOptions();
+            input is not null && !StorageParametersGiven
+                ? (TimeoutGiven ? input.StoreOptions.WithTimeout(S3TimeoutSeconds) : input.StoreOptions)
+                : StorageOptions();
 
         internal static StoreOptions BuildOptions(PSCredential? credential, string? profile, string? region, string? endpoint,
-            S3AddressingStyle addressing, S3ChecksumMode checksums, PgBackupStorageWriteCmdlet? upload)
+            S3AddressingStyle addressing, S3ChecksumMode checksums, int timeoutSeconds, PgBackupStorageWriteCmdlet? upload)
         {
             bool hasCredential = credential is not null && credential != PSCredential.Empty;
             var options = new StoreOptions
@@ -64,6 +73,7 @@ namespace PgBackup.Commands
                 EndpointUrl = endpoint,
                 AddressingStyle = addressing,
                 ChecksumMode = checksums,
+                TimeoutSeconds = timeoutSeconds,
             };
             if (upload is not null) options = options.WithUploadSettingsOf(upload.UploadSettings());
             return options;
@@ -103,7 +113,7 @@ namespace PgBackup.Commands
             UploadConcurrency = S3UploadConcurrency,
         };
 
-        protected override StoreOptions StorageOptions() => BuildOptions(S3Credential, ProfileName, Region, EndpointUrl, S3AddressingStyle, S3ChecksumMode, this);
+        protected override StoreOptions StorageOptions() => BuildOptions(S3Credential, ProfileName, Region, EndpointUrl, S3AddressingStyle, S3ChecksumMode, S3TimeoutSeconds, this);
     }
 
     /// <summary>Tab completion of the usual S3 storage classes (any other value is passed on as it is).</summary>
