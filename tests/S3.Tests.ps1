@@ -196,6 +196,28 @@ Describe 'New-PgBackup to S3' {
         finally { $proxy.Dispose() }
     }
 
+    It 'Ctrl+C stops a download that the server stopped sending, without waiting for -S3TimeoutSeconds' {
+        $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $BigDb) -Path "s3://$Bucket/stopread" -Compression None @S3Params
+        Add-Type -Path (Join-Path $PSScriptRoot 'harness/CutProxy.cs')
+        $proxy = [PgBackup.TestHarness.CutProxy]::new('127.0.0.1', $S3.Port)
+        $proxy.StallDownloadAfterBytes = 1MB
+        $destination = Join-Path $Out 'stopread'
+        $job = $null
+        try {
+            $job = Start-AsyncPipeline -Script { param($path, $dest, $cred, $url) Copy-PgBackup -Path $path -Destination $dest -S3Credential $cred -EndpointUrl $url } `
+                -Arguments $b.Path, $destination, $S3Params.S3Credential, $proxy.Url
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while ($proxy.Stalls -lt 1 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            $proxy.Stalls | Should -Be 1
+            Start-Sleep -Milliseconds 500
+            $job.Handle.IsCompleted | Should -BeFalse -Because 'the copy waits for data (the limit is 600 s)'
+            $stop = $job.PowerShell.BeginStop($null, $null)
+            $stop.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds(30)) | Should -BeTrue -Because 'Ctrl+C ends a blocked read'
+            Get-BackupLikeFiles $destination | Should -BeNullOrEmpty
+        }
+        finally { Stop-AsyncPipeline $job; $proxy.Dispose() }
+    }
+
     It 'Ctrl+C aborts the upload' {
         $lock = Start-TableLock -Server $Main -Database $Db -Table 'public.users'
         try {
