@@ -52,6 +52,17 @@ namespace PgBackup
             var activity = $"Backing up {connection.Database ?? "database"}";
             log.Progress(new ProgressInfo(activity, $"Connecting to {connection.Server}"));
 
+            // The store's first requests (for a bucket: loading the AWS SDK, connecting, two listings) run while this
+            // thread connects to PostgreSQL and finds pg_dump; their result is needed only to name the backup.
+            var store = request.Store;
+            var existingNames = Task.Run(() =>
+            {
+                BackupCatalog.SweepStalePartials(store, request.StalePartialAge, log, cancellationToken);
+                return store.List(null, cancellationToken).Select(e => e.Name).ToList();
+            }, cancellationToken);
+            // Observed also when this run fails before it needs the names (its own error is the one reported).
+            existingNames.ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
+
             using var server = PgServer.Connect(connection, redactor, cancellationToken);
             log.Verbose($"Connected to {connection.Server}, database '{server.Database}', PostgreSQL {server.VersionText}.");
             connection = connection.WithDatabase(server.Database);
@@ -71,10 +82,8 @@ namespace PgBackup
             if (request.Format == BackupFormat.Plain && request.Compression == CompressionMethod.Gzip && request.CompressionLevel.HasValue && !Compression.ExactGzipLevels)
                 log.Verbose($"This .NET runtime offers only gzip levels 'fastest' and 'optimal'; level {level} maps to {(level <= 3 ? "fastest" : "optimal")}.");
 
-            var store = request.Store;
-            BackupCatalog.SweepStalePartials(store, request.StalePartialAge, log, cancellationToken);
             var start = DateTime.UtcNow;
-            var existing = store.List(null, cancellationToken).Select(e => e.Name);
+            var existing = existingNames.GetAwaiter().GetResult();
             var name = BackupNaming.NewName(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled, existing);
             log.Verbose($"Writing {store.GetPath(name)}.");
 
