@@ -132,41 +132,27 @@ Describe 'New-PgBackup to S3' {
         Get-BackupLikeKeys $Bucket 'errors/' | Should -BeNullOrEmpty
     }
 
-    It 'an upload cut off mid-way fails with S3UploadFailed and leaves no backup and no multipart upload' {
-        Add-Type -Path (Join-Path $PSScriptRoot 'harness/CutProxy.cs')
-        $proxy = [PgBackup.TestHarness.CutProxy]::new('127.0.0.1', $S3.Port)
-        $proxy.CutUploadAfterBytes = 3MB
-        try {
-            $err = Get-ErrorOf {
-                New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $BigDb) -Path "s3://$Bucket/cut" -Compression None -S3PartSizeMB 5 `
-                    -S3Credential $S3Params.S3Credential -EndpointUrl $proxy.Url
-            }
-            $err.FullyQualifiedErrorId | Should -Be 'S3UploadFailed,PgBackup.Commands.NewPgBackupCommand'
-            $err.CategoryInfo.Category | Should -Be 'ConnectionError'
-            $proxy.Cuts | Should -BeGreaterThan 0
-            Get-BackupLikeKeys $Bucket 'cut/' | Should -BeNullOrEmpty
-            Get-TestS3Upload -Server $S3 -Bucket $Bucket | Should -BeNullOrEmpty -Because 'the multipart upload was aborted'
-            Get-PgDumpProcess $BigDb | Should -BeNullOrEmpty
-        }
-        finally { $proxy.Dispose() }
-    }
-
-    It 'an upload to a server that stops answering fails after -S3TimeoutSeconds (OperationTimeout) and leaves no backup' {
+    It 'an upload <What> fails with S3UploadFailed (<Category>) and leaves no backup and no multipart upload' -ForEach @(
+        @{ What = 'cut off mid-way'; Setting = 'CutUploadAfterBytes'; Count = 'Cuts'; Extra = @{}; Category = 'ConnectionError'; Message = '*' }
         # The proxy holds every connection open but forwards nothing more once 3 MB of a part went through: what a full
         # Ceph or MinIO cluster does to writes. Without a limit the AWS SDK would wait about 24 days.
+        @{ What = 'to a server that stops answering'; Setting = 'StallUploadAfterBytes'; Count = 'Stalls'; Extra = @{ S3TimeoutSeconds = 2 }
+           Category = 'OperationTimeout'; Message = '*did not answer within 2 s*' }
+    ) {
         Add-Type -Path (Join-Path $PSScriptRoot 'harness/CutProxy.cs')
         $proxy = [PgBackup.TestHarness.CutProxy]::new('127.0.0.1', $S3.Port)
-        $proxy.StallUploadAfterBytes = 3MB
+        $proxy.$Setting = 3MB
+        $prefix = ($What -replace '\W', '')
         try {
             $err = Get-ErrorOf {
-                New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $BigDb) -Path "s3://$Bucket/stalled" -Compression None -S3PartSizeMB 5 `
-                    -S3Credential $S3Params.S3Credential -EndpointUrl $proxy.Url -S3TimeoutSeconds 2
+                New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $BigDb) -Path "s3://$Bucket/$prefix" -Compression None -S3PartSizeMB 5 `
+                    -S3Credential $S3Params.S3Credential -EndpointUrl $proxy.Url @Extra
             }
             $err.FullyQualifiedErrorId | Should -Be 'S3UploadFailed,PgBackup.Commands.NewPgBackupCommand'
-            $err.CategoryInfo.Category | Should -Be 'OperationTimeout'
-            $err.Exception.Message | Should -BeLike '*did not answer within 2 s*'
-            $proxy.Stalls | Should -BeGreaterThan 0
-            Get-BackupLikeKeys $Bucket 'stalled/' | Should -BeNullOrEmpty
+            $err.CategoryInfo.Category | Should -Be $Category
+            $err.Exception.Message | Should -BeLike $Message
+            $proxy.$Count | Should -BeGreaterThan 0
+            Get-BackupLikeKeys $Bucket "$prefix/" | Should -BeNullOrEmpty
             Get-TestS3Upload -Server $S3 -Bucket $Bucket | Should -BeNullOrEmpty -Because 'the multipart upload was aborted'
             Get-PgDumpProcess $BigDb | Should -BeNullOrEmpty
         }
