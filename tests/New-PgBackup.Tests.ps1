@@ -20,7 +20,7 @@ AfterAll {
 Describe 'New-PgBackup' {
     It 'has the expected parameters' {
         $expected = 'ConnectionString', 'Credential', 'Path', 'Format', 'Compression', 'CompressionLevel', 'Jobs', 'Schema',
-            'ExcludeSchema', 'Table', 'ExcludeTable', 'ExcludeTableData', 'SchemaOnly', 'DataOnly', 'NoOwner', 'NoPrivileges', 'PgBinPath',
+            'ExcludeSchema', 'Table', 'ExcludeTable', 'ExcludeTableData', 'SchemaOnly', 'DataOnly', 'NoOwner', 'NoPrivileges', 'PgBinPath', 'LockWaitTimeoutSeconds',
             'Globals', 'NoRolePasswords', 'EncryptPassphrase', 'EncryptRecipient',
             'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'ServerSideEncryption', 'KmsKeyId', 'StorageClass', 'S3PartSizeMB', 'S3UploadConcurrency'
         $actual = (Get-Command New-PgBackup).Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
@@ -204,6 +204,23 @@ Describe 'New-PgBackup' {
             { New-PgBackup -ConnectionString $Uri -Path $Folder -SchemaOnly -DataOnly } | Should -Throw -ErrorId 'InvalidParameter,PgBackup.Commands.NewPgBackupCommand'
             { New-PgBackup -ConnectionString 'nonsense' -Path $Folder } | Should -Throw -ErrorId 'ConnectionStringInvalid,PgBackup.Commands.NewPgBackupCommand'
             Get-BackupLikeFiles $Folder | Should -BeNullOrEmpty
+        }
+
+        It 'a table locked by another session for longer than -LockWaitTimeoutSeconds fails with PgDumpFailed (OperationTimeout) and keeps nothing' {
+            $lock = Start-TableLock -Server $Main -Database $Db -Table 'public.tracks'
+            try {
+                $err = $null
+                try { New-PgBackup -ConnectionString $Uri -Path $Folder -LockWaitTimeoutSeconds 1 } catch { $err = $_ }
+                $err.FullyQualifiedErrorId | Should -Be 'PgDumpFailed,PgBackup.Commands.NewPgBackupCommand'
+                $err.CategoryInfo.Category | Should -Be 'OperationTimeout' -Because "$err"
+                "$err" | Should -Match 'public.tracks|tracks'
+                "$err" | Should -BeLike '*-LockWaitTimeoutSeconds*'
+                Get-BackupLikeFiles $Folder | Should -BeNullOrEmpty
+                Get-PgDumpProcess $Db | Should -BeNullOrEmpty
+            }
+            finally { Stop-TableLock $lock }
+            # Without the lock the same command works.
+            (New-PgBackup -ConnectionString $Uri -Path $Folder -LockWaitTimeoutSeconds 1).Status | Should -Be 'Complete'
         }
 
         It 'pg_dump killed while it runs' {

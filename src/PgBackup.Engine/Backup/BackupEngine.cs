@@ -32,6 +32,11 @@ namespace PgBackup
         public EncryptionSettings Encryption { get; init; } = new EncryptionSettings();
         /// <summary>Partial files untouched for this long are left by dead backups and are removed.</summary>
         public TimeSpan StalePartialAge { get; init; } = TimeSpan.FromHours(24);
+        /// <summary>
+        /// How long pg_dump may wait for the shared locks on the tables it dumps (pg_dump --lock-wait-timeout); null:
+        /// as long as it takes. A session holding an exclusive lock would otherwise hold an unattended backup.
+        /// </summary>
+        public int? LockWaitTimeoutSeconds { get; init; }
     }
 
     /// <summary>
@@ -149,6 +154,7 @@ namespace PgBackup
                     a.Add("--compress=" + (r.Compression == CompressionMethod.None ? "0" : level.ToString(CultureInfo.InvariantCulture)));
             }
             if (r.Jobs > 1) a.Add("--jobs=" + r.Jobs.ToString(CultureInfo.InvariantCulture));
+            if (r.LockWaitTimeoutSeconds is int wait) a.Add("--lock-wait-timeout=" + wait.ToString(CultureInfo.InvariantCulture) + "s");
             if (snapshot is not null) a.Add("--snapshot=" + snapshot);
             var s = r.Scope;
             foreach (var x in s.Schemas ?? Array.Empty<string>()) a.Add("--schema=" + x);
@@ -444,9 +450,16 @@ namespace PgBackup
             var errors = lines.Where(l => l.IndexOf("error", StringComparison.OrdinalIgnoreCase) >= 0 || l.IndexOf("detail", StringComparison.OrdinalIgnoreCase) >= 0 || l.IndexOf("FATAL", StringComparison.Ordinal) >= 0).ToList();
             var shown = string.Join(Environment.NewLine, (errors.Count > 0 ? errors : lines).Skip(Math.Max(0, (errors.Count > 0 ? errors : lines).Count - 12)));
             string how = dump.WasKilled ? "was stopped" : exit < 0 || exit > 128 ? $"was killed (exit code {exit})" : $"failed with exit code {exit}";
-            return new PgBackupException(ErrorIds.PgDumpFailed, ErrorKind.InvalidOperation,
-                $"pg_dump {how} while backing up '{server.Database}' on {server.Info.Server}; no backup was kept." +
-                (shown.Length > 0 ? Environment.NewLine + shown : ""), server.Database);
+            // pg_dump --lock-wait-timeout sets a statement timeout for its LOCK TABLE queries ("canceling statement due to
+            // statement timeout ... Query was: LOCK TABLE ..."); parallel workers say "could not obtain lock on relation";
+            // a server's lock_timeout says "lock timeout".
+            bool Said(string text) => lines.Any(l => l.IndexOf(text, StringComparison.OrdinalIgnoreCase) >= 0);
+            bool lockWait = Said("could not obtain lock") || Said("due to lock timeout") || (Said("statement timeout") && Said("LOCK TABLE"));
+            return new PgBackupException(ErrorIds.PgDumpFailed, lockWait ? ErrorKind.OperationTimeout : ErrorKind.InvalidOperation,
+                $"pg_dump {how} while backing up '{server.Database}' on {server.Info.Server}" +
+                (lockWait ? ": another session holds a lock on a table to dump for longer than -LockWaitTimeoutSeconds" : "") + "; no backup was kept." +
+                (shown.Length > 0 ? Environment.NewLine + shown : ""), server.Database)
+            { RecommendedAction = lockWait ? "Find the session holding the lock (pg_locks, pg_stat_activity) or run the backup later; a larger -LockWaitTimeoutSeconds waits longer." : null };
         }
 
         private static Exception Classify(Exception e, IBackupStore store, string name, CancellationToken ct)

@@ -48,6 +48,11 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string? PgBinPath { get; set; }
 
+        /// <summary>How long pg_dump may wait for its table locks (pg_dump --lock-wait-timeout); unset: as long as it takes.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int LockWaitTimeoutSeconds { get; set; }
+
         /// <summary>Also save the cluster's roles (pg_dumpall --globals-only) beside the backup.</summary>
         [Parameter] public SwitchParameter Globals { get; set; }
 
@@ -118,6 +123,7 @@ namespace PgBackup.Commands
                         Encryption = encryption,
                         Globals = Globals,
                         NoRolePasswords = NoRolePasswords,
+                        LockWaitTimeoutSeconds = MyInvocation.BoundParameters.ContainsKey(nameof(LockWaitTimeoutSeconds)) ? LockWaitTimeoutSeconds : (int?)null,
                     }, log, ct);
                 });
                 WriteObject(info);
