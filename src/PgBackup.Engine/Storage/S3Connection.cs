@@ -145,7 +145,7 @@ namespace PgBackup
                     Say($"Could not {what} {target}: {Endpoint} did not answer within {Options.TimeoutSeconds} s (-S3TimeoutSeconds)."), target, e)
                 { RecommendedAction = "Check the S3 server (a full Ceph or MinIO cluster stops answering writes) and the network; on a very slow link give a larger -S3TimeoutSeconds." };
             if (e is HttpRequestException || e is IOException || e is WebException || e is System.Net.Sockets.SocketException ||
-                e is TaskCanceledException || e is OperationCanceledException || e is TimeoutException || e is AmazonClientException)
+                e is OperationCanceledException || e is AmazonClientException)
                 return new PgBackupException(failedId, ErrorKind.ConnectionError,
                     Say($"Could not {what} {target}: the connection to {Endpoint} failed: {Innermost(e)}"), target, e)
                 { RecommendedAction = "Check the network and -EndpointUrl; run the command again." };

@@ -70,7 +70,7 @@ namespace PgBackup.Commands
         /// </summary>
         private StoreOptions DestinationOptions(StoreOptions source)
         {
-            if (DestinationParameterNames.Any(n => MyInvocation.BoundParameters.ContainsKey(n)))
+            if (DestinationParameterNames.Any(Given))
                 return BuildOptions(DestinationS3Credential, DestinationProfileName, DestinationRegion, DestinationEndpointUrl, S3AddressingStyle, S3ChecksumMode, S3TimeoutSeconds, this);
             if (StorageParametersGiven) return StorageOptions();
             return source.WithUploadSettingsOf(UploadSettings());

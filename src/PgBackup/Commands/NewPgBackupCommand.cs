@@ -95,7 +95,7 @@ namespace PgBackup.Commands
                 NoOwner = NoOwner,
                 NoPrivileges = NoPrivileges,
             };
-            int? level = MyInvocation.BoundParameters.ContainsKey(nameof(CompressionLevel)) ? CompressionLevel : (int?)null;
+            int? level = IfGiven(nameof(CompressionLevel), CompressionLevel);
             string? binPath = PgBinPath is null ? null : ResolvePath(PgBinPath);
             var storeOptions = StorageOptions();
             var encryption = new EncryptionSettings
@@ -123,7 +123,7 @@ namespace PgBackup.Commands
                         Encryption = encryption,
                         Globals = Globals,
                         NoRolePasswords = NoRolePasswords,
-                        LockWaitTimeoutSeconds = MyInvocation.BoundParameters.ContainsKey(nameof(LockWaitTimeoutSeconds)) ? LockWaitTimeoutSeconds : (int?)null,
+                        LockWaitTimeoutSeconds = IfGiven(nameof(LockWaitTimeoutSeconds), LockWaitTimeoutSeconds),
                     }, log, ct);
                 });
                 WriteObject(info);

@@ -22,6 +22,12 @@ namespace PgBackup.Commands
 
         protected override void StopProcessing() => _stop.Cancel();
 
+        /// <summary>True when the parameter <paramref name="name"/> was given (not just its default).</summary>
+        protected bool Given(string name) => MyInvocation.BoundParameters.ContainsKey(name);
+
+        /// <summary><paramref name="value"/> when the parameter <paramref name="name"/> was given, else null.</summary>
+        protected int? IfGiven(string name, int value) => Given(name) ? value : (int?)null;
+
         /// <summary>The module's version (the one in PgBackup.psd1, compiled in by build.ps1).</summary>
         protected static string ModuleVersion
         {

@@ -43,10 +43,9 @@ namespace PgBackup.Commands
         [ValidateRange(1, StoreOptions.MaxTimeoutSeconds)]
         public int S3TimeoutSeconds { get; set; } = StoreOptions.DefaultTimeoutSeconds;
 
-        private bool TimeoutGiven => MyInvocation.BoundParameters.ContainsKey(nameof(S3TimeoutSeconds));
 
         /// <summary>True when any of the S3 connection parameters was given.</summary>
-        protected bool StorageParametersGiven => ConnectionParameterNames.Any(n => MyInvocation.BoundParameters.ContainsKey(n));
+        protected bool StorageParametersGiven => ConnectionParameterNames.Any(Given);
 
         /// <summary>The S3 settings from this cmdlet's parameters.</summary>
         protected virtual StoreOptions StorageOptions() => BuildOptions(S3Credential, ProfileName, Region, EndpointUrl, S3AddressingStyle, S3ChecksumMode, S3TimeoutSeconds, null);
@@ -57,7 +56,7 @@ namespace PgBackup.Commands
         /// </summary>
         protected StoreOptions StorageOptionsFor(BackupInfo? input) =>
             input is not null && !StorageParametersGiven
-                ? (TimeoutGiven ? input.StoreOptions.WithTimeout(S3TimeoutSeconds) : input.StoreOptions)
+                ? (Given(nameof(S3TimeoutSeconds)) ? input.StoreOptions.WithTimeout(S3TimeoutSeconds) : input.StoreOptions)
                 : StorageOptions();
 
         internal static StoreOptions BuildOptions(PSCredential? credential, string? profile, string? region, string? endpoint,
