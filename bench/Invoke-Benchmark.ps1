@@ -20,6 +20,8 @@ every variant once, in an order rotated from round to round, so that the variant
   Zstd3      New-PgBackup -Compression Zstd -CompressionLevel 3    (not run unless asked for: the zstd CLI's default level)
   S3Part8    New-PgBackup -Path s3://... -S3PartSizeMB 8         (not run unless asked for: the former part size)
   S3Serial   New-PgBackup -Path s3://... -S3UploadConcurrency 1  (not run unless asked for)
+  S3Sdk      New-PgBackup -Path s3://... with PGBACKUP_S3_SDK_PARTS=1 (not run unless asked for: every part sent
+             through the AWS SDK's request pipeline, as before parts went as plain signed PUTs)
   Encrypted  New-PgBackup -EncryptPassphrase <SecureString>       (not run unless asked for: OpenPGP AES-256 in the stream)
   S3         New-PgBackup -Path s3://<bucket>/bench               (not run unless asked for: straight to a local S3 server)
 
@@ -50,7 +52,7 @@ param(
     [int]$SmallScale = 4,
     # Rounds on the small database.
     [int]$SmallRounds = 2,
-    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd3', 'Encrypted', 'S3', 'S3Part8', 'S3Serial')]
+    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd3', 'Encrypted', 'S3', 'S3Part8', 'S3Serial', 'S3Sdk')]
     [string[]]$Variants = @('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory'),
     [string]$OutDir = (Join-Path $PSScriptRoot '../output/bench'),
     # Where the clusters are kept between runs (default /var/tmp/pgbackup-bench).
@@ -93,6 +95,7 @@ $definitions = [ordered]@{
     S3        = @{ Kind = 'Module'; Parameters = @{}; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench' }
     S3Part8   = @{ Kind = 'Module'; Parameters = @{ S3PartSizeMB = 8 }; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench -S3PartSizeMB 8' }
     S3Serial  = @{ Kind = 'Module'; Parameters = @{ S3UploadConcurrency = 1 }; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench -S3UploadConcurrency 1' }
+    S3Sdk     = @{ Kind = 'Module'; Parameters = @{}; S3 = $true; SdkParts = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench, parts through the SDK' }
 }
 # The passphrase of the Encrypted variant (this run only), and the S3 server of the S3 variant.
 $script:Passphrase = 'bench-' + [guid]::NewGuid().ToString('n')
@@ -281,12 +284,13 @@ function Invoke-Variant {
                 $env:AWS_SECRET_ACCESS_KEY = $script:S3Server.SecretKey
                 $target = "s3://$($script:S3Bucket)/$($script:S3Prefix)"
             }
+            if ($def['SdkParts']) { $env:PGBACKUP_S3_SDK_PARTS = '1' }
             $sw = [Diagnostics.Stopwatch]::StartNew()
             $manifest = if ($def['Module']) { $def.Module } else { $ModuleManifest }
             & $exe @pre -NoProfile -NonInteractive -File $measureScript -ModuleManifest $manifest -Path $target `
                 -ResultFile $resultFile -Parameters $params @extra | Out-Host
             $sw.Stop()
-            Remove-Item Env:PGBACKUP_BENCH_PASSPHRASE, Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY -ErrorAction SilentlyContinue
+            Remove-Item Env:PGBACKUP_BENCH_PASSPHRASE, Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY, Env:PGBACKUP_S3_SDK_PARTS -ErrorAction SilentlyContinue
             $r.ServerCpuSeconds = Get-Delta $serverCpu (Get-ServerCpuSeconds $Server)
             $r.GatewayCpuSeconds = Get-Delta $gatewayCpu (Get-GatewayCpuSeconds)
             if ($LASTEXITCODE -ne 0 -or -not (Test-Path $resultFile)) { throw "$($def.Label) failed (exit code $LASTEXITCODE)." }

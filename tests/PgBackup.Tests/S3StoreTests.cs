@@ -12,6 +12,7 @@ using Xunit;
 namespace PgBackup.Tests
 {
     /// <summary>The S3 store against the real gateway that build.ps1 starts (Ceph RADOS Gateway).</summary>
+    [Collection(S3UploadsCollection.Name)]
     public sealed class S3StoreTests
     {
         private static S3TestServer Server => S3TestServer.Current!;
@@ -86,6 +87,8 @@ namespace PgBackup.Tests
                 Assert.Single(S3TestServer.Uploads(c, bucket));
                 Assert.DoesNotContain(name, S3TestServer.Keys(c, bucket));
                 w.Finish(None);
+                // Sent as plain signed PUTs (S3PartSender), not through the SDK's pipeline.
+                Assert.Equal(4, ((S3UploadStream)w.Stream).DirectParts);
                 w.Commit(None);
             }
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;

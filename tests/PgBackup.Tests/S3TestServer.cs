@@ -96,4 +96,20 @@ namespace PgBackup.Tests
             if (S3TestServer.Current is null) Skip = "No test S3 server: run the tests with build.ps1 -Task Test, which starts one (PGBACKUP_TEST_S3).";
         }
     }
+
+    /// <summary>A theory that needs the test S3 server.</summary>
+    public sealed class S3TheoryAttribute : TheoryAttribute
+    {
+        public S3TheoryAttribute()
+        {
+            if (S3TestServer.Current is null) Skip = "No test S3 server: run the tests with build.ps1 -Task Test, which starts one (PGBACKUP_TEST_S3).";
+        }
+    }
+
+    /// <summary>Test classes that upload to S3 and read or set the process's S3 settings run one after the other.</summary>
+    [CollectionDefinition(Name)]
+    public sealed class S3UploadsCollection
+    {
+        public const string Name = "S3 uploads";
+    }
 }

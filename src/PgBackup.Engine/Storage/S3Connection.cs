@@ -67,6 +67,33 @@ namespace PgBackup
             }
             Endpoint = endpoint ?? "AWS S3 (" + (config.RegionEndpoint?.SystemName ?? "?") + ")";
             Client = credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(credentials, config);
+            _config = config;
+            _credentials = credentials;
+        }
+
+        private readonly AmazonS3Config _config;
+        private AWSCredentials? _credentials;
+        private HttpClient? _partClient;
+
+        /// <summary>
+        /// The credentials the client signs with: the ones given, or the AWS default chain's (resolved on first use, as
+        /// the client does; they refresh themselves). For <see cref="S3PartSender"/>.
+        /// </summary>
+        public AWSCredentials SigningCredentials() =>
+            _credentials ??= Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials(_config);
+
+        /// <summary>The HTTP client of <see cref="S3PartSender"/> (one connection pool per connection, like the SDK's).</summary>
+        public HttpClient PartClient
+        {
+            get
+            {
+                if (_partClient is not null) return _partClient;
+                var handler = new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false };
+                try { handler.MaxConnectionsPerServer = Math.Max(2, Options.UploadConcurrency); } catch (PlatformNotSupportedException) { }
+                var client = new HttpClient(handler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+                if (Interlocked.CompareExchange(ref _partClient, client, null) is not null) client.Dispose();
+                return _partClient;
+            }
         }
 
         public StoreOptions Options { get; }
@@ -74,7 +101,11 @@ namespace PgBackup
         /// <summary>Where requests go, for messages.</summary>
         public string Endpoint { get; }
 
-        public void Dispose() => Client.Dispose();
+        public void Dispose()
+        {
+            Client.Dispose();
+            _partClient?.Dispose();
+        }
 
         /// <summary>Runs one request and maps its failure. <paramref name="write"/>: the request stores something.</summary>
         public T Call<T>(Func<CancellationToken, Task<T>> request, string what, string target, bool write, CancellationToken ct)
