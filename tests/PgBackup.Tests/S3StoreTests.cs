@@ -43,8 +43,11 @@ namespace PgBackup.Tests
             using var c = Server.Client();
             const string name = "backup_app_20260101_030000.sql.gz";
             var data = RandomBytes(1000);
+            long before = GC.GetAllocatedBytesForCurrentThread();
             using (var w = store.OpenWrite(name, None))
             {
+                // A small object (a manifest) never takes a whole part's buffer (5 MiB).
+                Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 2 << 20, $"allocated {(GC.GetAllocatedBytesForCurrentThread() - before) >> 10} KiB");
                 Assert.Equal(new[] { "pg/" + name + ".partial" }, S3TestServer.Keys(c, bucket));
                 w.Stream.Write(data, 0, data.Length);
                 Assert.DoesNotContain("pg/" + name, S3TestServer.Keys(c, bucket));

@@ -49,8 +49,12 @@ namespace PgBackup
             _target = target;
             _stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             _slots = new SemaphoreSlim(s3.Options.UploadConcurrency, s3.Options.UploadConcurrency);
-            _current = new byte[PartSize(1)];
+            // Small at first: a manifest (a few KB) never needs a part buffer; data outgrows it on its first writes.
+            _current = new byte[Math.Min(FirstBufferSize, PartSize(1))];
         }
+
+        /// <summary>The buffer an upload starts with, before it is known to need a whole part.</summary>
+        internal const int FirstBufferSize = 64 << 10;
 
         private int _directParts;
 
@@ -82,13 +86,20 @@ namespace PgBackup
             if (_completed || _aborted) throw new ObjectDisposedException(nameof(S3UploadStream));
             while (count > 0)
             {
+                if (_filled == _current.Length)
+                {
+                    // The first buffer is full: the object needs whole parts.
+                    var whole = Rent(PartSize(_partNumber + 1));
+                    Buffer.BlockCopy(_current, 0, whole, 0, _filled);
+                    _current = whole;
+                }
                 int n = Math.Min(count, _current.Length - _filled);
                 Buffer.BlockCopy(buffer, offset, _current, _filled, n);
                 _filled += n;
                 offset += n;
                 count -= n;
                 Length64 += n;
-                if (_filled == _current.Length) StartPart(last: false);
+                if (_filled == _current.Length && _filled == PartSize(_partNumber + 1)) StartPart(last: false);
             }
         }
 
