@@ -1,11 +1,10 @@
 using System;
 using System.Collections.Generic;
-using System.IO;
-using System.Security.Cryptography;
 using System.Threading;
 using PgBackup;
 using PgBackup.TestHarness;
 using Xunit;
+using static PgBackup.Tests.S3TestServer;
 
 namespace PgBackup.Tests
 {
@@ -96,23 +95,6 @@ namespace PgBackup.Tests
             using var aws = new S3Connection(new StoreOptions { AccessKey = "AKIAPARTSENDER", SecretKey = "x", Region = "eu-west-3" });
             Assert.False(aws.Options.ChecksumsWhenRequired);
             Assert.Null(S3PartSender.TryCreate(aws, "bucket", "backup_app_20260101_030000.sql.gz", "2~abc"));
-        }
-
-        private static byte[] RandomBytes(int n)
-        {
-            var b = new byte[n];
-            new Random(n).NextBytes(b);
-            return b;
-        }
-
-        private static string Sha(byte[] b) => Convert.ToHexString(SHA256.HashData(b)).ToLowerInvariant();
-
-        private static byte[] ReadAll(IBackupStore store, string name)
-        {
-            using var s = store.OpenRead(name, None);
-            using var ms = new MemoryStream();
-            s.CopyTo(ms);
-            return ms.ToArray();
         }
 
         [S3Theory]

@@ -8,6 +8,7 @@ using Amazon.S3.Model;
 using PgBackup;
 using PgBackup.TestHarness;
 using Xunit;
+using static PgBackup.Tests.S3TestServer;
 
 namespace PgBackup.Tests
 {
@@ -17,23 +18,6 @@ namespace PgBackup.Tests
     {
         private static S3TestServer Server => S3TestServer.Current!;
         private static readonly CancellationToken None = CancellationToken.None;
-
-        private static byte[] RandomBytes(int n)
-        {
-            var b = new byte[n];
-            new Random(n).NextBytes(b);
-            return b;
-        }
-
-        private static string Sha(byte[] b) => Convert.ToHexString(SHA256.HashData(b)).ToLowerInvariant();
-
-        private static byte[] ReadAll(IBackupStore store, string name)
-        {
-            using var s = store.OpenRead(name, None);
-            using var ms = new MemoryStream();
-            s.CopyTo(ms);
-            return ms.ToArray();
-        }
 
         [S3Fact]
         public void WritesASmallObjectWithOnePutAndMarksItWhileItIsWritten()

@@ -26,6 +26,25 @@ namespace PgBackup.Tests
 
         public static readonly S3TestServer? Current = Load();
 
+        /// <summary>Test data: <paramref name="n"/> bytes, the same for the same length.</summary>
+        public static byte[] RandomBytes(int n)
+        {
+            var b = new byte[n];
+            new Random(n).NextBytes(b);
+            return b;
+        }
+
+        public static string Sha(byte[] b) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(b)).ToLowerInvariant();
+
+        /// <summary>A stored object, read back through the store.</summary>
+        public static byte[] ReadAll(IBackupStore store, string name)
+        {
+            using var s = store.OpenRead(name, System.Threading.CancellationToken.None);
+            using var ms = new System.IO.MemoryStream();
+            s.CopyTo(ms);
+            return ms.ToArray();
+        }
+
         private static S3TestServer? Load()
         {
             var json = Environment.GetEnvironmentVariable("PGBACKUP_TEST_S3");
