@@ -119,6 +119,8 @@ namespace PgBackup
             using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(_baseUrl + "?" + query)) { Content = new ByteArrayContent(data, 0, length) };
             request.Content.Headers.ContentMD5 = Convert.FromBase64String(md5Base64);
             request.Headers.Host = _authority;
+            // .NET Framework would otherwise ask for "100 Continue" and wait for it before every part.
+            request.Headers.ExpectContinue = false;
             foreach (var h in headers)
                 if (h.Key.StartsWith("x-amz-", StringComparison.Ordinal)) request.Headers.TryAddWithoutValidation(h.Key, h.Value);
             request.Headers.TryAddWithoutValidation("Authorization", authorization);
