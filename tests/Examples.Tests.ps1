@@ -43,6 +43,19 @@ Describe 'The scheduled job (examples/scheduled-task/Invoke-PgBackupJob.ps1)' {
         (Get-Content -Raw $log) | Should -Not -Match 'wrong-password'
     }
 
+    It 'fails at the backup step, instead of waiting, when a table stays locked longer than -LockWaitTimeoutSeconds' {
+        $log = Join-Path $Out 'lock.log'
+        $lock = Start-TableLock -Server $Main -Database $Db -Table 'public.tracks'
+        try {
+            $r = Invoke-Example (Join-Path $Examples 'scheduled-task/Invoke-PgBackupJob.ps1') @(
+                '-ConnectionString', $Uri, '-BackupPath', (Join-Path $Out 'locked'), '-LockWaitTimeoutSeconds', '1', '-LogPath', $log, '-ModulePath', $env:PGBACKUP_TEST_MODULE)
+        }
+        finally { Stop-TableLock $lock }
+        $r.ExitCode | Should -Be 1 -Because $r.Output
+        (Get-Content -Raw $log) | Should -Match "FAILED at step 'backup': PgDumpFailed"
+        @(Get-PgBackup -Path (Join-Path $Out 'locked') -ErrorAction SilentlyContinue).Count | Should -Be 0
+    }
+
     It 'fails the job when the drill fails' {
         $log = Join-Path $Out 'drill.log'
         $r = Invoke-Example (Join-Path $Examples 'scheduled-task/Invoke-PgBackupJob.ps1') @(

@@ -75,6 +75,9 @@ param(
     [string]$S3CredentialName = 'PgBackup-S3',
     [string]$DrillCredentialName = 'PgBackup-DrillDatabase',
     [switch]$Drill,
+    # How long pg_dump may wait for a table's lock before the job fails (instead of running until the job's time
+    # limit); 0: no limit.
+    [int]$LockWaitTimeoutSeconds = 600,
     # The guide's retention: 7 daily, 4 weekly, 12 monthly backups.
     [int]$KeepDaily = 7,
     [int]$KeepWeekly = 4,
@@ -151,7 +154,9 @@ try {
         $(if ($databaseCredential) { ", database credential '$DatabaseCredentialName'" } else { '' }))
 
     $step = 'backup'
-    $backup = New-PgBackup @connection -Path $s3Uri @s3 @tools
+    $dump = @{}
+    if ($LockWaitTimeoutSeconds -gt 0) { $dump.LockWaitTimeoutSeconds = $LockWaitTimeoutSeconds }
+    $backup = New-PgBackup @connection -Path $s3Uri @s3 @tools @dump
     Write-RunbookLog ("backup ok: {0} ({1:N0} bytes, {2} tables, {3:N0} rows, {4:N1} s)" -f $backup.Path, $backup.SizeBytes, $backup.TableCount, $backup.RowCount, $backup.Duration.TotalSeconds)
 
     $test = $null

@@ -35,6 +35,9 @@ param(
     [string]$S3EndpointUrl,
     # For s3:// locations: the bucket's region (or the signing region an S3-compatible service asks for).
     [string]$S3Region,
+    # How long pg_dump may wait for a table's lock (a long migration, a VACUUM FULL) before the job fails instead of
+    # hanging until someone notices; 0: no limit.
+    [int]$LockWaitTimeoutSeconds = 600,
     # The guide's retention: 7 daily, 4 weekly, 12 monthly backups.
     [int]$KeepDaily = 7,
     [int]$KeepWeekly = 4,
@@ -65,7 +68,9 @@ try {
     if ($S3Region) { $s3.Region = $S3Region }
 
     $step = 'backup'
-    $backup = New-PgBackup @connection -Path $BackupPath @s3
+    $dump = @{}
+    if ($LockWaitTimeoutSeconds -gt 0) { $dump.LockWaitTimeoutSeconds = $LockWaitTimeoutSeconds }
+    $backup = New-PgBackup @connection -Path $BackupPath @s3 @dump
     Write-JobLog ("backup ok: {0} ({1:N0} bytes, {2} tables, {3:N0} rows, {4:N1} s)" -f $backup.Path, $backup.SizeBytes, $backup.TableCount, $backup.RowCount, $backup.Duration.TotalSeconds)
 
     if ($Drill) {
