@@ -46,6 +46,18 @@ Describe 'New-PgBackup to S3' {
         New-TestDatabase -Server $Main -Name $BigDb -Sql "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS t FROM generate_series(1, 170000) g;"
     }
 
+    It 'says with -Verbose when the parts go through the AWS SDK instead of as plain signed PUTs, and why' {
+        $uri = Get-TestPostgresUri -Server $Main -Database $BigDb
+        $direct = New-PgBackup -ConnectionString $uri -Path "s3://$Bucket/verbose" -Compression None @S3Params -Verbose 4>&1
+        ($direct | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n" | Should -Not -Match 'go through the AWS SDK'
+        $env:PGBACKUP_S3_SDK_PARTS = '1'
+        try { $viaSdk = New-PgBackup -ConnectionString $uri -Path "s3://$Bucket/verbose" -Compression None @S3Params -Verbose 4>&1 }
+        finally { Remove-Item Env:PGBACKUP_S3_SDK_PARTS }
+        ($viaSdk | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n" |
+            Should -Match 'The parts of s3://.*/verbose/backup_.* go through the AWS SDK: PGBACKUP_S3_SDK_PARTS=1\.'
+        @($direct, $viaSdk | ForEach-Object { $_ } | Where-Object { $_.PSObject.TypeNames -contains 'PgBackup.BackupInfo' }).Status | Should -Be 'Complete', 'Complete'
+    }
+
     It 'streams a backup larger than several parts as a multipart upload, with no local copy, manifest last' {
         # The backup runs in this process with its own empty temporary folder, watched for large files.
         $temp = New-TestFolder

@@ -66,7 +66,8 @@ namespace PgBackup.Tests
             Assert.NotNull(S3PartSender.FromPresignedUrl(s3, Good, "2~abc"));
             // The SDK's own presigned URL for a part, computed locally (no request).
             using var real = new S3Connection(new StoreOptions { AccessKey = "AKIAPARTSENDER", SecretKey = "x", EndpointUrl = "http://127.0.0.1:9", Region = "eu-west-3" });
-            Assert.NotNull(S3PartSender.TryCreate(real, "bucket", "Prod DB/ü/backup_app_20260101_030000.sql.gz", "2~abc"));
+            Assert.NotNull(S3PartSender.TryCreate(real, "bucket", "Prod DB/ü/backup_app_20260101_030000.sql.gz", "2~abc", out var why));
+            Assert.Null(why);
         }
 
         [Theory]
@@ -94,7 +95,8 @@ namespace PgBackup.Tests
         {
             using var aws = new S3Connection(new StoreOptions { AccessKey = "AKIAPARTSENDER", SecretKey = "x", Region = "eu-west-3" });
             Assert.False(aws.Options.ChecksumsWhenRequired);
-            Assert.Null(S3PartSender.TryCreate(aws, "bucket", "backup_app_20260101_030000.sql.gz", "2~abc"));
+            Assert.Null(S3PartSender.TryCreate(aws, "bucket", "backup_app_20260101_030000.sql.gz", "2~abc", out var why));
+            Assert.Contains("WhenSupported", why);
         }
 
         [S3Theory]
@@ -103,7 +105,8 @@ namespace PgBackup.Tests
         public void SendsPartsThatTheGatewayAccepts(string prefix)
         {
             var bucket = Server.NewBucket();
-            using var store = new S3Store($"s3://{bucket}/{prefix}", Server.Options(partSizeMiB: 5, concurrency: 2));
+            var log = new ListLog();
+            using var store = new S3Store($"s3://{bucket}/{prefix}", Server.Options(partSizeMiB: 5, concurrency: 2), log);
             using var c = Server.Client();
             const string name = "backup_app_20260101_030000.sql.gz";
             var data = RandomBytes((11 << 20) + 777);
@@ -114,6 +117,7 @@ namespace PgBackup.Tests
                 var upload = (S3UploadStream)w.Stream;
                 Assert.Null(upload.DirectPartFailure);
                 Assert.Equal(3, upload.DirectParts);
+                Assert.Empty(log.Messages);
                 w.Commit(None);
             }
             Assert.Equal(Sha(data), Sha(ReadAll(store, name)));
@@ -126,7 +130,8 @@ namespace PgBackup.Tests
             var bucket = Server.NewBucket();
             // One connection is cut once it has carried 6 MiB: the second part sent over the first connection.
             using var proxy = new CutProxy("127.0.0.1", Server.Port) { CutUploadAfterBytes = 6 << 20, UploadCuts = 1 };
-            using var store = new S3Store($"s3://{bucket}/", Server.Options(partSizeMiB: 5, concurrency: 1, endpoint: proxy.Url));
+            var log = new ListLog();
+            using var store = new S3Store($"s3://{bucket}/", Server.Options(partSizeMiB: 5, concurrency: 1, endpoint: proxy.Url), log);
             using var c = Server.Client();
             const string name = "backup_app_20260101_030000.sql.gz";
             var data = RandomBytes((21 << 20) + 5);
@@ -138,6 +143,9 @@ namespace PgBackup.Tests
                 Assert.Equal(1, proxy.Cuts);
                 Assert.Equal(1, upload.DirectParts);
                 Assert.NotNull(upload.DirectPartFailure);
+                // Said once, with -Verbose.
+                Assert.Contains(log.Messages, m => m.StartsWith("Part 2 of s3://") && m.EndsWith("the AWS SDK sends it and the rest."));
+                Assert.Single(log.Messages);
                 w.Commit(None);
             }
             Assert.Equal(Sha(data), Sha(ReadAll(store, name)));
@@ -148,7 +156,8 @@ namespace PgBackup.Tests
         public void WithTheVariableSetTheSdkSendsEveryPart()
         {
             var bucket = Server.NewBucket();
-            using var store = new S3Store($"s3://{bucket}/", Server.Options(partSizeMiB: 5, concurrency: 2));
+            var log = new ListLog();
+            using var store = new S3Store($"s3://{bucket}/", Server.Options(partSizeMiB: 5, concurrency: 2), log);
             var data = RandomBytes((6 << 20) + 1);
             Environment.SetEnvironmentVariable(S3PartSender.DisableVariable, "1");
             try
@@ -157,10 +166,21 @@ namespace PgBackup.Tests
                 w.Stream.Write(data, 0, data.Length);
                 w.Finish(None);
                 Assert.Equal(0, ((S3UploadStream)w.Stream).DirectParts);
+                Assert.Equal(new[] { $"The parts of s3://{bucket}/backup_app_20260101_030000.sql.gz go through the AWS SDK: PGBACKUP_S3_SDK_PARTS=1." }, log.Messages);
                 w.Commit(None);
             }
             finally { Environment.SetEnvironmentVariable(S3PartSender.DisableVariable, null); }
             Assert.Equal(Sha(data), Sha(ReadAll(store, "backup_app_20260101_030000.sql.gz")));
         }
+    }
+
+    /// <summary>A log that keeps the verbose messages.</summary>
+    internal sealed class ListLog : IOperationLog
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _messages = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        public string[] Messages => _messages.ToArray();
+        public void Verbose(string message) => _messages.Enqueue(message);
+        public void Warning(string message) => _messages.Enqueue("WARNING: " + message);
+        public void Progress(ProgressInfo progress) { }
     }
 }

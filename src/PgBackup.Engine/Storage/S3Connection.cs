@@ -101,6 +101,9 @@ namespace PgBackup
         /// <summary>Where requests go, for messages.</summary>
         public string Endpoint { get; }
 
+        /// <summary><paramref name="text"/> without the secret key or session token.</summary>
+        public string Redact(string text) => _redactor.Redact(text);
+
         public void Dispose()
         {
             Client.Dispose();

@@ -42,10 +42,20 @@ namespace PgBackup
             _uploadIdQuery = "&uploadId=" + SigV4.UriEncode(uploadId);
         }
 
-        /// <summary>A sender for the upload, or null where the SDK must send the parts itself.</summary>
-        public static S3PartSender? TryCreate(S3Connection s3, string bucket, string key, string uploadId)
+        /// <summary>A sender for the upload, or null (and <paramref name="why"/>) where the SDK must send the parts itself.</summary>
+        public static S3PartSender? TryCreate(S3Connection s3, string bucket, string key, string uploadId, out string? why)
         {
-            if (!s3.Options.ChecksumsWhenRequired || Environment.GetEnvironmentVariable(DisableVariable) == "1") return null;
+            why = null;
+            if (!s3.Options.ChecksumsWhenRequired)
+            {
+                why = "it adds its own checksums (-S3ChecksumMode WhenSupported, the default on AWS)";
+                return null;
+            }
+            if (Environment.GetEnvironmentVariable(DisableVariable) == "1")
+            {
+                why = DisableVariable + "=1";
+                return null;
+            }
             try
             {
                 var endpoint = s3.Options.EffectiveEndpointUrl;
@@ -59,10 +69,13 @@ namespace PgBackup
                     Expires = DateTime.UtcNow.AddMinutes(15),
                     Protocol = endpoint is not null && endpoint.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? Protocol.HTTP : Protocol.HTTPS,
                 });
-                return FromPresignedUrl(s3, url, uploadId);
+                var sender = FromPresignedUrl(s3, url, uploadId);
+                if (sender is null) why = "its presigned URL for the part is not of the form this module signs (or the runtime would change its path)";
+                return sender;
             }
-            catch (Exception)
+            catch (Exception e)
             {
+                why = s3.Redact("working out the part's URL failed: " + e.Message);
                 return null;
             }
         }

@@ -24,15 +24,19 @@ namespace PgBackup
     {
         private readonly S3Connection _s3;
 
-        public S3Store(string location, StoreOptions options)
-            : this(S3Location.Parse(location), options) { }
+        public S3Store(string location, StoreOptions options, IOperationLog? log = null)
+            : this(S3Location.Parse(location), options, log) { }
 
-        public S3Store(S3Location location, StoreOptions options)
+        /// <param name="log">Where uploads say how their parts go (see <see cref="S3PartSender"/>); none by default.</param>
+        public S3Store(S3Location location, StoreOptions options, IOperationLog? log = null)
         {
             Where = location;
             Options = options;
+            Log = log ?? NullLog.Instance;
             _s3 = new S3Connection(options);
         }
+
+        internal IOperationLog Log { get; }
 
         public S3Location Where { get; }
         public StoreOptions Options { get; }
@@ -187,7 +191,7 @@ namespace PgBackup
                 if (store.GetObject(name, ct) is not null)
                     throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{store.GetPath(name)} already exists; it was not replaced.", store.GetPath(name));
                 if (withMarker) store.PutMarker(name, ct);
-                _upload = new S3UploadStream(store._s3, store.Where.Bucket, store.Where.Key(name), store.GetPath(name), ct);
+                _upload = new S3UploadStream(store._s3, store.Where.Bucket, store.Where.Key(name), store.GetPath(name), ct, store.Log);
             }
 
             public Stream Stream => _upload;
@@ -266,7 +270,7 @@ namespace PgBackup
                     cancellationToken.ThrowIfCancellationRequested();
                     var relative = file.Substring(LocalPath.Length + 1).Replace('\\', '/');
                     var name = _name + "/" + relative;
-                    using var upload = new S3UploadStream(_store._s3, _store.Where.Bucket, _store.Where.Key(name), _store.GetPath(name), cancellationToken);
+                    using var upload = new S3UploadStream(_store._s3, _store.Where.Bucket, _store.Where.Key(name), _store.GetPath(name), cancellationToken, _store.Log);
                     using (var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
                         input.CopyTo(upload, 1 << 20);
                     upload.Complete();

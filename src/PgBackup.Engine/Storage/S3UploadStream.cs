@@ -41,8 +41,12 @@ namespace PgBackup
         private Exception? _failure;
         private bool _completed, _aborted;
 
-        public S3UploadStream(S3Connection s3, string bucket, string key, string target, CancellationToken ct)
+        private readonly IOperationLog _log;
+
+        /// <param name="log">Told when the parts go through the AWS SDK rather than <see cref="S3PartSender"/>, and why.</param>
+        public S3UploadStream(S3Connection s3, string bucket, string key, string target, CancellationToken ct, IOperationLog? log = null)
         {
+            _log = log ?? NullLog.Instance;
             _s3 = s3;
             _bucket = bucket;
             _key = key;
@@ -111,7 +115,8 @@ namespace PgBackup
                 var request = new InitiateMultipartUploadRequest { BucketName = _bucket, Key = _key };
                 S3Store.ApplyUploadSettings(_s3.Options, request);
                 _uploadId = _s3.Call(c => _s3.Client.InitiateMultipartUploadAsync(request, c), "start uploading", _target, write: true, ct).UploadId;
-                _sender = S3PartSender.TryCreate(_s3, _bucket, _key, _uploadId);
+                _sender = S3PartSender.TryCreate(_s3, _bucket, _key, _uploadId, out var why);
+                if (_sender is null) _log.Verbose($"The parts of {_target} go through the AWS SDK: {why}.");
             }
             // Back-pressure: wait while as many parts as allowed are in flight.
             try { _slots.Wait(ct); }
@@ -160,7 +165,8 @@ namespace PgBackup
                         {
                             // Whatever went wrong (a refusal, a lost connection, a clock the server finds skewed), the
                             // SDK sends this part and the rest, with its retries, corrections and error messages.
-                            Volatile.Write(ref _sender, null);
+                            if (Interlocked.Exchange(ref _sender, null) is not null)
+                                _log.Verbose(_s3.Redact($"Part {number} of {_target} could not be sent directly ({e.Message}); the AWS SDK sends it and the rest."));
                             DirectPartFailure = e.Message;
                         }
                     }
