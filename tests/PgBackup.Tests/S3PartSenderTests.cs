@@ -99,6 +99,21 @@ namespace PgBackup.Tests
             Assert.Contains("WhenSupported", why);
         }
 
+        private const string Name = "backup_app_20260101_030000.sql.gz";
+
+        /// <summary>Uploads <paramref name="data"/> as <see cref="Name"/>, runs <paramref name="check"/> once it is stored, commits, and reads it back.</summary>
+        private static void UploadAndReadBack(IBackupStore store, byte[] data, Action<S3UploadStream> check)
+        {
+            using (var w = store.OpenWrite(Name, None))
+            {
+                w.Stream.Write(data, 0, data.Length);
+                w.Finish(None);
+                check((S3UploadStream)w.Stream);
+                w.Commit(None);
+            }
+            Assert.Equal(Sha(data), Sha(ReadAll(store, Name)));
+        }
+
         [S3Theory]
         [InlineData("")]
         [InlineData("Prod DB/ü+=&~/")]
@@ -108,19 +123,12 @@ namespace PgBackup.Tests
             var log = new ListLog();
             using var store = new S3Store($"s3://{bucket}/{prefix}", Server.Options(partSizeMiB: 5, concurrency: 2), log);
             using var c = Server.Client();
-            const string name = "backup_app_20260101_030000.sql.gz";
-            var data = RandomBytes((11 << 20) + 777);
-            using (var w = store.OpenWrite(name, None))
+            UploadAndReadBack(store, RandomBytes((11 << 20) + 777), upload =>
             {
-                w.Stream.Write(data, 0, data.Length);
-                w.Finish(None);
-                var upload = (S3UploadStream)w.Stream;
                 Assert.Null(upload.DirectPartFailure);
                 Assert.Equal(3, upload.DirectParts);
                 Assert.Empty(log.Messages);
-                w.Commit(None);
-            }
-            Assert.Equal(Sha(data), Sha(ReadAll(store, name)));
+            });
             Assert.Empty(S3TestServer.Uploads(c, bucket));
         }
 
@@ -133,22 +141,15 @@ namespace PgBackup.Tests
             var log = new ListLog();
             using var store = new S3Store($"s3://{bucket}/", Server.Options(partSizeMiB: 5, concurrency: 1, endpoint: proxy.Url), log);
             using var c = Server.Client();
-            const string name = "backup_app_20260101_030000.sql.gz";
-            var data = RandomBytes((21 << 20) + 5);
-            using (var w = store.OpenWrite(name, None))
+            UploadAndReadBack(store, RandomBytes((21 << 20) + 5), upload =>
             {
-                w.Stream.Write(data, 0, data.Length);
-                w.Finish(None);
-                var upload = (S3UploadStream)w.Stream;
                 Assert.Equal(1, proxy.Cuts);
                 Assert.Equal(1, upload.DirectParts);
                 Assert.NotNull(upload.DirectPartFailure);
                 // Said once, with -Verbose.
                 Assert.Contains(log.Messages, m => m.StartsWith("Part 2 of s3://") && m.EndsWith("the AWS SDK sends it and the rest."));
                 Assert.Single(log.Messages);
-                w.Commit(None);
-            }
-            Assert.Equal(Sha(data), Sha(ReadAll(store, name)));
+            });
             Assert.Empty(S3TestServer.Uploads(c, bucket));
         }
 
@@ -158,19 +159,16 @@ namespace PgBackup.Tests
             var bucket = Server.NewBucket();
             var log = new ListLog();
             using var store = new S3Store($"s3://{bucket}/", Server.Options(partSizeMiB: 5, concurrency: 2), log);
-            var data = RandomBytes((6 << 20) + 1);
             Environment.SetEnvironmentVariable(S3PartSender.DisableVariable, "1");
             try
             {
-                using var w = store.OpenWrite("backup_app_20260101_030000.sql.gz", None);
-                w.Stream.Write(data, 0, data.Length);
-                w.Finish(None);
-                Assert.Equal(0, ((S3UploadStream)w.Stream).DirectParts);
-                Assert.Equal(new[] { $"The parts of s3://{bucket}/backup_app_20260101_030000.sql.gz go through the AWS SDK: PGBACKUP_S3_SDK_PARTS=1." }, log.Messages);
-                w.Commit(None);
+                UploadAndReadBack(store, RandomBytes((6 << 20) + 1), upload =>
+                {
+                    Assert.Equal(0, upload.DirectParts);
+                    Assert.Equal(new[] { $"The parts of s3://{bucket}/{Name} go through the AWS SDK: PGBACKUP_S3_SDK_PARTS=1." }, log.Messages);
+                });
             }
             finally { Environment.SetEnvironmentVariable(S3PartSender.DisableVariable, null); }
-            Assert.Equal(Sha(data), Sha(ReadAll(store, "backup_app_20260101_030000.sql.gz")));
         }
     }
 

@@ -51,7 +51,7 @@ namespace PgBackup
                 if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~')
                     sb.Append(c);
                 else
-                    sb.Append('%').Append(HexDigits[b >> 4]).Append(HexDigits[b & 15]);
+                    sb.Append('%').Append(UpperHex[b >> 4]).Append(UpperHex[b & 15]);
             }
             return sb.ToString();
         }
@@ -62,7 +62,7 @@ namespace PgBackup
             return Hex(sha.ComputeHash(data, offset, count));
         }
 
-        private const string HexDigits = "0123456789ABCDEF";
+        private const string UpperHex = "0123456789ABCDEF", LowerHex = "0123456789abcdef";
 
         private static byte[] Sha256(byte[] data)
         {
@@ -81,8 +81,8 @@ namespace PgBackup
             var chars = new char[bytes.Length * 2];
             for (int i = 0; i < bytes.Length; i++)
             {
-                chars[2 * i] = char.ToLowerInvariant(HexDigits[bytes[i] >> 4]);
-                chars[2 * i + 1] = char.ToLowerInvariant(HexDigits[bytes[i] & 15]);
+                chars[2 * i] = LowerHex[bytes[i] >> 4];
+                chars[2 * i + 1] = LowerHex[bytes[i] & 15];
             }
             return new string(chars);
         }
