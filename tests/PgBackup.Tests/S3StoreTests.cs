@@ -121,6 +121,18 @@ namespace PgBackup.Tests
             c.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = "backup_app_20260101_030000.sql.gz", ContentBody = "old" }).GetAwaiter().GetResult();
             var e = Assert.Throws<PgBackupException>(() => store.OpenWrite("backup_app_20260101_030000.sql.gz", None));
             Assert.Equal(ErrorIds.BackupExists, e.ErrorId);
+            Assert.Equal("old", System.Text.Encoding.UTF8.GetString(S3TestServer.ReadAll(store, "backup_app_20260101_030000.sql.gz")));
+
+            // The check is a one-key listing under the name: keys that merely start with it (a manifest, a folder
+            // of the same name) are not the object itself.
+            foreach (var key in new[] { "backup_app_20260101_050000.sql.gz.json", "backup_app_20260101_050000.sql.gz/x", "backup_app_20260101_050000.sql.gz0" })
+                c.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, ContentBody = "x" }).GetAwaiter().GetResult();
+            using (var w = store.OpenWrite("backup_app_20260101_050000.sql.gz", None))
+            {
+                w.Stream.Write(new byte[] { 1, 2, 3 }, 0, 3);
+                w.Commit(None);
+            }
+            Assert.Equal(new byte[] { 1, 2, 3 }, S3TestServer.ReadAll(store, "backup_app_20260101_050000.sql.gz"));
         }
 
         [S3Fact]

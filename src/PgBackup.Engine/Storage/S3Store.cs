@@ -126,6 +126,20 @@ namespace PgBackup
             }
         }
 
+        /// <summary>
+        /// Whether the object <paramref name="name"/> exists, from a one-key listing: the object itself sorts first
+        /// among the keys it is a prefix of. Unlike a HEAD, the answer for "no" is not an error response, which the
+        /// SDK turns into exceptions; the listing's code is already loaded by the listing every backup starts with.
+        /// </summary>
+        private bool ObjectExists(string name, CancellationToken ct)
+        {
+            var key = Where.Key(name);
+            var request = new ListObjectsV2Request { BucketName = Where.Bucket, Prefix = key, MaxKeys = 1 };
+            var page = _s3.Call(c => _s3.Client.ListObjectsV2Async(request, c), "read", GetPath(name), write: false, ct);
+            var first = page.S3Objects is { Count: > 0 } objects ? objects[0].Key : null;
+            return string.Equals(first, key, StringComparison.Ordinal);
+        }
+
         private static DateTime Utc(DateTime? t) => t.HasValue ? t.Value.ToUniversalTime() : DateTime.MinValue;
 
         // ---- reading -------------------------------------------------------------------------------------------
@@ -188,7 +202,7 @@ namespace PgBackup
                 _store = store;
                 _name = name;
                 _withMarker = withMarker;
-                if (store.GetObject(name, ct) is not null)
+                if (store.ObjectExists(name, ct))
                     throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{store.GetPath(name)} already exists; it was not replaced.", store.GetPath(name));
                 if (withMarker) store.PutMarker(name, ct);
                 _upload = new S3UploadStream(store._s3, store.Where.Bucket, store.Where.Key(name), store.GetPath(name), ct, store.Log);
