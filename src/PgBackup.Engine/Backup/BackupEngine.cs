@@ -62,8 +62,11 @@ namespace PgBackup
             var store = request.Store;
             var existingNames = Task.Run(() =>
             {
-                BackupCatalog.SweepStalePartials(store, request.StalePartialAge, log, cancellationToken);
-                return store.List(null, cancellationToken).Select(e => e.Name).ToList();
+                // One listing serves both: names the sweep removes stay in the list, which only keeps a new name
+                // from being one of them.
+                var listing = store.List(null, cancellationToken);
+                BackupCatalog.SweepStalePartials(store, request.StalePartialAge, log, cancellationToken, listing);
+                return listing.Select(e => e.Name).ToList();
             }, cancellationToken);
             // Observed also when this run fails before it needs the names (its own error is the one reported).
             existingNames.ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
@@ -182,13 +185,24 @@ namespace PgBackup
         {
             var store = request.Store;
             var progress = new ByteProgress(log, activity, "pg_dump");
-            using var writer = store.OpenWrite(manifest.Name, ct);
+            // pg_dump starts first: while it connects and reads the catalogue, the store opens the writer (for a
+            // bucket: a request that the name is free and one for the marker). Its output waits in the pipe, and if
+            // the writer cannot be opened pg_dump is stopped and the store's error is the one reported.
+            var dump = ChildProcess.Start(pgDump.Path, args, ChildEnvironment(connection), redactor,
+                onStderrLine: line => progress.Note(line));
+            IStoreWriter writer;
+            try { writer = store.OpenWrite(manifest.Name, ct); }
+            catch
+            {
+                dump.Dispose();
+                throw;
+            }
+            using var _ = writer;
             ChildProcess? tocReader = null;
             Task<string>? tocOutput = null;
             try
             {
-                using var dump = ChildProcess.Start(pgDump.Path, args, ChildEnvironment(connection), redactor,
-                    onStderrLine: line => progress.Note(line));
+                using var __ = dump;
                 log.Verbose("Running: " + dump.DisplayCommandLine);
                 using var killOnCancel = ct.Register(dump.Kill);
 

@@ -218,13 +218,15 @@ namespace PgBackup
         /// Deletes partial files left by interrupted backups that nothing has written to for
         /// <paramref name="olderThan"/>. Returns their names. In an object store a partial is a marker beside data that
         /// never got its manifest: that data goes too; and multipart uploads abandoned as long are aborted.
+        /// <paramref name="listing"/>: the store's top-level listing, when the caller has just made it.
         /// </summary>
-        public static List<string> SweepStalePartials(IBackupStore store, TimeSpan olderThan, IOperationLog log, CancellationToken cancellationToken)
+        public static List<string> SweepStalePartials(IBackupStore store, TimeSpan olderThan, IOperationLog log, CancellationToken cancellationToken,
+            IReadOnlyList<StoreEntry>? listing = null)
         {
             var swept = new List<string>();
             var cutoff = DateTime.UtcNow - olderThan;
             bool remote = store.GetLocalPath("") is null;
-            foreach (var e in store.List(null, cancellationToken))
+            foreach (var e in listing ?? store.List(null, cancellationToken))
             {
                 if (!e.Name.EndsWith(BackupNaming.PartialSuffix, StringComparison.Ordinal)) continue;
                 if (BackupNaming.Parse(BackupNaming.StripAuxiliarySuffix(e.Name)) is null || e.LastModifiedUtc > cutoff) continue;
