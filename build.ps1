@@ -108,11 +108,19 @@ function Stop-TestEnvironment {
     Remove-Item Env:PGBACKUP_TEST_SERVERS, Env:PGBACKUP_TEST_S3 -ErrorAction SilentlyContinue
 }
 
-function Get-TrxCounts([string]$path) {
+function Get-TrxCounts([string]$path, [int]$ExitCode = 0) {
     if (-not (Test-Path $path)) { return @{ Passed = 0; Failed = 1 } }
     [xml]$trx = Get-Content -Raw $path
-    $c = $trx.TestRun.ResultSummary.Counters
-    @{ Passed = [int]$c.passed; Failed = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted }
+    $summary = $trx.TestRun.ResultSummary
+    $c = $summary.Counters
+    $failed = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
+    # A test host that crashed leaves counters with no failure in them (and the tests it never ran uncounted): the
+    # run itself then counts as one failure.
+    if ($failed -eq 0 -and ($ExitCode -ne 0 -or $summary.outcome -notin 'Completed', 'Passed')) {
+        Write-Host "The xUnit run did not finish (outcome '$($summary.outcome)', exit code $ExitCode): counted as a failure." -ForegroundColor Red
+        $failed = 1
+    }
+    @{ Passed = [int]$c.passed; Failed = $failed }
 }
 
 function Invoke-Test {
@@ -134,7 +142,7 @@ function Invoke-Test {
             $trx = Join-Path $testResults 'xunit.trx'
             & dotnet test (Join-Path $root 'tests/PgBackup.Tests/PgBackup.Tests.csproj') -c $Configuration --nologo `
                 --logger "trx;LogFileName=$trx" --logger 'console;verbosity=minimal'
-            $counts = Get-TrxCounts $trx
+            $counts = Get-TrxCounts $trx -ExitCode $LASTEXITCODE
             Write-Host "xUnit: $($counts.Passed) passed, $($counts.Failed) failed"
             $passed += $counts.Passed; $failed += $counts.Failed
         }

@@ -75,6 +75,77 @@ namespace PgBackup.Tests
             Assert.ThrowsAny<OperationCanceledException>(() => StreamPump.Copy(slow, Stream.Null, null, cts.Token));
         }
 
+        [Theory]
+        [InlineData(true)]
+        [InlineData(false)]
+        public void WhenThePumpStopsNoWriteIsStillRunning(bool cancel)
+        {
+            // The caller disposes the stages as soon as Copy returns: a write still running then (a compressor handed
+            // a buffer that disposal returns) once took a test host down. The run stops while the first write runs.
+            using var cts = new CancellationTokenSource();
+            var slow = new SlowWriteStream(TimeSpan.FromMilliseconds(400));
+            if (cancel) slow.OnWrite = () => System.Threading.Tasks.Task.Run(cts.Cancel); // from another thread, as Ctrl+C does
+            var source = new FailingSource(cancel ? long.MaxValue : 3 << 20, () => Volatile.Read(ref slow.Writes) > 0);
+            var e = Record.Exception(() => StreamPump.Copy(source, slow, null, cts.Token));
+            Assert.True(cancel ? e is OperationCanceledException : e is IOException, e?.ToString());
+            Assert.Equal(0, slow.InWrite);
+            Assert.InRange(slow.Writes, 1, 2); // 1 unless the cancellation took longer than a write to arrive
+        }
+
+        private sealed class SlowWriteStream : Stream
+        {
+            private readonly TimeSpan _delay;
+            public SlowWriteStream(TimeSpan delay) { _delay = delay; }
+            public int InWrite;
+            public int Writes;
+            public Action? OnWrite;
+            public override void Write(byte[] buffer, int offset, int count)
+            {
+                Interlocked.Increment(ref InWrite);
+                Interlocked.Increment(ref Writes);
+                OnWrite?.Invoke();
+                Thread.Sleep(_delay);
+                Interlocked.Decrement(ref InWrite);
+            }
+            public override bool CanRead => false;
+            public override bool CanSeek => false;
+            public override bool CanWrite => true;
+            public override long Length => throw new NotSupportedException();
+            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+            public override void Flush() { }
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
+        }
+
+        /// <summary>Gives <c>limit</c> bytes at once, then, once <c>failWhen</c> holds, fails as a broken pipe would.</summary>
+        private sealed class FailingSource : Stream
+        {
+            private readonly Func<bool> _failWhen;
+            private long _left;
+            public FailingSource(long limit, Func<bool> failWhen) { _left = limit; _failWhen = failWhen; }
+            public override int Read(byte[] buffer, int offset, int count)
+            {
+                if (_left <= 0)
+                {
+                    SpinWait.SpinUntil(_failWhen, TimeSpan.FromSeconds(10));
+                    throw new IOException("source failed (test)");
+                }
+                int n = (int)Math.Min(count, _left);
+                _left -= n;
+                return n;
+            }
+            public override bool CanRead => true;
+            public override bool CanSeek => false;
+            public override bool CanWrite => false;
+            public override long Length => throw new NotSupportedException();
+            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+            public override void Flush() { }
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        }
+
         [Fact]
         public void LocalStoreCommitsOnlyOnCommitAndAbortLeavesNothing()
         {

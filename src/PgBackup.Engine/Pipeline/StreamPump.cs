@@ -29,7 +29,12 @@ namespace PgBackup
                 {
                     foreach (var (buffer, count) in queue.GetConsumingEnumerable(stop.Token))
                     {
-                        try { destination.Write(buffer, 0, count); }
+                        try
+                        {
+                            // A buffer already queued is not written once the run is stopped.
+                            stop.Token.ThrowIfCancellationRequested();
+                            destination.Write(buffer, 0, count);
+                        }
                         finally { ArrayPool<byte>.Shared.Return(buffer); }
                     }
                 }
@@ -76,6 +81,17 @@ namespace PgBackup
             catch (Exception) when (writer.IsFaulted || (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested))
             {
                 // The writer failed first: report its error, not the reader's.
+            }
+            catch
+            {
+                // The source failed, or the caller cancelled: stop the writer and wait until it has left the stages.
+                // The caller aborts and disposes them next; a stage written to while it is disposed (a compressor's
+                // worker handed a block that disposal just returned) must never happen.
+                stop.Cancel();
+                try { writer.Wait(); }
+                catch (AggregateException) { /* its error is secondary to this one */ }
+                while (queue.TryTake(out var left)) ArrayPool<byte>.Shared.Return(left.Buffer);
+                throw;
             }
             finally
             {
