@@ -104,12 +104,22 @@ namespace PgBackup
         public EncryptionInfo? Encryption { get; set; }
         public GlobalsInfo? Globals { get; set; }
 
-        /// <summary>
-        /// The manifest's JSON: camelCase names, enums by name, nulls left out, indented; read case-insensitively.
-        /// Through <see cref="ManifestJson"/>, whose contract is generated at build time: writing or reading the first
-        /// manifest of a process needs no reflection (about 0.1 s of run-time compilation otherwise).
-        /// </summary>
-        public byte[] ToJsonBytes() => JsonSerializer.SerializeToUtf8Bytes(this, ManifestJson.Default.BackupManifest);
+        private static readonly JsonSerializerOptions Options = CreateOptions();
+
+        private static JsonSerializerOptions CreateOptions()
+        {
+            var o = new JsonSerializerOptions
+            {
+                PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+                WriteIndented = true,
+                DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+                PropertyNameCaseInsensitive = true,
+            };
+            o.Converters.Add(new JsonStringEnumConverter());
+            return o;
+        }
+
+        public byte[] ToJsonBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
 
         public string ToJson() => Encoding.UTF8.GetString(ToJsonBytes());
 
@@ -119,7 +129,7 @@ namespace PgBackup
             BackupManifest? m;
             try
             {
-                m = JsonSerializer.Deserialize(utf8, ManifestJson.Default.BackupManifest);
+                m = JsonSerializer.Deserialize<BackupManifest>(utf8, Options);
             }
             catch (JsonException e)
             {
@@ -141,13 +151,5 @@ namespace PgBackup
             stream.CopyTo(ms);
             return FromJson(ms.ToArray(), source);
         }
-    }
-
-    /// <summary>The JSON contract of <see cref="BackupManifest"/> and everything it holds, generated at build time.</summary>
-    [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, PropertyNameCaseInsensitive = true, UseStringEnumConverter = true)]
-    [JsonSerializable(typeof(BackupManifest))]
-    internal sealed partial class ManifestJson : JsonSerializerContext
-    {
     }
 }
