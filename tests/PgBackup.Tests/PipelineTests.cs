@@ -119,7 +119,7 @@ namespace PgBackup.Tests
         }
 
         /// <summary>Gives <c>limit</c> bytes at once, then, once <c>failWhen</c> holds, fails as a broken pipe would.</summary>
-        private sealed class FailingSource : Stream
+        private sealed class FailingSource : ReadOnlyStream
         {
             private readonly Func<bool> _failWhen;
             private long _left;
@@ -135,15 +135,6 @@ namespace PgBackup.Tests
                 _left -= n;
                 return n;
             }
-            public override bool CanRead => true;
-            public override bool CanSeek => false;
-            public override bool CanWrite => false;
-            public override long Length => throw new NotSupportedException();
-            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         }
 
         [Fact]
