@@ -34,8 +34,9 @@ namespace PgBackup
             foreach (var h in sorted) canonical.Append(h.Key).Append(':').Append(h.Value.Trim()).Append('\n');
             canonical.Append('\n').Append(signedHeaders).Append('\n').Append(payloadHash);
 
+            var canonicalBytes = Encoding.UTF8.GetBytes(canonical.ToString());
             string scope = amzDate.Substring(0, 8) + "/" + region + "/" + service + "/aws4_request";
-            string toSign = Algorithm + "\n" + amzDate + "\n" + scope + "\n" + Hex(Sha256(Encoding.UTF8.GetBytes(canonical.ToString())));
+            string toSign = Algorithm + "\n" + amzDate + "\n" + scope + "\n" + Hex(Sha256(canonicalBytes, 0, canonicalBytes.Length));
             byte[] key = Encoding.UTF8.GetBytes("AWS4" + secretKey);
             foreach (var part in new[] { amzDate.Substring(0, 8), region, service, "aws4_request" }) key = Hmac(key, part);
             return Algorithm + " Credential=" + accessKey + "/" + scope + ", SignedHeaders=" + signedHeaders + ", Signature=" + Hex(Hmac(key, toSign));
@@ -56,18 +57,14 @@ namespace PgBackup
             return sb.ToString();
         }
 
-        public static string PayloadHash(byte[] data, int offset, int count)
-        {
-            using var sha = SHA256.Create();
-            return Hex(sha.ComputeHash(data, offset, count));
-        }
+        public static string PayloadHash(byte[] data, int offset, int count) => Hex(Sha256(data, offset, count));
 
         private const string UpperHex = "0123456789ABCDEF", LowerHex = "0123456789abcdef";
 
-        private static byte[] Sha256(byte[] data)
+        private static byte[] Sha256(byte[] data, int offset, int count)
         {
             using var sha = SHA256.Create();
-            return sha.ComputeHash(data);
+            return sha.ComputeHash(data, offset, count);
         }
 
         private static byte[] Hmac(byte[] key, string data)
