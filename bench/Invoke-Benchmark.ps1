@@ -24,6 +24,9 @@ every variant once, in an order rotated from round to round, so that the variant
              through the AWS SDK's request pipeline, as before parts went as plain signed PUTs)
   Encrypted  New-PgBackup -EncryptPassphrase <SecureString>       (not run unless asked for: OpenPGP AES-256 in the stream)
   S3         New-PgBackup -Path s3://<bucket>/bench               (not run unless asked for: straight to a local S3 server)
+  S3Null     New-PgBackup -Path s3://<bucket>/bench to bench/NullS3.py (not run unless asked for: an endpoint that
+             answers the upload's requests and discards the data; it apportions the S3 variant's time between
+             PgBackup and the co-located gateway, and is not an S3 server: the S3 target is judged on S3)
 
 Encrypted gets a passphrase made for the run; it reaches the measuring process in an environment variable, never on a
 command line. S3 starts Ceph's RADOS Gateway (tests/harness/TestS3.psm1) only when selected (on free ports, so
@@ -52,7 +55,7 @@ param(
     [int]$SmallScale = 4,
     # Rounds on the small database.
     [int]$SmallRounds = 2,
-    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd3', 'Encrypted', 'S3', 'S3Part8', 'S3Serial', 'S3Sdk')]
+    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd3', 'Encrypted', 'S3', 'S3Part8', 'S3Serial', 'S3Sdk', 'S3Null')]
     [string[]]$Variants = @('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory'),
     [string]$OutDir = (Join-Path $PSScriptRoot '../output/bench'),
     # Where the clusters are kept between runs (default /var/tmp/pgbackup-bench).
@@ -96,12 +99,17 @@ $definitions = [ordered]@{
     S3Part8   = @{ Kind = 'Module'; Parameters = @{ S3PartSizeMB = 8 }; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench -S3PartSizeMB 8' }
     S3Serial  = @{ Kind = 'Module'; Parameters = @{ S3UploadConcurrency = 1 }; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench -S3UploadConcurrency 1' }
     S3Sdk     = @{ Kind = 'Module'; Parameters = @{}; S3 = $true; SdkParts = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench, parts through the SDK' }
+    # The endpoint is added when bench/NullS3.py has started.
+    S3Null    = @{ Kind = 'Module'; Parameters = @{}; NullS3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench to a null endpoint (no S3 server work)' }
 }
 # The passphrase of the Encrypted variant (this run only), and the S3 server of the S3 variant.
 $script:Passphrase = 'bench-' + [guid]::NewGuid().ToString('n')
 $script:S3Server = $null
 $script:S3Bucket = $null
 $script:S3Prefix = 'bench'
+# The null endpoint of the S3Null variant: its process and address.
+$script:NullS3 = $null
+$script:NullS3Endpoint = $null
 
 $names = @($Variants)
 if ($CompareModule) {
@@ -237,6 +245,31 @@ function Get-GatewayCpuSeconds {
     $sum
 }
 
+function Start-NullS3 {
+    # bench/NullS3.py on a free port of 127.0.0.1; returns its process once it listens.
+    $python = Get-Command python3 -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+    if (-not $python) { throw 'The S3Null variant needs python3 (bench/NullS3.py).' }
+    $info = [Diagnostics.ProcessStartInfo]::new($python.Source)
+    $info.ArgumentList.Add((Join-Path $PSScriptRoot 'NullS3.py'))
+    $info.RedirectStandardOutput = $true
+    $info.UseShellExecute = $false
+    $process = [Diagnostics.Process]::Start($info)
+    $line = $process.StandardOutput.ReadLine()
+    if ($line -notmatch '^port (\d+)$') { $process.Kill(); throw "bench/NullS3.py did not start: $line" }
+    $script:NullS3Endpoint = "http://127.0.0.1:$($Matches[1])"
+    $process
+}
+
+function Test-NullS3Backup([string]$Path, [long]$SizeBytes) {
+    # The null endpoint received as many bytes for the backup's object as New-PgBackup reported, and a manifest.
+    $key = $Path -replace '^s3://[^/]+/', ''
+    $stats = Invoke-RestMethod -Uri "$($script:NullS3Endpoint)/?null-stats"
+    $received = $stats.objects.PSObject.Properties[$key]
+    if (-not $received -or [long]$received.Value -ne $SizeBytes) { throw "The null endpoint received $(if ($received) { $received.Value } else { 'nothing' }) bytes for $key; New-PgBackup reported $SizeBytes." }
+    if (-not $stats.objects.PSObject.Properties["$key.json"]) { throw "The null endpoint received no manifest $key.json." }
+    "null endpoint: $SizeBytes bytes received for $key (the size reported), manifest $key.json received"
+}
+
 function Get-Delta($Before, $After) { if ($null -ne $Before -and $null -ne $After) { $After - $Before } else { $null } }
 
 function Invoke-Variant {
@@ -253,7 +286,7 @@ function Invoke-Variant {
         ChildCpuSeconds = $null; ServerCpuSeconds = $null; GatewayCpuSeconds = $null; RowCount = $null; Checked = $null
         GcCommittedBytes = $null; RssAnonBytes = $null; RssFileBytes = $null; Threads = $null; SystemCpuSeconds = $null; GcAllocatedBytes = $null; GcCollections = $null; GcPauseSeconds = $null }
     $serverCpu = Get-ServerCpuSeconds $Server
-    $gatewayCpu = Get-GatewayCpuSeconds
+    $gatewayCpu = if ($def['NullS3']) { Get-ProcCpuSeconds -ProcessId $script:NullS3.Id } else { Get-GatewayCpuSeconds }
     try {
         if ($def.Kind -eq 'Shell') {
             $sw = [Diagnostics.Stopwatch]::StartNew()
@@ -284,6 +317,12 @@ function Invoke-Variant {
                 $env:AWS_SECRET_ACCESS_KEY = $script:S3Server.SecretKey
                 $target = "s3://$($script:S3Bucket)/$($script:S3Prefix)"
             }
+            if ($def['NullS3']) {
+                # Any keys do: the null endpoint checks no signature (the client still signs every request).
+                $env:AWS_ACCESS_KEY_ID = 'BENCHNULLKEY'
+                $env:AWS_SECRET_ACCESS_KEY = 'bench-null-secret'
+                $target = "s3://bench-null/$($script:S3Prefix)"
+            }
             if ($def['SdkParts']) { $env:PGBACKUP_S3_SDK_PARTS = '1' }
             $sw = [Diagnostics.Stopwatch]::StartNew()
             $manifest = if ($def['Module']) { $def.Module } else { $ModuleManifest }
@@ -292,7 +331,7 @@ function Invoke-Variant {
             $sw.Stop()
             Remove-Item Env:PGBACKUP_BENCH_PASSPHRASE, Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY, Env:PGBACKUP_S3_SDK_PARTS -ErrorAction SilentlyContinue
             $r.ServerCpuSeconds = Get-Delta $serverCpu (Get-ServerCpuSeconds $Server)
-            $r.GatewayCpuSeconds = Get-Delta $gatewayCpu (Get-GatewayCpuSeconds)
+            $r.GatewayCpuSeconds = Get-Delta $gatewayCpu $(if ($def['NullS3']) { Get-ProcCpuSeconds -ProcessId $script:NullS3.Id } else { Get-GatewayCpuSeconds })
             if ($LASTEXITCODE -ne 0 -or -not (Test-Path $resultFile)) { throw "$($def.Label) failed (exit code $LASTEXITCODE)." }
             $m = Get-Content -Raw $resultFile | ConvertFrom-Json
             $r.Seconds = [double]$m.BackupSeconds
@@ -316,6 +355,10 @@ function Invoke-Variant {
         if ($def['S3']) {
             $r.SizeBytes = [long]$m.SizeBytes
             if ($Check) { $r.Checked = Test-S3Backup -Path $file -SizeBytes $r.SizeBytes }
+        }
+        elseif ($def['NullS3']) {
+            $r.SizeBytes = [long]$m.SizeBytes
+            if ($Check) { $r.Checked = Test-NullS3Backup -Path $file -SizeBytes $r.SizeBytes }
         }
         else {
             $r.SizeBytes = Get-OutputSize $file
@@ -431,6 +474,11 @@ try {
             Version = "$(& radosgw --version 2>$null)".Trim(); Endpoint = $script:S3Server.Endpoint; Bucket = $script:S3Bucket; StartSeconds = $script:S3Server.StartSeconds }
         Write-Host ("S3 (Ceph RADOS Gateway) on {0}, bucket {1}, started in {2} s" -f $script:S3Server.Endpoint, $script:S3Bucket, $script:S3Server.StartSeconds)
     }
+    if (@($names | Where-Object { $definitions[$_]['NullS3'] }).Count -gt 0) {
+        $script:NullS3 = Start-NullS3
+        foreach ($name in $names) { if ($definitions[$name]['NullS3']) { $definitions[$name].Parameters.EndpointUrl = $script:NullS3Endpoint } }
+        Write-Host "Null S3 endpoint (bench/NullS3.py) on $($script:NullS3Endpoint)"
+    }
     Write-Host "Benchmark database: pgbench scale $Scale" -ForegroundColor Cyan
     $server = Start-BenchPostgres -Scale $Scale -CacheDir $CacheDir -Rebuild:$Rebuild
     $result.Machine['PostgreSQL'] = (& (Join-Path $server.BinDir 'postgres') --version)
@@ -455,6 +503,7 @@ try {
 finally {
     if ($server) { $server | Stop-BenchPostgres }
     if ($script:S3Server) { $script:S3Server | Stop-TestS3; $script:S3Server = $null }
+    if ($script:NullS3) { if (-not $script:NullS3.HasExited) { $script:NullS3.Kill() }; $script:NullS3.Dispose(); $script:NullS3 = $null }
     $env:PGBACKUP_TEST_MODULE = $savedTestModule
     Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue
 }
@@ -477,9 +526,9 @@ foreach ($row in $result.Big.Summary) {
 }
 # Where the CPU went (medians, seconds): the PowerShell process, pg_dump, the PostgreSQL server, the S3 server.
 $lines.Add('')
-$lines.Add('CPU time per run (medians): the PowerShell process during the call, pg_dump, the PostgreSQL server (backends), the S3 gateway (radosgw, OSD, monitor)')
+$lines.Add('CPU time per run (medians): the PowerShell process during the call, pg_dump, the PostgreSQL server (backends), the S3 server (radosgw, OSD, monitor; or the null endpoint)')
 $lines.Add('')
-$lines.Add('| Variant | PowerShell | pg_dump | PostgreSQL | S3 gateway |')
+$lines.Add('| Variant | PowerShell | pg_dump | PostgreSQL | S3 server |')
 $lines.Add('|---|---:|---:|---:|---:|')
 foreach ($row in $result.Big.Summary) {
     $f = { param($v) if ($null -ne $v) { '{0:N1} s' -f $v } else { '' } }
@@ -497,6 +546,20 @@ foreach ($name in $targets.Keys) {
     if ($name -eq 'S3') {
         $text += '; peak memory {0:N0} MB (median {1:N0} MB), target under 200 MB: {2}' -f ($row.PeakRssBytes / 1MB), ($row.MedianPeakRssBytes / 1MB),
             $(if ($row.PeakRssBytes -lt 200MB) { 'met' } else { 'NOT met' })
+    }
+    $lines.Add('')
+    $lines.Add($text)
+}
+# The null endpoint: what the S3 path costs on this machine without an S3 server's work, and the gateway's share.
+$nullRow = $result.Big.Summary | Where-Object Variant -eq 'S3Null'
+if ($nullRow -and $nullRow.PSObject.Properties['VsRoundDefault']) {
+    $text = 'S3Null vs Default (apportioning only, not a target): {0:N2}x median of per-round ratios ({1:N2}x to {2:N2}x)' -f `
+        $nullRow.VsRoundDefault, $nullRow.VsRoundDefaultMin, $nullRow.VsRoundDefaultMax
+    if ('S3' -in $names) {
+        $perRound = @(foreach ($r in @($result.Big.Runs | Where-Object Variant -eq 'S3')) {
+                $n = $result.Big.Runs | Where-Object { $_.Variant -eq 'S3Null' -and $_.Round -eq $r.Round }
+                $r.Seconds / $n.Seconds })
+        $text += '; S3 (Ceph on this machine) vs S3Null: {0:N2}x' -f (Get-Median $perRound)
     }
     $lines.Add('')
     $lines.Add($text)
