@@ -270,6 +270,11 @@ function Test-NullS3Backup([string]$Path, [long]$SizeBytes) {
     "null endpoint: $SizeBytes bytes received for $key (the size reported), manifest $key.json received"
 }
 
+function Get-S3ServerCpuSeconds($Definition) {
+    # The CPU time of the S3 server a variant sends to: the null endpoint's, or the Ceph gateway's (null if none).
+    if ($Definition['NullS3']) { Get-ProcCpuSeconds -ProcessId $script:NullS3.Id } else { Get-GatewayCpuSeconds }
+}
+
 function Get-Delta($Before, $After) { if ($null -ne $Before -and $null -ne $After) { $After - $Before } else { $null } }
 
 function Invoke-Variant {
@@ -286,14 +291,14 @@ function Invoke-Variant {
         ChildCpuSeconds = $null; ServerCpuSeconds = $null; GatewayCpuSeconds = $null; RowCount = $null; Checked = $null
         GcCommittedBytes = $null; RssAnonBytes = $null; RssFileBytes = $null; Threads = $null; SystemCpuSeconds = $null; GcAllocatedBytes = $null; GcCollections = $null; GcPauseSeconds = $null }
     $serverCpu = Get-ServerCpuSeconds $Server
-    $gatewayCpu = if ($def['NullS3']) { Get-ProcCpuSeconds -ProcessId $script:NullS3.Id } else { Get-GatewayCpuSeconds }
+    $gatewayCpu = Get-S3ServerCpuSeconds $def
     try {
         if ($def.Kind -eq 'Shell') {
             $sw = [Diagnostics.Stopwatch]::StartNew()
             & bash -c "set -o pipefail; $($def.Command)"
             $sw.Stop()
             $r.ServerCpuSeconds = Get-Delta $serverCpu (Get-ServerCpuSeconds $Server)
-            $r.GatewayCpuSeconds = Get-Delta $gatewayCpu (Get-GatewayCpuSeconds)
+            $r.GatewayCpuSeconds = Get-Delta $gatewayCpu (Get-S3ServerCpuSeconds $def)
             if ($LASTEXITCODE -ne 0) { throw "$($def.Label) failed with exit code $LASTEXITCODE." }
             $r.Seconds = $r.ProcessSeconds = $sw.Elapsed.TotalSeconds
             $file = @(Get-ChildItem $out)[0].FullName
@@ -331,7 +336,7 @@ function Invoke-Variant {
             $sw.Stop()
             Remove-Item Env:PGBACKUP_BENCH_PASSPHRASE, Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY, Env:PGBACKUP_S3_SDK_PARTS -ErrorAction SilentlyContinue
             $r.ServerCpuSeconds = Get-Delta $serverCpu (Get-ServerCpuSeconds $Server)
-            $r.GatewayCpuSeconds = Get-Delta $gatewayCpu $(if ($def['NullS3']) { Get-ProcCpuSeconds -ProcessId $script:NullS3.Id } else { Get-GatewayCpuSeconds })
+            $r.GatewayCpuSeconds = Get-Delta $gatewayCpu (Get-S3ServerCpuSeconds $def)
             if ($LASTEXITCODE -ne 0 -or -not (Test-Path $resultFile)) { throw "$($def.Label) failed (exit code $LASTEXITCODE)." }
             $m = Get-Content -Raw $resultFile | ConvertFrom-Json
             $r.Seconds = [double]$m.BackupSeconds
