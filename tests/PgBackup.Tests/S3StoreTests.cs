@@ -74,7 +74,7 @@ namespace PgBackup.Tests
                 Assert.Single(S3TestServer.Uploads(c, bucket));
                 Assert.DoesNotContain(name, S3TestServer.Keys(c, bucket));
                 w.Finish(None);
-                // Sent as plain signed PUTs (S3PartSender), not through the SDK's pipeline.
+                // Sent directly (S3Direct), not through the SDK's pipeline.
                 Assert.Equal(4, ((S3UploadStream)w.Stream).DirectParts);
                 w.Commit(None);
             }

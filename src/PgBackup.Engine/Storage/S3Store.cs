@@ -27,13 +27,13 @@ namespace PgBackup
         public S3Store(string location, StoreOptions options, IOperationLog? log = null)
             : this(S3Location.Parse(location), options, log) { }
 
-        /// <param name="log">Where uploads say how their parts go (see <see cref="S3PartSender"/>); none by default.</param>
+        /// <param name="log">Where the store says when the AWS SDK makes its requests rather than PgBackup (see <see cref="S3Direct"/>); none by default.</param>
         public S3Store(S3Location location, StoreOptions options, IOperationLog? log = null)
         {
             Where = location;
             Options = options;
             Log = log ?? NullLog.Instance;
-            _s3 = new S3Connection(options);
+            _s3 = new S3Connection(options) { Log = Log };
         }
 
         internal IOperationLog Log { get; }
@@ -60,12 +60,12 @@ namespace PgBackup
             var result = new List<StoreEntry>();
             foreach (var page in ListPages(prefix, "/", cancellationToken))
             {
-                foreach (var o in page.S3Objects ?? new List<S3Object>())
+                foreach (var o in page.Objects)
                 {
                     if (o.Key.Length <= prefix.Length) continue; // the "folder" object itself
-                    result.Add(new StoreEntry(o.Key.Substring(Where.Prefix.Length), o.Size ?? 0, Utc(o.LastModified), false));
+                    result.Add(new StoreEntry(o.Key.Substring(Where.Prefix.Length), o.Size, o.LastModifiedUtc, false));
                 }
-                foreach (var p in page.CommonPrefixes ?? new List<string>())
+                foreach (var p in page.Prefixes)
                 {
                     var name = p.Substring(Where.Prefix.Length).TrimEnd('/');
                     // A folder's size and time take a listing of all it holds: only for folders named like backups.
@@ -80,17 +80,31 @@ namespace PgBackup
         }
 
         /// <summary>Every page of a ListObjectsV2 listing (S3 returns at most 1,000 keys a page).</summary>
-        private IEnumerable<ListObjectsV2Response> ListPages(string prefix, string? delimiter, CancellationToken ct)
+        private IEnumerable<S3ListPage> ListPages(string prefix, string? delimiter, CancellationToken ct)
         {
             string? token = null;
             do
             {
-                var request = new ListObjectsV2Request { BucketName = Where.Bucket, Prefix = prefix, Delimiter = delimiter, ContinuationToken = token };
-                var page = _s3.Call(c => _s3.Client.ListObjectsV2Async(request, c), "list", Where.Uri(prefix.Substring(Where.Prefix.Length)), write: false, ct);
+                var page = ListPage(prefix, delimiter, token, null, Where.Uri(prefix.Substring(Where.Prefix.Length)), ct);
                 yield return page;
-                token = page.IsTruncated == true ? page.NextContinuationToken : null;
+                token = page.NextToken;
             } while (!string.IsNullOrEmpty(token));
         }
+
+        /// <summary>One page of a listing, made directly or by the SDK.</summary>
+        private S3ListPage ListPage(string prefix, string? delimiter, string? token, int? maxKeys, string target, CancellationToken ct) =>
+            _s3.Call(
+                (d, c) => d.ListObjectsAsync(Where.Bucket, prefix, delimiter, token, maxKeys, c),
+                async c =>
+                {
+                    var request = new ListObjectsV2Request { BucketName = Where.Bucket, Prefix = prefix, Delimiter = delimiter, ContinuationToken = token };
+                    if (maxKeys.HasValue) request.MaxKeys = maxKeys.Value;
+                    var response = await _s3.Client.ListObjectsV2Async(request, c).ConfigureAwait(false);
+                    var page = new S3ListPage { NextToken = response.IsTruncated == true ? response.NextContinuationToken : null };
+                    foreach (var o in response.S3Objects ?? new List<S3Object>()) page.Objects.Add(new S3ListedObject(o.Key, o.Size ?? 0, Utc(o.LastModified)));
+                    page.Prefixes.AddRange(response.CommonPrefixes ?? new List<string>());
+                    return page;
+                }, "list", target, write: false, ct);
 
         private StoreEntry? FolderEntry(string name, CancellationToken ct)
         {
@@ -98,12 +112,11 @@ namespace PgBackup
             var newest = DateTime.MinValue;
             bool any = false;
             foreach (var page in ListPages(Where.Key(name) + "/", null, ct))
-                foreach (var o in page.S3Objects ?? new List<S3Object>())
+                foreach (var o in page.Objects)
                 {
                     any = true;
-                    size += o.Size ?? 0;
-                    var t = Utc(o.LastModified);
-                    if (t > newest) newest = t;
+                    size += o.Size;
+                    if (o.LastModifiedUtc > newest) newest = o.LastModifiedUtc;
                 }
             return any ? new StoreEntry(name, size, newest, true) : null;
         }
@@ -134,10 +147,8 @@ namespace PgBackup
         private bool ObjectExists(string name, CancellationToken ct)
         {
             var key = Where.Key(name);
-            var request = new ListObjectsV2Request { BucketName = Where.Bucket, Prefix = key, MaxKeys = 1 };
-            var page = _s3.Call(c => _s3.Client.ListObjectsV2Async(request, c), "read", GetPath(name), write: false, ct);
-            var first = page.S3Objects is { Count: > 0 } objects ? objects[0].Key : null;
-            return string.Equals(first, key, StringComparison.Ordinal);
+            var page = ListPage(key, null, null, 1, GetPath(name), ct);
+            return page.Objects.Count > 0 && string.Equals(page.Objects[0].Key, key, StringComparison.Ordinal);
         }
 
         private static DateTime Utc(DateTime? t) => t.HasValue ? t.Value.ToUniversalTime() : DateTime.MinValue;
@@ -172,10 +183,27 @@ namespace PgBackup
         /// <summary>Puts the empty marker object that says "being written" (see the class summary).</summary>
         private void PutMarker(string name, CancellationToken ct)
         {
-            var request = new PutObjectRequest { BucketName = Where.Bucket, Key = Where.Key(BackupNaming.PartialName(name)), InputStream = new MemoryStream(Array.Empty<byte>()) };
-            ApplyUploadSettings(Options, request);
-            request.StorageClass = null; // tiny and short-lived: never an archive class with minimum storage durations
-            _s3.Call(c => _s3.Client.PutObjectAsync(request, c), "write", GetPath(name), write: true, ct);
+            var key = Where.Key(BackupNaming.PartialName(name));
+            // Tiny and short-lived: never an archive class with minimum storage durations.
+            _s3.Call(
+                (d, c) => d.PutObjectAsync(Where.Bucket, key, Array.Empty<byte>(), 0, null, S3Direct.UploadHeaders(Options, withStorageClass: false), c),
+                c =>
+                {
+                    var request = new PutObjectRequest { BucketName = Where.Bucket, Key = key, InputStream = new MemoryStream(Array.Empty<byte>()) };
+                    ApplyUploadSettings(Options, request);
+                    request.StorageClass = null;
+                    return _s3.Client.PutObjectAsync(request, c);
+                }, "write", GetPath(name), write: true, ct);
+        }
+
+        /// <summary>Deletes one object (no error when it does not exist).</summary>
+        private void DeleteObject(string name, string what, CancellationToken ct)
+        {
+            var key = Where.Key(name);
+            _s3.Call(
+                (d, c) => d.DeleteObjectAsync(Where.Bucket, key, c),
+                c => _s3.Client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = Where.Bucket, Key = key }, c),
+                what, GetPath(name), write: true, ct);
         }
 
 
@@ -221,12 +249,7 @@ namespace PgBackup
             public void Commit(CancellationToken cancellationToken)
             {
                 if (!_finished) Finish(cancellationToken);
-                if (_withMarker)
-                {
-                    var marker = BackupNaming.PartialName(_name);
-                    var request = new DeleteObjectRequest { BucketName = _store.Where.Bucket, Key = _store.Where.Key(marker) };
-                    _store._s3.Call(c => _store._s3.Client.DeleteObjectAsync(request, c), "remove", _store.GetPath(marker), write: true, cancellationToken);
-                }
+                if (_withMarker) _store.DeleteObject(BackupNaming.PartialName(_name), "remove", cancellationToken);
                 _committed = true;
             }
 
@@ -295,9 +318,7 @@ namespace PgBackup
             public void Commit(CancellationToken cancellationToken)
             {
                 if (!_uploaded) Finish(cancellationToken);
-                var marker = BackupNaming.PartialName(_name);
-                var request = new DeleteObjectRequest { BucketName = _store.Where.Bucket, Key = _store.Where.Key(marker) };
-                _store._s3.Call(c => _store._s3.Client.DeleteObjectAsync(request, c), "remove", _store.GetPath(marker), write: true, cancellationToken);
+                _store.DeleteObject(BackupNaming.PartialName(_name), "remove", cancellationToken);
                 _committed = true;
                 RemoveStaging();
             }
@@ -330,11 +351,10 @@ namespace PgBackup
         public void Delete(string name, CancellationToken cancellationToken)
         {
             name = name.TrimEnd('/');
-            var single = new DeleteObjectRequest { BucketName = Where.Bucket, Key = Where.Key(name) };
-            _s3.Call(c => _s3.Client.DeleteObjectAsync(single, c), "delete", GetPath(name), write: true, cancellationToken);
+            DeleteObject(name, "delete", cancellationToken);
             var keys = new List<string>();
             foreach (var page in ListPages(Where.Key(name) + "/", null, cancellationToken))
-                keys.AddRange((page.S3Objects ?? new List<S3Object>()).Select(o => o.Key));
+                keys.AddRange(page.Objects.Select(o => o.Key));
             foreach (var batch in keys.Select((k, i) => (k, i)).GroupBy(x => x.i / 1000, x => x.k))
             {
                 var request = new DeleteObjectsRequest { BucketName = Where.Bucket, Objects = batch.Select(k => new KeyVersion { Key = k }).ToList(), Quiet = true };
@@ -358,20 +378,30 @@ namespace PgBackup
         {
             var aborted = new List<string>();
             string? keyMarker = null, uploadIdMarker = null;
-            var stale = new List<MultipartUpload>();
+            var stale = new List<S3ListedUpload>();
             while (true)
             {
-                var request = new ListMultipartUploadsRequest { BucketName = Where.Bucket, Prefix = Where.Prefix, KeyMarker = keyMarker, UploadIdMarker = uploadIdMarker };
-                var page = _s3.Call(c => _s3.Client.ListMultipartUploadsAsync(request, c), "list the unfinished uploads in", Location, write: false, ct);
-                foreach (var u in page.MultipartUploads ?? new List<MultipartUpload>())
+                string? k = keyMarker, u0 = uploadIdMarker;
+                var page = _s3.Call(
+                    (d, c) => d.ListUploadsAsync(Where.Bucket, Where.Prefix, k, u0, c),
+                    async c =>
+                    {
+                        var request = new ListMultipartUploadsRequest { BucketName = Where.Bucket, Prefix = Where.Prefix, KeyMarker = k, UploadIdMarker = u0 };
+                        var response = await _s3.Client.ListMultipartUploadsAsync(request, c).ConfigureAwait(false);
+                        var listed = new S3UploadsPage { IsTruncated = response.IsTruncated == true, NextKeyMarker = response.NextKeyMarker, NextUploadIdMarker = response.NextUploadIdMarker };
+                        foreach (var m in response.MultipartUploads ?? new List<MultipartUpload>())
+                            listed.Uploads.Add(new S3ListedUpload(m.Key, m.UploadId, m.Initiated?.ToUniversalTime()));
+                        return listed;
+                    }, "list the unfinished uploads in", Location, write: false, ct);
+                foreach (var u in page.Uploads)
                 {
                     var relative = u.Key.Substring(Where.Prefix.Length);
                     var top = relative.Split('/')[0];
                     if (BackupNaming.Parse(BackupNaming.StripAuxiliarySuffix(top)) is null) continue;
-                    if (u.Initiated.HasValue && u.Initiated.Value.ToUniversalTime() > cutoff) continue;
+                    if (u.InitiatedUtc.HasValue && u.InitiatedUtc.Value > cutoff) continue;
                     stale.Add(u);
                 }
-                if (page.IsTruncated != true) break;
+                if (!page.IsTruncated) break;
                 keyMarker = page.NextKeyMarker;
                 uploadIdMarker = page.NextUploadIdMarker;
             }

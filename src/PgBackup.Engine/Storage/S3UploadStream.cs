@@ -32,18 +32,17 @@ namespace PgBackup
         private readonly SemaphoreSlim _slots;
         private readonly ConcurrentBag<byte[]> _spare = new ConcurrentBag<byte[]>();
         private readonly List<Task> _inFlight = new List<Task>();
-        private readonly List<PartETag> _etags = new List<PartETag>();
+        private readonly List<KeyValuePair<int, string>> _etags = new List<KeyValuePair<int, string>>();
         private byte[] _current;
         private int _filled;
         private int _partNumber;
         private string? _uploadId;
-        private S3PartSender? _sender;
         private Exception? _failure;
         private bool _completed, _aborted;
 
         private readonly IOperationLog _log;
 
-        /// <param name="log">Told when the parts go through the AWS SDK rather than <see cref="S3PartSender"/>, and why.</param>
+        /// <param name="log">Told when the parts go through the AWS SDK rather than directly (<see cref="S3Direct"/>), and why.</param>
         public S3UploadStream(S3Connection s3, string bucket, string key, string target, CancellationToken ct, IOperationLog? log = null)
         {
             _log = log ?? NullLog.Instance;
@@ -62,10 +61,10 @@ namespace PgBackup
 
         private int _directParts;
 
-        /// <summary>Parts sent by <see cref="S3PartSender"/> rather than the SDK.</summary>
+        /// <summary>Parts sent directly (<see cref="S3Direct"/>) rather than by the SDK.</summary>
         public int DirectParts => Volatile.Read(ref _directParts);
 
-        /// <summary>Why the sender stood aside mid-upload (the SDK sent the remaining parts), or null.</summary>
+        /// <summary>Why a part could not be sent directly (the SDK sent it and the remaining parts), or null.</summary>
         public string? DirectPartFailure { get; private set; }
 
         /// <summary>Bytes accepted so far.</summary>
@@ -112,11 +111,15 @@ namespace PgBackup
             var ct = _stop.Token;
             if (_uploadId is null)
             {
-                var request = new InitiateMultipartUploadRequest { BucketName = _bucket, Key = _key };
-                S3Store.ApplyUploadSettings(_s3.Options, request);
-                _uploadId = _s3.Call(c => _s3.Client.InitiateMultipartUploadAsync(request, c), "start uploading", _target, write: true, ct).UploadId;
-                _sender = S3PartSender.TryCreate(_s3, _bucket, _key, _uploadId, out var why);
-                if (_sender is null) _log.Verbose($"The parts of {_target} go through the AWS SDK: {why}.");
+                _uploadId = _s3.Call(
+                    (d, c) => d.CreateUploadAsync(_bucket, _key, S3Direct.UploadHeaders(_s3.Options, withStorageClass: true), c),
+                    async c =>
+                    {
+                        var request = new InitiateMultipartUploadRequest { BucketName = _bucket, Key = _key };
+                        S3Store.ApplyUploadSettings(_s3.Options, request);
+                        return (await _s3.Client.InitiateMultipartUploadAsync(request, c).ConfigureAwait(false)).UploadId;
+                    }, "start uploading", _target, write: true, ct);
+                if (_s3.Direct is null && _s3.NoDirectReason is not null) _log.Verbose($"The parts of {_target} go through the AWS SDK: {_s3.NoDirectReason}.");
             }
             // Back-pressure: wait while as many parts as allowed are in flight.
             try { _slots.Wait(ct); }
@@ -138,20 +141,19 @@ namespace PgBackup
                     string md5;
                     using (var hash = MD5.Create()) md5 = Convert.ToBase64String(hash.ComputeHash(data, 0, length));
                     string? etag = null;
-                    var sender = Volatile.Read(ref _sender);
-                    if (sender is not null)
+                    var direct = _s3.Direct;
+                    if (direct is not null)
                     {
                         try
                         {
-                            etag = await sender.SendAsync(number, data, length, md5, ct).ConfigureAwait(false);
+                            etag = await direct.UploadPartAsync(_bucket, _key, uploadId, number, data, length, md5, ct).ConfigureAwait(false);
                             Interlocked.Increment(ref _directParts);
                         }
                         catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
                         {
                             // Whatever went wrong (a refusal, a lost connection, a clock the server finds skewed), the
                             // SDK sends this part and the rest, with its retries, corrections and error messages.
-                            if (Interlocked.Exchange(ref _sender, null) is not null)
-                                _log.Verbose(_s3.Redact($"Part {number} of {_target} could not be sent directly ({e.Message}); the AWS SDK sends it and the rest."));
+                            _s3.TakeOver($"Part {number} of {_target} could not be sent directly ({e.Message}); the AWS SDK sends it and the rest.");
                             DirectPartFailure = e.Message;
                         }
                     }
@@ -170,7 +172,7 @@ namespace PgBackup
                         // Measured: no change in time or memory (bench, 4 rounds A/B).
                         UseChunkEncoding = false,
                     }, ct).ConfigureAwait(false)).ETag;
-                    lock (_etags) _etags.Add(new PartETag(number, etag));
+                    lock (_etags) _etags.Add(new KeyValuePair<int, string>(number, etag));
                 }
                 catch (Exception e)
                 {
@@ -225,27 +227,38 @@ namespace PgBackup
                 int length = _filled;
                 string md5;
                 using (var hash = MD5.Create()) md5 = Convert.ToBase64String(hash.ComputeHash(data, 0, length));
-                var request = new PutObjectRequest
-                {
-                    BucketName = _bucket,
-                    Key = _key,
-                    InputStream = new MemoryStream(data, 0, length, writable: false),
-                    // The gateway answers BadDigest to Content-MD5 on an empty body.
-                    MD5Digest = length > 0 ? md5 : null,
-                    UseChunkEncoding = false,
-                };
-                S3Store.ApplyUploadSettings(_s3.Options, request);
-                _s3.Call(c => _s3.Client.PutObjectAsync(request, c), "upload", _target, write: true, ct);
+                // The gateway answers BadDigest to Content-MD5 on an empty body.
+                string? digest = length > 0 ? md5 : null;
+                _s3.Call(
+                    (d, c) => d.PutObjectAsync(_bucket, _key, data, length, digest, S3Direct.UploadHeaders(_s3.Options, withStorageClass: true), c),
+                    c =>
+                    {
+                        var request = new PutObjectRequest
+                        {
+                            BucketName = _bucket,
+                            Key = _key,
+                            InputStream = new MemoryStream(data, 0, length, writable: false),
+                            MD5Digest = digest,
+                            UseChunkEncoding = false,
+                        };
+                        S3Store.ApplyUploadSettings(_s3.Options, request);
+                        return _s3.Client.PutObjectAsync(request, c);
+                    }, "upload", _target, write: true, ct);
             }
             else
             {
                 if (_filled > 0) StartPart(last: true);
                 WaitForParts();
                 ThrowIfFailed();
-                List<PartETag> parts;
-                lock (_etags) parts = _etags.OrderBy(p => p.PartNumber).ToList();
-                var request = new CompleteMultipartUploadRequest { BucketName = _bucket, Key = _key, UploadId = _uploadId, PartETags = parts };
-                _s3.Call(c => _s3.Client.CompleteMultipartUploadAsync(request, c), "complete the upload of", _target, write: true, ct);
+                List<KeyValuePair<int, string>> parts;
+                lock (_etags) parts = _etags.OrderBy(p => p.Key).ToList();
+                var uploadId = _uploadId;
+                _s3.Call(
+                    (d, c) => d.CompleteUploadAsync(_bucket, _key, uploadId, parts, c),
+                    c => _s3.Client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+                    {
+                        BucketName = _bucket, Key = _key, UploadId = uploadId, PartETags = parts.Select(p => new PartETag(p.Key, p.Value)).ToList(),
+                    }, c), "complete the upload of", _target, write: true, ct);
             }
             _completed = true;
             _current = Array.Empty<byte>();

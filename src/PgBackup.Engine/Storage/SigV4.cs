@@ -8,7 +8,7 @@ namespace PgBackup
 {
     /// <summary>
     /// AWS Signature Version 4 for a request signed in its Authorization header: canonical request, string to sign,
-    /// derived key, signature. Used by <see cref="S3PartSender"/>; everything else goes through the AWS SDK, which
+    /// derived key, signature. Used by <see cref="S3Direct"/>; every other request goes through the AWS SDK, which
     /// signs its own requests. Checked against AWS's published test-suite signatures and against the real gateway.
     /// </summary>
     internal static class SigV4
