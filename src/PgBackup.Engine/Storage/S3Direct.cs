@@ -85,7 +85,10 @@ namespace PgBackup
                 page.Objects.Add(new S3ListedObject(Text(o, "Key")!, long.Parse(Text(o, "Size") ?? "0", CultureInfo.InvariantCulture), Time(Text(o, "LastModified")) ?? DateTime.MinValue));
             foreach (var p in Children(root, "CommonPrefixes"))
                 page.Prefixes.Add(Text(p, "Prefix")!);
-            page.NextToken = Text(root, "IsTruncated") == "true" ? Text(root, "NextContinuationToken") : null;
+            page.NextToken = IsTrue(Text(root, "IsTruncated")) ? Text(root, "NextContinuationToken") : null;
+            // A listing cut short without the way on would look complete.
+            if (IsTrue(Text(root, "IsTruncated")) && string.IsNullOrEmpty(page.NextToken))
+                throw new InvalidDataException("The listing is truncated but has no NextContinuationToken.");
             return page;
         }
 
@@ -93,7 +96,7 @@ namespace PgBackup
         {
             var query = Query(("uploads", ""), ("prefix", prefix), ("key-marker", keyMarker), ("upload-id-marker", uploadIdMarker));
             var root = Xml((await SendAsync(HttpMethod.Get, PathOf(bucket, null), query, null, 0, null, null, ct).ConfigureAwait(false)).Body, "ListMultipartUploadsResult");
-            var page = new S3UploadsPage { IsTruncated = Text(root, "IsTruncated") == "true", NextKeyMarker = Text(root, "NextKeyMarker"), NextUploadIdMarker = Text(root, "NextUploadIdMarker") };
+            var page = new S3UploadsPage { IsTruncated = IsTrue(Text(root, "IsTruncated")), NextKeyMarker = Text(root, "NextKeyMarker"), NextUploadIdMarker = Text(root, "NextUploadIdMarker") };
             foreach (var u in Children(root, "Upload"))
                 page.Uploads.Add(new S3ListedUpload(Text(u, "Key")!, Text(u, "UploadId")!, Time(Text(u, "Initiated"))));
             return page;
@@ -222,6 +225,8 @@ namespace PgBackup
         private static IEnumerable<XElement> Children(XElement e, string name) => e.Elements().Where(c => c.Name.LocalName == name);
 
         private static string? Text(XElement e, string name) => Children(e, name).FirstOrDefault()?.Value;
+
+        private static bool IsTrue(string? text) => string.Equals(text?.Trim(), "true", StringComparison.OrdinalIgnoreCase);
 
         private static DateTime? Time(string? text) =>
             text is not null && DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t) ? t : null;
