@@ -85,10 +85,12 @@ namespace PgBackup
                 page.Objects.Add(new S3ListedObject(Text(o, "Key")!, long.Parse(Text(o, "Size") ?? "0", CultureInfo.InvariantCulture), Time(Text(o, "LastModified")) ?? DateTime.MinValue));
             foreach (var p in Children(root, "CommonPrefixes"))
                 page.Prefixes.Add(Text(p, "Prefix")!);
-            page.NextToken = IsTrue(Text(root, "IsTruncated")) ? Text(root, "NextContinuationToken") : null;
-            // A listing cut short without the way on would look complete.
-            if (IsTrue(Text(root, "IsTruncated")) && string.IsNullOrEmpty(page.NextToken))
-                throw new InvalidDataException("The listing is truncated but has no NextContinuationToken.");
+            if (IsTrue(Text(root, "IsTruncated")))
+            {
+                page.NextToken = Text(root, "NextContinuationToken");
+                // A listing cut short without the way on would look complete.
+                if (string.IsNullOrEmpty(page.NextToken)) throw new InvalidDataException("The listing is truncated but has no NextContinuationToken.");
+            }
             return page;
         }
 
