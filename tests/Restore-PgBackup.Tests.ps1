@@ -139,22 +139,26 @@ GRANT CONNECT ON DATABASE "$($f.Name)" TO app_reader;
         }
 
         It 'a backup whose SQL fails half-way leaves the target as it was' {
-            $gz = New-GuideBackup -Db $F.Name -Folder $Folder -Edit { param($t) $t -replace '(?m)^(CREATE TABLE public\.tracks)', "SELECT 1/0;`n`$1" }
+            # A statement of a kind pg_dump writes, about a table that does not exist, after the first tables and their data.
+            $gz = New-GuideBackup -Db $F.Name -Folder $Folder -Edit { param($t) $t -replace '(?m)^(ALTER TABLE ONLY public\.tracks)', "ALTER TABLE public.no_such_table OWNER TO postgres;`n`$1" }
             $err = $null
             try { Restore-PgBackup -Path $gz -ConnectionString $F.Uri -Force } catch { $err = $_ }
             $err.FullyQualifiedErrorId | Should -Be 'RestoreStatementFailed,PgBackup.Commands.RestorePgBackupCommand'
-            "$err" | Should -Match 'division by zero'
+            "$err" | Should -Match 'relation "public.no_such_table" does not exist'
+            "$err" | Should -Match 'Line \d+ \(ALTER TABLE public\.no_such_table'
             "$err" | Should -Match 'was not changed'
         }
 
         It 'a restore stopped with Ctrl+C leaves the target as it was' {
-            $gz = New-GuideBackup -Db $F.Name -Folder $Folder -Edit { param($t) $t -replace '(?m)^(CREATE TABLE public\.tracks)', "SELECT pg_sleep(60);`n`$1" }
+            # An index whose expression sleeps: the restore is busy on the server when it is stopped.
+            $slow = "CREATE FUNCTION public.slow(i text) RETURNS text LANGUAGE sql IMMUTABLE AS `$`$ SELECT i FROM pg_catalog.pg_sleep(60) `$`$;`nCREATE INDEX slow_idx ON public.users (public.slow(id));`n"
+            $gz = New-GuideBackup -Db $F.Name -Folder $Folder -Edit { param($t) $t.Insert($t.IndexOf("--`n-- PostgreSQL database dump complete"), $slow) }
             $job = Start-AsyncPipeline -Script { param($p, $u) Restore-PgBackup -Path $p -ConnectionString $u -Force } -Arguments $gz, $F.Uri
             try {
                 $deadline = [DateTime]::UtcNow.AddSeconds(30)
                 do {
                     Start-Sleep -Milliseconds 200
-                    $sleeping = Invoke-TestPsql -Server $Main -Sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%' AND datname LIKE '%_pgbackup_restore_%';"
+                    $sleeping = Invoke-TestPsql -Server $Main -Sql "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname LIKE '%_pgbackup_restore_%';"
                 } until ([int]($sleeping | Select-Object -Last 1) -gt 0 -or [DateTime]::UtcNow -gt $deadline)
                 [int]($sleeping | Select-Object -Last 1) | Should -BeGreaterThan 0
                 $clock = [Diagnostics.Stopwatch]::StartNew()
@@ -274,7 +278,7 @@ GRANT CONNECT ON DATABASE "$($f.Name)" TO app_reader;
             $f = New-RestoreFixture
             $folder = Join-Path $Out $f.Name
             New-Item -ItemType Directory $folder | Out-Null
-            $gz = New-GuideBackup -Db $f.Name -Folder $folder -Edit { param($t) $t -replace '(?m)^(CREATE TABLE public\.tracks)', "SELECT 1/0;`nSELECT * FROM no_such_table;`n`$1" }
+            $gz = New-GuideBackup -Db $f.Name -Folder $folder -Edit { param($t) $t -replace '(?m)^(CREATE TABLE public\.tracks)', "ALTER TABLE public.no_such_table OWNER TO postgres;`nCOMMENT ON TABLE public.no_such_table IS 'x';`n`$1" }
             $errors = @()
             $r = Restore-PgBackup -Path $gz -ConnectionString $f.Uri -Force -ContinueOnError -ErrorVariable errors -ErrorAction SilentlyContinue
             $r.Status | Should -Be 'RestoredWithErrors'

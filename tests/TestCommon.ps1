@@ -36,15 +36,21 @@ function Get-DatabaseFingerprint {
     What must survive a backup and restore: the schema as pg_dump --schema-only prints it (without its header and
     the \restrict keys, which differ on every run) and, per table, the row count and a hash of all rows.
     #>
-    param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)][string]$Database)
-    $pgDump = Join-Path (Get-InstalledPostgresBin) 'pg_dump'
-    $env:PGPASSWORD = $Server.Password
-    try {
-        $schema = & $pgDump --schema-only --no-password -h 127.0.0.1 -p $Server.Port -U $Server.User -d $Database 2>&1
-        if ($LASTEXITCODE -ne 0) { throw "pg_dump --schema-only failed: $schema" }
+    param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)][string]$Database, [switch]$Catalog)
+    if ($Catalog -or $Server.Major -gt 15) {
+        # Servers newer than the pg_dump here: the schema as the catalog describes it (Get-CatalogSchema).
+        $schema = Get-CatalogSchema -Server $Server -Database $Database
     }
-    finally { Remove-Item Env:PGPASSWORD -ErrorAction SilentlyContinue }
-    $schema = ($schema | Where-Object { $_ -notmatch '^\\(un)?restrict ' -and $_ -notmatch '^-- Dumped (from|by)' }) -join "`n"
+    else {
+        $pgDump = Join-Path (Get-InstalledPostgresBin) 'pg_dump'
+        $env:PGPASSWORD = $Server.Password
+        try {
+            $schema = & $pgDump --schema-only --no-password -h 127.0.0.1 -p $Server.Port -U $Server.User -d $Database 2>&1
+            if ($LASTEXITCODE -ne 0) { throw "pg_dump --schema-only failed: $schema" }
+        }
+        finally { Remove-Item Env:PGPASSWORD -ErrorAction SilentlyContinue }
+        $schema = ($schema | Where-Object { $_ -notmatch '^\\(un)?restrict ' -and $_ -notmatch '^-- Dumped (from|by)' }) -join "`n"
+    }
     # One query (one psql process) for every table's row count and data hash, the large objects and the sequences.
     $lines = Invoke-TestPsql -Server $Server -Database $Database -Sql @"
 SELECT 'T ' || format('%I.%I', n.nspname, c.relname) || ' ' ||
@@ -65,6 +71,34 @@ ORDER BY 1;
         elseif ($line -like 'S *') { $sequences = $line.Substring(2) }
     }
     [pscustomobject]@{ Schema = $schema; Data = $data; LargeObjects = $lobs; Sequences = $sequences }
+}
+
+function Get-CatalogSchema {
+    <#
+    A database's schema as its catalog describes it, with SQL only (works on any server version, where pg_dump here
+    cannot): columns, keys and constraints, indexes, functions, triggers, views, sequences, policies, owners, grants,
+    comments, extensions and enums.
+    #>
+    param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)][string]$Database)
+    $user = "NOT IN ('pg_catalog', 'information_schema')"
+    (Invoke-TestPsql -Server $Server -Database $Database -Sql @"
+SELECT 'C ' || format('%I.%I.%I %s %s %s %s', table_schema, table_name, column_name, data_type, is_nullable, coalesce(column_default, ''), coalesce(generation_expression, '')) FROM information_schema.columns WHERE table_schema $user
+UNION ALL SELECT 'I ' || indexdef FROM pg_indexes WHERE schemaname $user
+UNION ALL SELECT 'K ' || conrelid::regclass || ' ' || contypid::regtype || ' ' || conname || ' ' || pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname $user
+UNION ALL SELECT 'F ' || pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname $user AND p.prokind IN ('f', 'p') AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+UNION ALL SELECT 'T ' || pg_get_triggerdef(oid) || ' ' || tgenabled::text FROM pg_trigger WHERE NOT tgisinternal
+UNION ALL SELECT 'V ' || schemaname || '.' || viewname || ' ' || definition FROM pg_views WHERE schemaname $user
+UNION ALL SELECT 'M ' || schemaname || '.' || matviewname || ' ' || ispopulated || ' ' || definition FROM pg_matviews
+UNION ALL SELECT 'S ' || schemaname || '.' || sequencename || ' ' || data_type || ' ' || start_value || ' ' || increment_by || ' ' || min_value || ' ' || max_value || ' ' || cache_size || ' ' || cycle FROM pg_sequences
+UNION ALL SELECT 'P ' || schemaname || '.' || tablename || ' ' || policyname || ' ' || permissive || ' ' || cmd || ' ' || coalesce(qual, '') || ' ' || coalesce(with_check, '') FROM pg_policies
+UNION ALL SELECT 'O ' || c.oid::regclass || ' ' || c.relkind::text || ' ' || pg_get_userbyid(c.relowner) || ' ' || coalesce(c.relacl::text, '') || ' ' || c.relrowsecurity || ' ' || coalesce(obj_description(c.oid, 'pg_class'), '') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname $user AND n.nspname NOT LIKE 'pg_toast%'
+UNION ALL SELECT 'D ' || c.oid::regclass || '.' || a.attname || ' ' || col_description(c.oid, a.attnum) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname $user AND col_description(c.oid, a.attnum) IS NOT NULL
+UNION ALL SELECT 'N ' || nspname || ' ' || pg_get_userbyid(nspowner) || ' ' || coalesce(nspacl::text, '') || ' ' || coalesce(obj_description(oid, 'pg_namespace'), '') FROM pg_namespace WHERE nspname $user AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%'
+UNION ALL SELECT 'E ' || extname || ' ' || extversion || ' ' || extnamespace::regnamespace FROM pg_extension
+UNION ALL SELECT 'Y ' || t.typnamespace::regnamespace || '.' || t.typname || ' ' || (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) FROM pg_type t WHERE t.typtype = 'e'
+UNION ALL SELECT 'L ' || oid || ' ' || pg_get_userbyid(lomowner) || ' ' || coalesce(lomacl::text, '') FROM pg_largeobject_metadata
+ORDER BY 1;
+"@) -join "`n"
 }
 
 function Restore-WithStockTools {

@@ -217,11 +217,12 @@ namespace PgBackup
                 }
                 if (request.Format == BackupFormat.Plain)
                     chain.Add(s => Compression.CreateCompressor(request.Compression, manifest.CompressionLevel ?? 0, s));
-                ScanningStream? scanning = null;
+                PlainScriptStream? scanning = null;
                 TeeStream? tee = null;
                 if (request.Format == BackupFormat.Plain)
                 {
-                    scanning = chain.Add(s => new ScanningStream(s, new PlainScriptScanner(), refuseMetaCommands: false));
+                    // Rows are counted from the dump itself; a statement PgBackup's restore would refuse is said now, not on the day of the restore.
+                    scanning = chain.Add(s => new PlainScriptStream(s, new PlainScriptReader { StopOnRefusal = false }));
                 }
                 else
                 {
@@ -241,11 +242,14 @@ namespace PgBackup
                     throw PgDumpFailure(dump, exit, server);
                 if (scanning is not null)
                 {
-                    scanning.Scanner.Complete();
-                    if (!scanning.Scanner.FooterSeen || scanning.Scanner.InCopyData)
+                    var script = scanning.Reader;
+                    script.Complete();
+                    if (!script.FooterSeen || script.Truncated is not null)
                         throw new PgBackupException(ErrorIds.PgDumpIncomplete, ErrorKind.InvalidData,
                             "pg_dump exited with success but its output ended before the 'dump complete' line: the backup is cut short and was discarded.", manifest.Name);
-                    manifest.Tables = scanning.Scanner.Tables.ToList();
+                    if (script.Refusal is not null)
+                        log.Warning($"PgBackup's restore would refuse this backup ({script.RefusedCount} statement(s); psql can still restore it): {script.Refusal.Message}");
+                    manifest.Tables = script.Tables.ToList();
                 }
                 manifest.Sha256 = hashing.HashHex;
                 manifest.SizeBytes = hashing.BytesWritten;
@@ -398,7 +402,6 @@ namespace PgBackup
             var writer = request.Store.OpenWrite(name, ct);
             try
             {
-                var scanner = new PlainScriptScanner();
                 using (var dump = ChildProcess.Start(tool.Path, args, ChildEnvironment(connection), redactor))
                 using (var chain = new StageChain(writer.Stream))
                 {
@@ -407,7 +410,6 @@ namespace PgBackup
                     var hashing = chain.Add(s => new HashingStream(s));
                     if (request.Encryption.IsEnabled)
                         chain.Add(s => OpenPgp.CreateEncryptor(s, request.Encryption, BackupNaming.GlobalsName(stem, false)));
-                    chain.Add(s => new ScanningStream(s, scanner, refuseMetaCommands: false));
                     var text = new MemoryStream();
                     chain.Add(s => new TeeStream(s, text));
                     StreamPump.Copy(dump.StandardOutput, chain.Top, null, ct);
@@ -531,6 +533,9 @@ namespace PgBackup
             _activity = activity;
             _tool = tool;
         }
+
+        /// <summary>What is being done now, shown with the next report.</summary>
+        public void SetOperation(string? operation) => _current = string.IsNullOrEmpty(operation) ? null : operation;
 
         public void Note(string stderrLine)
         {

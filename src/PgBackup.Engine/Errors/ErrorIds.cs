@@ -63,7 +63,10 @@ namespace PgBackup
         public const string BackupSizeMismatch = "BackupSizeMismatch";
         public const string BackupCorrupt = "BackupCorrupt";
         public const string BackupReadFailed = "BackupReadFailed";
+        /// <summary>A plain script holds a psql meta-command pg_dump does not write (<c>\!</c>, <c>\o</c>, <c>\copy</c>...).</summary>
         public const string UnsafeMetaCommand = "UnsafeMetaCommand";
+        /// <summary>A plain script holds a statement (or bytes) pg_dump does not write into a database's dump.</summary>
+        public const string UnsafeStatement = "UnsafeStatement";
         public const string BackupTooOld = "BackupTooOld";
         public const string NoBackupFound = "NoBackupFound";
 
@@ -77,6 +80,8 @@ namespace PgBackup
         public const string DrillFailed = "DrillFailed";
         public const string ExportFailed = "ExportFailed";
         public const string RoleCreationFailed = "RoleCreationFailed";
+        /// <summary>A plain script in an encoding PgBackup cannot convert to the server's protocol encoding (UTF-8).</summary>
+        public const string RestoreEncodingUnsupported = "RestoreEncodingUnsupported";
 
         // Retention and removal
         public const string RetentionPolicyMissing = "RetentionPolicyMissing";

@@ -86,28 +86,6 @@ namespace PgBackup
         }
     }
 
-    /// <summary>Feeds a <see cref="PlainScriptScanner"/>; with <c>refuseMetaCommands</c>, no byte of a chunk holding
-    /// a forbidden meta-command is passed on.</summary>
-    public sealed class ScanningStream : WriteThroughStream
-    {
-        private readonly bool _refuseMetaCommands;
-
-        public ScanningStream(Stream inner, PlainScriptScanner scanner, bool refuseMetaCommands, bool leaveOpen = true) : base(inner, leaveOpen)
-        {
-            Scanner = scanner;
-            _refuseMetaCommands = refuseMetaCommands;
-        }
-
-        public PlainScriptScanner Scanner { get; }
-
-        protected override void Observe(byte[] buffer, int offset, int count)
-        {
-            Scanner.Feed(buffer, offset, count);
-            if (_refuseMetaCommands && Scanner.FirstViolation is not null)
-                throw new PgBackupException(ErrorIds.UnsafeMetaCommand, ErrorKind.SecurityError, Scanner.DescribeViolation());
-        }
-    }
-
     /// <summary>A stage that discards what it is given: the end of a read-only check.</summary>
     public sealed class NullSinkStream : WriteThroughStream
     {

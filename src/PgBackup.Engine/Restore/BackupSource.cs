@@ -57,6 +57,12 @@ namespace PgBackup
         public HashingReadStream OpenStored(Action<long>? onProgress, CancellationToken ct) =>
             new HashingReadStream(Store.OpenRead(Name, ct), onProgress);
 
+        /// <summary>
+        /// The archive from its first byte, decrypted and decompressed, on a reading of its own (closing it closes
+        /// everything it opened): for the connections of a parallel restore that each read on to their table's data.
+        /// </summary>
+        public Stream OpenScript(CancellationToken ct) => Decode(OpenStored(null, ct));
+
         /// <summary>How to decrypt an encrypted backup (passphrase or secret key).</summary>
         public DecryptionSettings Decryption { get; set; } = DecryptionSettings.None;
 

@@ -56,7 +56,7 @@ namespace PgBackup
             { PercentComplete = total > 0 ? (int)Math.Min(100, n * 100 / total) : -1, ActivityId = 1 });
             using var stored = source.OpenStored(progress, ct);
             string? readError = null;
-            PlainScriptScanner? scanner = null;
+            PlainScriptReader? scanner = null;
             string? toc = null;
             int tocExit = 0;
             string tocError = "";
@@ -65,9 +65,9 @@ namespace PgBackup
             {
                 if (source.Format == BackupFormat.Plain)
                 {
-                    scanner = new PlainScriptScanner();
+                    scanner = new PlainScriptReader();
                     using var decoded = source.Decode(new NonDisposingReadStream(stored));
-                    using var sink = new ScanningStream(new NullSinkStream(), scanner, refuseMetaCommands: false);
+                    using var sink = new PlainScriptStream(Stream.Null, scanner);
                     StreamPump.Copy(decoded, sink, null, ct);
                     scanner.Complete();
                     stored.ReadToEnd();
@@ -85,11 +85,12 @@ namespace PgBackup
                         Task? scanning = null;
                         if (deep)
                         {
-                            scanner = new PlainScriptScanner();
+                            // pg_restore's script of the archive, only for its row counts.
+                            scanner = new PlainScriptReader { StopOnRefusal = false };
                             var sc = scanner;
                             scanning = Task.Run(() =>
                             {
-                                using var sink = new ScanningStream(new NullSinkStream(), sc, refuseMetaCommands: false);
+                                using var sink = new PlainScriptStream(Stream.Null, sc);
                                 p.StandardOutput.CopyTo(sink, 1 << 20);
                                 sc.Complete();
                             });
@@ -130,18 +131,22 @@ namespace PgBackup
 
             if (source.Format == BackupFormat.Plain)
             {
-                if (scanner is not null) source.LearnFromPlainHeader(HeaderText(scanner));
-                bool ok = readError is null && scanner is not null && scanner.FooterSeen && !scanner.InCopyData;
+                if (scanner is not null) source.LearnFromPlainHeader(scanner.Header);
+                var refusal = readError is null ? scanner?.Refusal : null;
+                // A refusal comes first: it is the report's failure (the graver finding) even when the file is also cut short.
+                if (refusal is not null)
+                    Add(report, "Script", false, refusal.Message, TimeSpan.Zero, refusal.ErrorId, source.Path);
+                bool ok = readError is null && refusal is null && scanner is not null && scanner.FooterSeen && scanner.Truncated is null;
                 Add(report, "Archive", ok,
                     readError is not null ? $"The file cannot be decompressed to its end: {readError}"
+                        : refusal is not null ? "Not read to its end: it holds something PgBackup does not run (see the Script check)."
                         : ok ? $"Decompressed to its end: {scanner!.Lines:N0} lines, pg_dump's closing line present."
-                        : "The script ends before pg_dump's 'dump complete' line: it is cut short.",
+                        : $"The script is cut short: {scanner!.Truncated ?? "it ends before pg_dump's 'dump complete' line"}.",
                     clock.Elapsed, ErrorIds.BackupCorrupt, source.Path);
-                if (scanner is not null && readError is null)
+                if (scanner is not null && readError is null && refusal is null)
                 {
-                    Add(report, "Script", scanner.FirstViolation is null,
-                        scanner.FirstViolation is null ? "No psql meta-commands other than pg_dump's own." : scanner.DescribeViolation(),
-                        TimeSpan.Zero, ErrorIds.UnsafeMetaCommand, source.Path);
+                    Add(report, "Script", true,
+                        $"All {scanner.Statements:N0} statements are ones pg_dump writes; no psql meta-command but pg_dump's own.", TimeSpan.Zero, ErrorIds.UnsafeStatement, source.Path);
                     report.ArchiveTables = scanner.Tables.ToList();
                 }
             }
@@ -194,12 +199,12 @@ namespace PgBackup
             using var local = LocalCopy.OfDirectory(source, ct);
             var args = deep ? new[] { "--file=-", local.Path } : new[] { "--list", local.Path };
             using var p = ChildProcess.Start(tool.Path, args, null, Redactor.None);
-            PlainScriptScanner? scanner = null;
+            PlainScriptReader? scanner = null;
             string toc = "";
             if (deep)
             {
-                scanner = new PlainScriptScanner();
-                using var sink = new ScanningStream(new NullSinkStream(), scanner, refuseMetaCommands: false);
+                scanner = new PlainScriptReader { StopOnRefusal = false };
+                using var sink = new PlainScriptStream(Stream.Null, scanner);
                 StreamPump.Copy(p.StandardOutput, sink, null, ct);
                 scanner.Complete();
             }
@@ -243,8 +248,6 @@ namespace PgBackup
                 return null;
             }
         }
-
-        private static string HeaderText(PlainScriptScanner scanner) => scanner.Header;
 
         private static int CountEntries(string? toc) =>
             toc is null ? 0 : toc.Split('\n').Count(l => l.Length > 0 && l[0] != ';' && char.IsDigit(l[0]));

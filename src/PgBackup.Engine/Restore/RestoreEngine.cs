@@ -95,8 +95,6 @@ namespace PgBackup
             RestorePlan? plan = null;
             try
             {
-                if (request.Options.Jobs > 1 && source.Format == BackupFormat.Plain)
-                    throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs works with Custom and Directory backups; a Plain backup is one SQL script that psql runs in order.");
                 if (request.Options.Jobs > 1 && source.Format == BackupFormat.Custom && source.Store.GetLocalPath(source.Name) is null)
                     throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
                         $"-Jobs needs the archive as a local file (pg_restore restores a Custom archive in parallel only from a file); {source.Path} is restored as a stream. Restore without -Jobs, or copy it first (Copy-PgBackup -Destination <folder>).", source.Path);
@@ -256,14 +254,15 @@ namespace PgBackup
 
         /// <summary>
         /// -Table/-Schema: pg_dump the selected objects (with their indexes, constraints and triggers) from the verified
-        /// scratch database and replace them in the target in one transaction; then check their row counts there.
+        /// scratch database and replace them in the target in one transaction, run by PgBackup's executor (the names in
+        /// that script came from the backup); their row counts are checked in that transaction, before it commits, so
+        /// the target ends up with the verified copy or exactly as it was.
         /// </summary>
         private static List<TableRowCount> CopySelection(RestorePlan plan, string scratch, PgToolLocator locator, IOperationLog log, string activity, CancellationToken ct)
         {
             var request = plan.Request;
             var serverMajor = plan.Admin.Version.Major;
             var pgDump = locator.Find("pg_dump", serverMajor, $"the server runs PostgreSQL {plan.Admin.Version}");
-            var psql = locator.Find("psql", pgDump.Version.Major, "to run pg_dump's script");
             var env = new Dictionary<string, string?>(StringComparer.Ordinal);
             foreach (var kv in plan.Server.ChildEnvironment()) env[kv.Key] = kv.Value;
             var dumpArgs = new List<string> { "--no-password", "--dbname=" + plan.Server.WithDatabase(scratch).ToLibpqConninfo(), "--clean", "--if-exists", "--format=plain" };
@@ -271,43 +270,39 @@ namespace PgBackup
             foreach (var s in request.Schemas ?? Array.Empty<string>()) dumpArgs.Add("--schema=" + s);
             if (request.Options.NoOwner) dumpArgs.Add("--no-owner");
             if (request.Options.NoPrivileges) dumpArgs.Add("--no-privileges");
-            var psqlArgs = new List<string> { "--no-psqlrc", "--quiet", "--no-password", "--single-transaction", "--set=ON_ERROR_STOP=1",
-                "--dbname=" + plan.Server.WithDatabase(plan.Target).ToLibpqConninfo() };
             log.Progress(new ProgressInfo(activity, $"Replacing the selected objects in '{plan.Target}' in one transaction"));
-            var scanner = new PlainScriptScanner();
-            var errors = new List<string>();
-            using (var dump = ChildProcess.Start(pgDump.Path, dumpArgs, env, plan.Redactor))
-            using (var apply = ChildProcess.Start(psql.Path, psqlArgs, env, plan.Redactor, redirectStdin: true,
-                       onStderrLine: l => { if (l.Contains("ERROR:")) lock (errors) errors.Add(l); }))
+            var execution = new ScriptExecutionOptions { SingleTransaction = true };
+            using var dump = ChildProcess.Start(pgDump.Path, dumpArgs, env, plan.Redactor);
+            log.Verbose($"Running: {dump.DisplayCommandLine}, its script run by PgBackup in one transaction on '{plan.Target}'.");
+            using var killOnCancel = ct.Register(dump.Kill);
+            using var executor = new ScriptExecutor(execution, plan.Server.WithDatabase(plan.Target), plan.Redactor, log, null, ct);
+            var reader = new PlainScriptReader(executor) { ThrowOnRefusal = true, Target = plan.Target };
+            executor.Attach(reader);
+            List<TableRowCount> actual;
+            try
             {
-                log.Verbose("Running: " + dump.DisplayCommandLine + " | " + apply.DisplayCommandLine);
-                using var k1 = ct.Register(dump.Kill);
-                using var k2 = ct.Register(apply.Kill);
-                var drain = System.Threading.Tasks.Task.Run(() => apply.StandardOutput.CopyTo(Stream.Null));
-                try
-                {
-                    using var guard = new ScanningStream(apply.StandardInput, scanner, refuseMetaCommands: true, leaveOpen: false);
-                    StreamPump.Copy(dump.StandardOutput, guard, null, ct);
-                }
-                catch (IOException) { }
-                int dumpExit = dump.WaitForExit(ct);
-                int applyExit = apply.WaitForExit(ct);
-                drain.Wait(TimeSpan.FromSeconds(5));
-                if (dumpExit != 0)
+                using (var sink = new PlainScriptStream(Stream.Null, reader)) StreamPump.Copy(dump.StandardOutput, sink, null, ct);
+                reader.Complete();
+                if (dump.WaitForExit(ct) != 0)
                     throw new PgBackupException(ErrorIds.RestoreFailed, ErrorKind.InvalidOperation, $"pg_dump could not read the selection from the restored copy: {BackupVerifier.LastLines(dump.StandardErrorText)}", plan.Target);
-                if (applyExit != 0)
-                    throw new PgBackupException(ErrorIds.RestoreStatementFailed, ErrorKind.InvalidOperation,
-                        $"Replacing the selected objects failed and was rolled back: {(errors.Count > 0 ? string.Join(" ", errors.Take(3)) : BackupVerifier.LastLines(apply.StandardErrorText))}", plan.Target);
+                if (!reader.IsComplete)
+                    throw new PgBackupException(ErrorIds.RestoreFailed, ErrorKind.InvalidData, $"pg_dump's script of the selection is cut short ({reader.Truncated ?? "no closing line"}); nothing was changed.", plan.Target);
+                var selected = reader.Tables.ToList();
+                if (selected.Count == 0)
+                    throw new PgBackupException(ErrorIds.RestoreFailed, ErrorKind.ObjectNotFound,
+                        "The backup holds no table matching -Table/-Schema; nothing was changed.", plan.Target);
+                actual = executor.CountRows(selected, ct);
+                var diffs = RowCountComparer.Differences(selected, actual);
+                if (diffs.Count > 0)
+                    throw new PgBackupException(ErrorIds.RestoreVerificationFailed, ErrorKind.InvalidData,
+                        $"The replaced tables' row counts differ, so the replacement was rolled back: {string.Join("; ", diffs.Take(10))}", plan.Target);
+                executor.Complete();
             }
-            scanner.Complete();
-            var selected = scanner.Tables.ToList();
-            if (selected.Count == 0)
-                throw new PgBackupException(ErrorIds.RestoreFailed, ErrorKind.ObjectNotFound,
-                    "The backup holds no table matching -Table/-Schema; nothing was changed.", plan.Target);
-            var (actual, diffs) = ScratchRestore.Verify(plan.Server, plan.Target, selected, plan.Redactor, ct);
-            if (diffs.Count > 0)
-                throw new PgBackupException(ErrorIds.RestoreVerificationFailed, ErrorKind.InvalidData,
-                    $"After the restore, the tables' row counts differ: {string.Join("; ", diffs.Take(10))}", plan.Target);
+            catch (PgBackupException e) when (e.ErrorId == ErrorIds.RestoreStatementFailed)
+            {
+                dump.Kill();
+                throw new PgBackupException(e.ErrorId, e.Kind, $"Replacing the selected objects failed and was rolled back: {e.Message}", plan.Target, e);
+            }
             try { plan.Admin.Drop(scratch, CancellationToken.None); } catch (PgBackupException e) { log.Warning($"Could not drop the scratch database '{scratch}': {e.Message}"); }
             return actual;
         }

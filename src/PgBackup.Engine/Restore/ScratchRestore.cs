@@ -21,12 +21,12 @@ namespace PgBackup
 
     /// <summary>
     /// Restores a whole backup into an empty database that PgBackup created for it, and counts its rows. Plain scripts
-    /// go to psql through PgBackup's own scanner, so that no meta-command from the backup ever reaches psql; Custom and
-    /// Directory archives go to pg_restore.
+    /// run through PgBackup's own executor (<see cref="ScriptExecutor"/>: only what pg_dump writes, only SQL and COPY
+    /// data, never psql); Custom and Directory archives go to pg_restore.
     /// </summary>
     internal static class ScratchRestore
     {
-        /// <summary>Runs the restore; returns the errors psql or pg_restore reported (only with ContinueOnError).</summary>
+        /// <summary>Runs the restore; returns the errors the server or pg_restore reported (only with ContinueOnError).</summary>
         public static List<string> Run(BackupSource source, PgConnectionInfo server, string database, PgToolLocator locator,
             RestoreOptions options, Redactor redactor, IOperationLog log, string activity, CancellationToken ct)
         {
@@ -38,50 +38,7 @@ namespace PgBackup
             var progress = new ByteProgress(log, activity, source.Format == BackupFormat.Plain ? "the backup" : "pg_restore");
 
             if (source.Format == BackupFormat.Plain)
-            {
-                if (options.NoOwner || options.NoPrivileges)
-                    throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
-                        "-NoOwner and -NoPrivileges work with Custom and Directory backups (pg_restore); a Plain backup keeps what it was made with (New-PgBackup -NoOwner -NoPrivileges).");
-                var psql = locator.Find("psql", major, major > 0 ? $"the backup was made by pg_dump {major}" : "to run the backup's SQL");
-                var args = new List<string> { "--no-psqlrc", "--quiet", "--no-password", "--dbname=" + target.ToLibpqConninfo(), "--set=VERBOSITY=default" };
-                if (!options.ContinueOnError) args.Add("--set=ON_ERROR_STOP=1");
-                using var p = ChildProcess.Start(psql.Path, args, env, redactor, redirectStdin: true, redirectStdout: true,
-                    onStderrLine: line => { if (IsError(line)) lock (errors) errors.Add(line); });
-                log.Verbose("Running: " + p.DisplayCommandLine);
-                using var killOnCancel = ct.Register(p.Kill);
-                var drain = System.Threading.Tasks.Task.Run(() => p.StandardOutput.CopyTo(Stream.Null));
-                string? hash = null;
-                Exception? feedError = null;
-                try
-                {
-                    using var stored = source.OpenStored(n => progress.Report(n, n), ct);
-                    using (var decoded = source.Decode(new NonDisposingReadStream(stored)))
-                    using (var guard = new ScanningStream(p.StandardInput, new PlainScriptScanner(), refuseMetaCommands: true, leaveOpen: false))
-                        StreamPump.Copy(decoded, guard, null, ct);
-                    stored.ReadToEnd();
-                    hash = stored.HashHex;
-                }
-                catch (PgBackupException e) when (e.ErrorId == ErrorIds.UnsafeMetaCommand)
-                {
-                    p.Kill();
-                    throw;
-                }
-                catch (IOException e)
-                {
-                    // psql stopped reading: it failed; its own message says why.
-                    feedError = e;
-                }
-                int exit = p.WaitForExit(ct);
-                drain.Wait(TimeSpan.FromSeconds(5));
-                if (exit != 0 || (feedError is not null && errors.Count == 0))
-                    throw new PgBackupException(ErrorIds.RestoreStatementFailed, ErrorKind.InvalidOperation,
-                        $"psql stopped with exit code {exit}: " + (errors.Count > 0 ? string.Join(Environment.NewLine, errors.Take(5)) : feedError?.Message ?? BackupVerifier.LastLines(p.StandardErrorText)),
-                        source.Path);
-                if (source.Manifest is not null && !string.Equals(hash, source.Manifest.Sha256, StringComparison.OrdinalIgnoreCase))
-                    throw new PgBackupException(ErrorIds.BackupChecksumMismatch, ErrorKind.InvalidData,
-                        "The backup changed while it was being restored (its SHA-256 no longer matches the manifest).", source.Path);
-                return errors;
-            }
+                return RunScript(source, target, options, redactor, log, progress, ct);
 
             var pgRestore = locator.Find("pg_restore", major, major > 0 ? $"the backup was made by pg_dump {major}" : "to read the archive");
             var a = new List<string> { "--no-password", "--dbname=" + target.ToLibpqConninfo(), "--verbose" };
@@ -161,6 +118,45 @@ namespace PgBackup
                 copy?.Dispose();
                 if (listFile is not null) try { File.Delete(listFile); } catch (IOException) { }
             }
+        }
+
+        /// <summary>
+        /// A plain script into the new database: read once more (the check before it read it whole), each statement
+        /// decided by the policy and run by the executor as it comes; with -Jobs, table data and indexes on N connections.
+        /// </summary>
+        private static List<string> RunScript(BackupSource source, PgConnectionInfo target, RestoreOptions options, Redactor redactor,
+            IOperationLog log, ByteProgress progress, CancellationToken ct)
+        {
+            var execution = new ScriptExecutionOptions
+            {
+                Jobs = options.Jobs,
+                ContinueOnError = options.ContinueOnError,
+                NoOwner = options.NoOwner,
+                NoPrivileges = options.NoPrivileges,
+                DataOfTableOnly = options.DataOfTableOnly,
+                NewDatabase = true,
+            };
+            using var executor = new ScriptExecutor(execution, target, redactor, log, () => source.OpenScript(ct), ct);
+            var reader = new PlainScriptReader(executor) { ThrowOnRefusal = true, Target = source.Path };
+            executor.Attach(reader);
+            string hash;
+            using (var stored = source.OpenStored(n => { progress.SetOperation(executor.Status); progress.Report(n, n); }, ct))
+            {
+                using (var decoded = source.Decode(new NonDisposingReadStream(stored)))
+                using (var sink = new PlainScriptStream(Stream.Null, reader))
+                    StreamPump.Copy(decoded, sink, null, ct);
+                reader.Complete();
+                stored.ReadToEnd();
+                hash = stored.HashHex;
+            }
+            if (reader.Truncated is not null || !reader.FooterSeen)
+                throw new PgBackupException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData,
+                    $"The script is cut short: {reader.Truncated ?? "pg_dump's 'dump complete' line is missing"}.", source.Path);
+            if (source.Manifest is not null && !string.Equals(hash, source.Manifest.Sha256, StringComparison.OrdinalIgnoreCase))
+                throw new PgBackupException(ErrorIds.BackupChecksumMismatch, ErrorKind.InvalidData,
+                    "The backup changed while it was being restored (its SHA-256 no longer matches the manifest).", source.Path);
+            executor.Complete();
+            return executor.Errors;
         }
 
         /// <summary>

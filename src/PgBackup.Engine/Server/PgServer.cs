@@ -289,15 +289,29 @@ namespace PgBackup
         /// <summary>Exact row counts of the given tables (by schema and name) as they are now; missing tables have -1.</summary>
         public List<TableRowCount> CountRows(IEnumerable<TableRowCount> tables, CancellationToken cancellationToken)
         {
+            try { return CountRows(_connection, tables, cancellationToken); }
+            catch (Exception e) when ((e is NpgsqlException || e is InvalidOperationException) && !cancellationToken.IsCancellationRequested)
+            {
+                throw Translate(e, Info, _redactor, "count the rows of");
+            }
+        }
+
+        /// <summary>Exact row counts on <paramref name="connection"/> (in whatever transaction it is in); missing tables have -1.</summary>
+        internal static List<TableRowCount> CountRows(NpgsqlConnection connection, IEnumerable<TableRowCount> tables, CancellationToken cancellationToken)
+        {
             var result = new List<TableRowCount>();
-            Execute("SET row_security = off");
+            using (var off = new NpgsqlCommand("SET row_security = off", connection)) off.ExecuteNonQuery();
             foreach (var t in tables)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var exists = Scalar("SELECT to_regclass(@q) IS NOT NULL", ("q", t.QualifiedName));
-                long rows = exists is true
-                    ? Convert.ToInt64(Scalar($"SELECT count(*) FROM ONLY {t.QualifiedName}"), System.Globalization.CultureInfo.InvariantCulture)
-                    : -1;
+                using var exists = new NpgsqlCommand("SELECT to_regclass(@q) IS NOT NULL", connection);
+                exists.Parameters.AddWithValue("q", t.QualifiedName);
+                long rows = -1;
+                if (exists.ExecuteScalar() is true)
+                {
+                    using var count = new NpgsqlCommand($"SELECT count(*) FROM ONLY {t.QualifiedName}", connection);
+                    rows = Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+                }
                 result.Add(new TableRowCount(t.Schema, t.Name, rows));
             }
             return result;
