@@ -18,45 +18,74 @@ namespace PgBackup
         public List<(string Role, string Sql)> RoleStatements { get; } = new List<(string, string)>();
         public List<(string Group, string Member, string Sql)> Memberships { get; } = new List<(string, string, string)>();
 
+        /// <summary>
+        /// Reads pg_dumpall's script with PgBackup's SQL lexer: each statement whole (a line may hold several, a
+        /// statement several lines), only role statements kept. Meta-commands other than pg_dump's \restrict and
+        /// \unrestrict, and what the lexer refuses, refuse the whole file.
+        /// </summary>
         public static GlobalsScript Parse(string text)
         {
-            var script = new GlobalsScript();
-            foreach (var raw in text.Split('\n'))
-            {
-                var line = raw.TrimEnd('\r');
-                if (!line.EndsWith(";", StringComparison.Ordinal)) continue;
-                if (TryRole(line, "CREATE ROLE ", out var role))
-                {
-                    script.Roles.Add(role);
-                    script.RoleStatements.Add((role, line));
-                }
-                else if (TryRole(line, "ALTER ROLE ", out role) || TryRole(line, "COMMENT ON ROLE ", out role))
-                {
-                    // ALTER ROLE ... IN DATABASE belongs to a database that may not exist on the new server.
-                    if (line.IndexOf(" IN DATABASE ", StringComparison.Ordinal) < 0) script.RoleStatements.Add((role, line));
-                }
-                else if (line.StartsWith("GRANT ", StringComparison.Ordinal))
-                {
-                    int pos = 6;
-                    var group = PgIdentifier.ReadIdentifier(line, ref pos);
-                    if (group is null || !line.Substring(pos).StartsWith(" TO ", StringComparison.Ordinal)) continue;
-                    pos += 4;
-                    var member = PgIdentifier.ReadIdentifier(line, ref pos);
-                    if (member is not null) script.Memberships.Add((group, member, line));
-                }
-            }
-            return script;
+            var reader = new Reader();
+            var lexer = new SqlLexer(reader);
+            var bytes = new UTF8Encoding(false).GetBytes(text);
+            lexer.Feed(bytes, 0, bytes.Length);
+            lexer.Complete();
+            if (reader.Refusal is null && lexer.Truncated is not null) reader.Refusal = $"the script is cut short: {lexer.Truncated}";
+            if (reader.Refusal is not null)
+                throw new PgBackupException(ErrorIds.UnsafeStatement, ErrorKind.SecurityError,
+                    $"The saved roles (pg_dumpall --globals-only) cannot be used: {reader.Refusal}. They may have been changed.");
+            return reader.Script;
         }
 
-        private static bool TryRole(string line, string prefix, out string role)
+        /// <summary>Role settings that load code into every session of the role: never carried over.</summary>
+        private static readonly string[] LoadingSettings = { "session_preload_libraries", "local_preload_libraries", "shared_preload_libraries" };
+
+        private sealed class Reader : ISqlScriptHandler
         {
-            role = "";
-            if (!line.StartsWith(prefix, StringComparison.Ordinal)) return false;
-            int pos = prefix.Length;
-            var id = PgIdentifier.ReadIdentifier(line, ref pos);
-            if (id is null) return false;
-            role = id;
-            return true;
+            public GlobalsScript Script { get; } = new GlobalsScript();
+            public string? Refusal { get; set; }
+
+            public void Statement(SqlStatement s)
+            {
+                var utf8 = Encoding.UTF8;
+                string sql = s.Text(utf8);
+                if (s.IsWords(0, "create", "role") && s.IsName(2) && s.TokenCount == 3)
+                {
+                    var role = s.Identifier(2, utf8);
+                    Script.Roles.Add(role);
+                    Script.RoleStatements.Add((role, sql));
+                }
+                else if (s.IsWords(0, "alter", "role") && s.IsName(2))
+                {
+                    // ALTER ROLE ... IN DATABASE belongs to a database that may not exist on the new server.
+                    if (s.IsWords(3, "in", "database")) return;
+                    if ((s.IsWord(3, "set") || s.IsWord(3, "reset")) && s.IsName(4) && Array.IndexOf(LoadingSettings, s.Identifier(4, utf8)) >= 0) return;
+                    if (s.IsWord(3, "with") || s.IsWord(3, "set") || s.IsWord(3, "reset"))
+                        Script.RoleStatements.Add((s.Identifier(2, utf8), sql));
+                }
+                else if (s.IsWords(0, "comment", "on", "role") && s.IsName(3) && s.IsWord(4, "is") && s.TokenCount == 6 && s[5].IsString)
+                    Script.RoleStatements.Add((s.Identifier(3, utf8), sql));
+                else if (s.IsWord(0, "grant") && s.IsName(1) && s.IsWord(2, "to") && s.IsName(3))
+                {
+                    // GRANT group TO member [WITH ADMIN OPTION | WITH ... TRUE] [GRANTED BY role]: nothing but names and words.
+                    for (int k = 4; k < s.TokenCount; k++)
+                        if (!(s[k].Kind == SqlTokenKind.Word || s[k].Kind == SqlTokenKind.QuotedIdentifier || s.IsSymbol(k, ","))) return;
+                    Script.Memberships.Add((s.Identifier(1, utf8), s.Identifier(3, utf8), sql));
+                }
+                // Everything else (SET, tablespaces) is not carried over.
+            }
+
+            public void MetaCommand(long line, byte[] buffer, int offset, int count)
+            {
+                var text = Encoding.UTF8.GetString(buffer, offset, count);
+                var parts = text.Split(' ');
+                if (parts.Length == 2 && (parts[0] == "\\restrict" || parts[0] == "\\unrestrict") && parts[1].All(c => c < 128 && char.IsLetterOrDigit(c))) return;
+                Refusal ??= $"line {line} holds the psql meta-command '{(text.Length > 40 ? text.Substring(0, 40) + "..." : text)}'";
+            }
+
+            public void CopyData(byte[] buffer, int offset, int count) { }
+            public void CopyEnd(long rows) { }
+            public void Refused(long line, string reason) => Refusal ??= $"line {line} holds {reason}";
         }
 
         /// <summary>
@@ -71,7 +100,7 @@ namespace PgBackup
             {
                 foreach (var (_, sql) in RoleStatements.Where(s => s.Role == role))
                 {
-                    try { server.Execute(sql, ct); }
+                    try { server.ExecuteStatement(sql, ct); }
                     catch (PgBackupException e)
                     {
                         throw new PgBackupException(ErrorIds.RoleCreationFailed, ErrorKind.PermissionDenied,
@@ -86,7 +115,7 @@ namespace PgBackup
             foreach (var (group, member, sql) in Memberships)
             {
                 if (!(created.Contains(group) || created.Contains(member)) || !now.Contains(group) || !now.Contains(member)) continue;
-                try { server.Execute(sql, ct); }
+                try { server.ExecuteStatement(sql, ct); }
                 catch (PgBackupException e) { log.Warning($"Could not grant '{group}' to '{member}': {e.Message}"); }
             }
             return created;

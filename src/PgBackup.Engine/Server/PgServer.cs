@@ -164,6 +164,26 @@ namespace PgBackup
             }
         }
 
+        /// <summary>
+        /// Runs one statement that came from storage: sent alone in the extended protocol, so the server refuses it if
+        /// it holds a second statement (NpgsqlCommand would split one text on its semicolons and run each).
+        /// </summary>
+        public void ExecuteStatement(string sql, CancellationToken cancellationToken)
+        {
+            try
+            {
+                using var batch = new NpgsqlBatch(_connection);
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(sql));
+                using (cancellationToken.Register(() => { try { batch.Cancel(); } catch (Exception) { } }))
+                    batch.ExecuteNonQuery();
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            catch (Exception e) when ((e is NpgsqlException || e is InvalidOperationException || e is NotSupportedException) && !cancellationToken.IsCancellationRequested)
+            {
+                throw Translate(e, Info, _redactor, "run a statement on");
+            }
+        }
+
         public List<object?[]> Query(string sql, CancellationToken cancellationToken = default, params (string Name, object Value)[] parameters)
         {
             try
