@@ -167,4 +167,21 @@ function Stop-BenchPostgres {
     }
 }
 
-Export-ModuleMember -Function Get-BenchCacheDir, Start-BenchPostgres, Stop-BenchPostgres
+$script:ClockTicks = [double](& getconf CLK_TCK)
+function Get-ProcCpuSeconds([int]$ProcessId, [switch]$Children) {
+    # CPU time of a process from /proc/<pid>/stat (utime + stime; with -Children, plus its reaped children's).
+    try { $stat = Get-Content -Raw "/proc/$ProcessId/stat" -ErrorAction Stop } catch { return $null }
+    $f = ($stat -replace '^.*\) ', '') -split ' '
+    $ticks = [long]$f[11] + [long]$f[12]
+    if ($Children) { $ticks += [long]$f[13] + [long]$f[14] }
+    $ticks / $script:ClockTicks
+}
+
+function Get-ServerCpuSeconds($Server) {
+    # The PostgreSQL server's CPU time: the postmaster's own and its ended children's (a backend that served a
+    # connection is one, counted once it has ended).
+    try { $serverPid = [int](Get-Content (Join-Path $Server.DataDir 'postmaster.pid') -TotalCount 1 -ErrorAction Stop) } catch { return $null }
+    Get-ProcCpuSeconds -ProcessId $serverPid -Children
+}
+
+Export-ModuleMember -Function Get-BenchCacheDir, Start-BenchPostgres, Stop-BenchPostgres, Get-ProcCpuSeconds, Get-ServerCpuSeconds

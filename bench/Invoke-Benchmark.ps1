@@ -214,23 +214,6 @@ function Clear-BenchS3 {
     if ($LASTEXITCODE -ne 0) { Write-Warning "radosgw-admin gc process failed: $($out -join ' ')" }
 }
 
-$script:ClockTicks = [double](& getconf CLK_TCK)
-function Get-ProcCpuSeconds([int]$ProcessId, [switch]$Children) {
-    # CPU time of a process from /proc/<pid>/stat (utime + stime; with -Children, plus its reaped children's).
-    try { $stat = Get-Content -Raw "/proc/$ProcessId/stat" -ErrorAction Stop } catch { return $null }
-    $f = ($stat -replace '^.*\) ', '') -split ' '
-    $ticks = [long]$f[11] + [long]$f[12]
-    if ($Children) { $ticks += [long]$f[13] + [long]$f[14] }
-    $ticks / $script:ClockTicks
-}
-
-function Get-ServerCpuSeconds($Server) {
-    # The PostgreSQL server's CPU time: the postmaster's own and its ended children's (the backend that served
-    # pg_dump is one, counted once it has ended).
-    try { $serverPid = [int](Get-Content (Join-Path $Server.DataDir 'postmaster.pid') -TotalCount 1 -ErrorAction Stop) } catch { return $null }
-    Get-ProcCpuSeconds -ProcessId $serverPid -Children
-}
-
 function Get-GatewayCpuSeconds {
     # The S3 server's CPU time: radosgw, the OSD and the monitor.
     if (-not $script:S3Server) { return $null }
