@@ -59,6 +59,7 @@ namespace PgBackup
         private IncrementalHash? _regionHash;
         private string _phase = "";
         private bool _skippedTimeout;
+        private readonly HashSet<string> _loaded = new HashSet<string>(StringComparer.Ordinal);
 
         public ScriptExecutor(ScriptExecutionOptions options, PgConnectionInfo target, Redactor redactor, IOperationLog log,
             Func<Stream>? reopenScript, CancellationToken ct)
@@ -145,16 +146,18 @@ namespace PgBackup
 
                 case StatementAction.Copy:
                     Phase("loading table data");
+                    // Frozen loading only into tables this script created in PgBackup's own new database, and only once.
+                    var freeze = _options.NewDatabase && info.CreatedHere && !_inTransaction && _loaded.Add(info.Table!.QualifiedName) ? info.CopyTarget : null;
                     if (_pool is not null && !_inTransaction)
                     {
                         _main.Flush();
-                        _region = new RegionItem(_reader!.Lexer.StatementOffset, info.CopyCommand!, info.Table!, _reader.Policy.EncodingName, origin, info.Resources!, _settings.Snapshot);
+                        _region = new RegionItem(_reader!.Lexer.StatementOffset, info.CopyCommand!, info.Table!, _reader.Policy.EncodingName, origin, info.Resources!, _settings.Snapshot, freeze);
                         _regionHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                         RegionDigest.AddStatement(_regionHash, info.CopyCommand!);
                         _pool.Enqueue(_region);
                         return;
                     }
-                    _main.BeginCopy(info.CopyCommand!, encoding, origin);
+                    _main.BeginCopy(info.CopyCommand!, encoding, origin, freeze);
                     return;
 
                 default:
@@ -315,9 +318,10 @@ namespace PgBackup
         /// <summary>A table's COPY statement and data, found again in the script at <see cref="Offset"/> by the connection that loads it.</summary>
         private sealed class RegionItem : WorkItem
         {
-            public RegionItem(long offset, string command, TableRowCount table, string encoding, StatementOrigin origin, string[] resources, SettingsSnapshot settings)
+            public RegionItem(long offset, string command, TableRowCount table, string encoding, StatementOrigin origin, string[] resources, SettingsSnapshot settings, string? freeze)
                 : base(resources, settings)
             {
+                Freeze = freeze;
                 Offset = offset;
                 Command = command;
                 Table = table;
@@ -326,6 +330,8 @@ namespace PgBackup
             }
 
             public long Offset { get; }
+            /// <summary>The table to load frozen (see <see cref="ScriptSession.BeginCopy"/>), or null.</summary>
+            public string? Freeze { get; }
             public string Command { get; }
             public TableRowCount Table { get; }
             public string EncodingName { get; }
@@ -678,7 +684,7 @@ namespace PgBackup
                     throw Changed($"it now holds '{statement.Describe()}'");
                 _started = true;
                 RegionDigest.AddStatement(_hash, info.CopyCommand);
-                _session.BeginCopy(info.CopyCommand, _policy.Encoding, _region.Origin);
+                _session.BeginCopy(info.CopyCommand, _policy.Encoding, _region.Origin, _region.Freeze);
             }
 
             public void CopyData(byte[] buffer, int offset, int count)

@@ -39,6 +39,8 @@ namespace PgBackup
         private readonly List<(string Text, StatementOrigin Origin)> _batch = new List<(string, StatementOrigin)>();
         private int _batchChars;
         private TextWriter? _copy;
+        private Stream? _raw;
+        private bool _freezing;
         private Decoder? _decoder;
         private char[] _chars = new char[1 << 16];
         private StatementOrigin _copyOrigin;
@@ -121,26 +123,67 @@ namespace PgBackup
             Flush();
         }
 
-        public void BeginCopy(string command, Encoding encoding, StatementOrigin origin)
+        /// <summary>
+        /// Starts a COPY. With <paramref name="freezeTarget"/> (a table just created in a database PgBackup made for
+        /// this restore), the table is emptied and loaded in one transaction with COPY FREEZE: its rows are written
+        /// frozen and visible, so the index builds and row counts after it need not visit every page again.
+        /// </summary>
+        public void BeginCopy(string command, Encoding encoding, StatementOrigin origin, string? freezeTarget = null)
         {
             Flush();
             _copyOrigin = origin;
             _copyFailed = false;
             _decoder = encoding.GetDecoder();
+            _freezing = freezeTarget is not null;
+            if (_freezing)
+            {
+                Run("BEGIN", origin);
+                Run("TRUNCATE ONLY " + freezeTarget, origin);
+                Flush();
+                command += " WITH (FREEZE)";
+            }
             _busy = true;
-            try { _copy = _connection.BeginTextImport(command); }
+            try
+            {
+                _copy = _connection.BeginTextImport(command);
+                // UTF-8 scripts (nearly all) go to the server as they are: no decoding to UTF-16 and back. The server
+                // checks the bytes against the connection's encoding (UTF8) itself.
+                _raw = encoding.CodePage == 65001 && _copy is StreamWriter writer ? writer.BaseStream : null;
+            }
             catch (Exception e) when (e is NpgsqlException || e is InvalidOperationException)
             {
                 _copy = null;
                 _copyFailed = true;
+                EndFreeze(false);
                 Fail(e, origin);
             }
             finally { _busy = false; }
         }
 
+        private void EndFreeze(bool commit)
+        {
+            if (!_freezing) return;
+            _freezing = false;
+            try { ExecuteNow(commit ? "COMMIT" : "ROLLBACK", _copyOrigin); }
+            catch (PgBackupException) when (!commit) { /* the connection is gone; the caller reports why */ }
+        }
+
         public void CopyData(byte[] buffer, int offset, int count)
         {
             if (_copy is null) return;
+            if (_raw is not null)
+            {
+                _busy = true;
+                try { _raw.Write(buffer, offset, count); }
+                catch (Exception e) when (e is NpgsqlException || e is IOException || e is InvalidOperationException)
+                {
+                    AbortCopy();
+                    EndFreeze(false);
+                    Fail(e, _copyOrigin);
+                }
+                finally { _busy = false; }
+                return;
+            }
             int needed = _decoder!.GetCharCount(buffer, offset, count, false);
             if (needed > _chars.Length) _chars = new char[Math.Max(needed, _chars.Length * 2)];
             int n;
@@ -156,6 +199,7 @@ namespace PgBackup
             catch (Exception e) when (e is NpgsqlException || e is IOException || e is InvalidOperationException)
             {
                 AbortCopy();
+                EndFreeze(false);
                 Fail(e, _copyOrigin);
             }
             finally { _busy = false; }
@@ -166,14 +210,19 @@ namespace PgBackup
         {
             var copy = _copy;
             _copy = null;
-            if (copy is null) return;
+            _raw = null;
+            if (copy is null) { EndFreeze(false); return; }
             _busy = true;
             try { copy.Dispose(); }
             catch (Exception e) when (e is NpgsqlException || e is IOException || e is InvalidOperationException)
             {
+                _busy = false;
+                EndFreeze(false);
                 Fail(e, _copyOrigin);
+                return;
             }
             finally { _busy = false; }
+            EndFreeze(true);
         }
 
         /// <summary>Abandons the COPY in progress: nothing of it is loaded.</summary>
@@ -181,11 +230,13 @@ namespace PgBackup
         {
             var copy = _copy;
             _copy = null;
+            _raw = null;
             if (copy is NpgsqlCopyTextWriter writer)
             {
                 try { writer.Cancel(); } catch (Exception) { /* the connection is being abandoned anyway */ }
                 try { writer.Dispose(); } catch (Exception) { }
             }
+            EndFreeze(false);
         }
 
         public bool CopyFailed => _copyFailed;

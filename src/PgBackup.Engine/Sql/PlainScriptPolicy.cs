@@ -50,6 +50,13 @@ namespace PgBackup
         public bool SendToServer { get; init; } = true;
         /// <summary>The COPY command PgBackup sends: rebuilt from the names it read, nothing else of the statement.</summary>
         public string? CopyCommand { get; init; }
+        /// <summary>COPY: the table as the statement names it (for statements PgBackup adds, such as TRUNCATE before FREEZE).</summary>
+        public string? CopyTarget { get; init; }
+        /// <summary>
+        /// COPY: the script itself created this table with CREATE TABLE (schema-qualified, not partitioned). In a
+        /// database PgBackup created for the restore, its data loads with COPY FREEZE.
+        /// </summary>
+        public bool CreatedHere { get; init; }
         /// <summary>INSERT: the rows it inserts.</summary>
         public long Rows { get; init; }
         /// <summary>-C: the token that names the dumped database, to be replaced by the database restored into.</summary>
@@ -96,6 +103,7 @@ namespace PgBackup
         private bool _connected;
         private bool _encodingSwitched;
         private string? _dumpDatabase;
+        private readonly HashSet<string> _createdTables = new HashSet<string>(StringComparer.Ordinal);
         private long _statementsRun;
 
         /// <summary>A policy for a script whose client encoding is <paramref name="encodingName"/> from its start (UTF8 by default).</summary>
@@ -367,15 +375,15 @@ namespace PgBackup
             }
             if (!(s.IsWords(i, "from", "stdin") && i + 2 == s.TokenCount)) return null;
             var table = new TableRowCount(schema ?? "public", name, 0);
-            var command = new StringBuilder("COPY ");
-            if (schema is not null) command.Append(s.TokenText(1, Encoding)).Append('.').Append(s.TokenText(3, Encoding));
-            else command.Append(s.TokenText(1, Encoding));
+            var target = schema is not null ? s.TokenText(1, Encoding) + "." + s.TokenText(3, Encoding) : s.TokenText(1, Encoding);
+            var command = new StringBuilder("COPY ").Append(target);
             if (columns.Count > 0) command.Append(" (").Append(string.Join(", ", columns.Select(c => s.TokenText(c, Encoding)))).Append(')');
             command.Append(" FROM STDIN");
             return new StatementInfo
             {
                 Rule = "COPY FROM stdin", Action = StatementAction.Copy, Table = table, Data = true,
-                Resources = new[] { table.QualifiedName }, CopyCommand = command.ToString(),
+                Resources = new[] { table.QualifiedName }, CopyCommand = command.ToString(), CopyTarget = target,
+                CreatedHere = schema is not null && _createdTables.Contains(table.QualifiedName),
             };
         }
 
@@ -589,6 +597,10 @@ namespace PgBackup
             {
                 // pg_dump writes tables with their columns; CREATE TABLE ... AS would run a query.
                 if (FindWordAtDepth0(s, i, "as") >= 0) return Refuse(rule, "CREATE TABLE ... AS, which runs a query (pg_dump writes the columns)");
+                // A table that holds its rows itself (not partitioned): its data may load frozen (see StatementInfo.CreatedHere).
+                int nameAt = s.IsWord(i, "table") ? i + 1 : i + 2;
+                if (FindWordsAtDepth0(s, nameAt, "partition", "by") < 0 && QualifiedKey(s, nameAt) is string created && s.IsSymbol(nameAt + 1, "."))
+                    _createdTables.Add(created);
             }
             if (s.IsWord(i, "subscription") && !HasOption(s, i, "connect", "false"))
                 return Refuse(rule, "CREATE SUBSCRIPTION without connect = false, which would connect to another server (pg_dump writes connect = false)");
@@ -726,6 +738,13 @@ namespace PgBackup
         private static int FindWords(SqlStatement s, int from, string first, string second)
         {
             for (int k = from; k + 1 < s.TokenCount; k++) if (s.IsWord(k, first) && s.IsWord(k + 1, second)) return k;
+            return -1;
+        }
+
+        private static int FindWordsAtDepth0(SqlStatement s, int from, string first, string second)
+        {
+            for (int k = FindWordAtDepth0(s, from, first); k >= 0; k = FindWordAtDepth0(s, k + 1, first))
+                if (s.IsWord(k + 1, second)) return k;
             return -1;
         }
 
