@@ -37,9 +37,9 @@ namespace PgBackup
     }
 
     /// <summary>
-    /// Export-PgBackupData: gets rows back from a backup (the guide's "accidental deletion" scenario). The backup is
-    /// restored into a scratch database (for Custom and Directory backups, only the definitions and the one table's
-    /// data), the rows are selected, and the scratch database is dropped.
+    /// Export-PgBackupData: gets rows back from a backup (the guide's "accidental deletion" scenario). The backup's
+    /// definitions and the one table's data are restored into a scratch database, the rows are selected, and the
+    /// scratch database is dropped.
     /// </summary>
     public static class DataExporter
     {
@@ -63,13 +63,15 @@ namespace PgBackup
             admin.Create(scratch, null, log, ct);
             try
             {
+                // Every definition, but only this table's data, without owners, grants or foreign keys (pg_restore's
+                // list for Custom and Directory backups, PgBackup's executor for Plain ones).
                 var options = new RestoreOptions
                 {
-                    NoOwner = request.Options.NoOwner || source.Format != BackupFormat.Plain,
-                    NoPrivileges = request.Options.NoPrivileges || source.Format != BackupFormat.Plain,
+                    NoOwner = true,
+                    NoPrivileges = true,
                     ContinueOnError = request.Options.ContinueOnError,
                     PgBinPath = request.Options.PgBinPath,
-                    DataOfTableOnly = source.Format == BackupFormat.Plain ? null : (schema, name),
+                    DataOfTableOnly = (schema, name),
                 };
                 ScratchRestore.Run(source, connection, scratch, locator, options, redactor, log, activity, ct);
                 using var db = PgServer.Connect(connection.WithDatabase(scratch), redactor, ct);
