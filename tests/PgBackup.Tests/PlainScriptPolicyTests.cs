@@ -277,6 +277,19 @@ namespace PgBackup.Tests
         }
 
         [Fact]
+        public void ABackupsReaderCountsOnPastARefusal()
+        {
+            // New-PgBackup reads pg_dump's script only to count rows and to warn: a refused statement does not stop it.
+            var reader = new PlainScriptReader { StopOnRefusal = false };
+            var bytes = Encoding.UTF8.GetBytes("SELECT pg_catalog.pg_reload_conf();\nCOPY public.t (a) FROM stdin;\n1\n2\n\\.\nDO $$ BEGIN END $$;\n");
+            reader.Feed(bytes, 0, bytes.Length);
+            reader.Complete();
+            Assert.Equal(2, reader.RefusedCount);
+            Assert.StartsWith("Line 1 ", reader.Refusal!.Message);
+            Assert.Equal(2, reader.Tables.Single().Rows);
+        }
+
+        [Fact]
         public void TheStreamStagePassesEveryByteOn()
         {
             var sink = new MemoryStream();
