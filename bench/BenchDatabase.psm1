@@ -178,10 +178,18 @@ function Get-ProcCpuSeconds([int]$ProcessId, [switch]$Children) {
 }
 
 function Get-ServerCpuSeconds($Server) {
-    # The PostgreSQL server's CPU time: the postmaster's own and its ended children's (a backend that served a
-    # connection is one, counted once it has ended).
+    # The PostgreSQL server's CPU time: the postmaster's own, its ended children's (a backend that served a connection
+    # is one, counted once it has been reaped), and its children that still run (backends, the checkpointer...).
     try { $serverPid = [int](Get-Content (Join-Path $Server.DataDir 'postmaster.pid') -TotalCount 1 -ErrorAction Stop) } catch { return $null }
-    Get-ProcCpuSeconds -ProcessId $serverPid -Children
+    $total = Get-ProcCpuSeconds -ProcessId $serverPid -Children
+    foreach ($dir in [System.IO.Directory]::GetDirectories('/proc')) {
+        $name = [System.IO.Path]::GetFileName($dir)
+        if ($name -notmatch '^\d+$') { continue }
+        try { $stat = [System.IO.File]::ReadAllText("$dir/stat") } catch { continue }
+        $f = ($stat -replace '^.*\) ', '') -split ' '
+        if ([int]$f[1] -eq $serverPid) { $total += ([long]$f[11] + [long]$f[12]) / $script:ClockTicks }
+    }
+    $total
 }
 
 Export-ModuleMember -Function Get-BenchCacheDir, Start-BenchPostgres, Stop-BenchPostgres, Get-ProcCpuSeconds, Get-ServerCpuSeconds

@@ -70,7 +70,7 @@ function Invoke-Restore($Server, [string]$Name, [hashtable]$Parameters, [string]
         $env:PGPASSWORD = $Server.Password
         $psql = "'$(Get-PsqlPath)' -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $($Server.Port) -U postgres -d restore_target"
         $sw = [Diagnostics.Stopwatch]::StartNew()
-        & bash -c "set -o pipefail; $psql -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public' >/dev/null && gunzip -c '$($Parameters.Path)' | $psql >/dev/null"
+        & bash -c "set -o pipefail; $psql -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public' >/dev/null 2>&1 && gunzip -c '$($Parameters.Path)' | $psql >/dev/null"
         $sw.Stop()
         Remove-Item Env:PGPASSWORD
         if ($LASTEXITCODE -ne 0) { throw "The guide's restore failed ($LASTEXITCODE)." }
