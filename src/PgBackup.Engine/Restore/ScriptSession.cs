@@ -99,7 +99,7 @@ namespace PgBackup
             _batch.Clear();
             _batchChars = 0;
             using var batch = new NpgsqlBatch(_connection);
-            foreach (var (text, _) in statements) batch.BatchCommands.Add(new NpgsqlBatchCommand(text));
+            foreach (var (text, _) in statements) batch.BatchCommands.Add(PgServer.Verbatim(text));
             _busy = true;
             try { batch.ExecuteNonQuery(); }
             catch (Exception e) when (e is NpgsqlException || e is InvalidOperationException || e is NotSupportedException)

@@ -165,6 +165,22 @@ namespace PgBackup
         }
 
         /// <summary>
+        /// A batch command whose text reaches the server exactly as given, as one statement (extended protocol: the
+        /// server refuses a second one in it). Npgsql 10 sends a batch command's text as it is. Npgsql 8 (the
+        /// netstandard2.0 build) parses it for named parameters and refuses a semicolon outside parentheses, which a
+        /// SQL-standard function body (BEGIN ATOMIC ... END) holds, unless the command has positional parameters: there
+        /// it gets one unused int4 parameter, which PostgreSQL accepts with any statement because Parse declares its type.
+        /// </summary>
+        internal static NpgsqlBatchCommand Verbatim(string sql)
+        {
+            var command = new NpgsqlBatchCommand(sql);
+#if !NET8_0_OR_GREATER
+            command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer, Value = 0 });
+#endif
+            return command;
+        }
+
+        /// <summary>
         /// Runs one statement that came from storage: sent alone in the extended protocol, so the server refuses it if
         /// it holds a second statement (NpgsqlCommand would split one text on its semicolons and run each).
         /// </summary>
@@ -173,7 +189,7 @@ namespace PgBackup
             try
             {
                 using var batch = new NpgsqlBatch(_connection);
-                batch.BatchCommands.Add(new NpgsqlBatchCommand(sql));
+                batch.BatchCommands.Add(Verbatim(sql));
                 using (cancellationToken.Register(() => { try { batch.Cancel(); } catch (Exception) { } }))
                     batch.ExecuteNonQuery();
                 cancellationToken.ThrowIfCancellationRequested();
