@@ -92,8 +92,6 @@ namespace PgBackup
 
         /// <summary>Errors passed over with ContinueOnError.</summary>
         public List<string> Errors => _main.Errors.Concat(_pool?.Errors ?? Enumerable.Empty<string>()).ToList();
-        public int TablesLoaded => _tablesLoaded;
-        public int IndexesBuilt => _indexesBuilt;
         /// <summary>What the restore does now, for progress.</summary>
         public string Status => _phase.Length == 0 ? "" : $"{_phase}; {_tablesLoaded} tables loaded, {_indexesBuilt} indexes and keys built";
         private int _tablesLoaded;

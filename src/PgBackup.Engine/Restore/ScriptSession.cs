@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
 using System.IO;
 using System.Text;
 using System.Threading;
@@ -44,7 +43,6 @@ namespace PgBackup
         private Decoder? _decoder;
         private char[] _chars = new char[1 << 16];
         private StatementOrigin _copyOrigin;
-        private bool _copyFailed;
         private volatile bool _busy;
 
         private ScriptSession(NpgsqlConnection connection, PgConnectionInfo info, Redactor redactor, bool continueOnError)
@@ -132,7 +130,6 @@ namespace PgBackup
         {
             Flush();
             _copyOrigin = origin;
-            _copyFailed = false;
             _decoder = encoding.GetDecoder();
             _freezing = freezeTarget is not null;
             if (_freezing)
@@ -153,7 +150,6 @@ namespace PgBackup
             catch (Exception e) when (e is NpgsqlException || e is InvalidOperationException)
             {
                 _copy = null;
-                _copyFailed = true;
                 EndFreeze(false);
                 Fail(e, origin);
             }
@@ -239,8 +235,6 @@ namespace PgBackup
             EndFreeze(false);
         }
 
-        public bool CopyFailed => _copyFailed;
-
         private void Fail(Exception e, StatementOrigin origin)
         {
             string message;
@@ -255,7 +249,6 @@ namespace PgBackup
             if (_continueOnError && e is PostgresException)
             {
                 lock (Errors) Errors.Add(message);
-                if (_copy is not null || origin.Line == _copyOrigin.Line) _copyFailed = true;
                 return;
             }
             throw new PgBackupException(ErrorIds.RestoreStatementFailed, ErrorKind.InvalidOperation, message, null, e);
@@ -294,7 +287,5 @@ namespace PgBackup
             AbortCopy();
             _connection.Dispose();
         }
-
-        internal static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
     }
 }

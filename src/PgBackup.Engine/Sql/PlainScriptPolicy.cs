@@ -119,10 +119,6 @@ namespace PgBackup
         /// <summary>The script's client encoding (UTF-8 until a <c>SET client_encoding</c> says otherwise).</summary>
         public Encoding Encoding { get; private set; } = StrictUtf8;
         public string EncodingName { get; private set; } = "UTF8";
-        /// <summary>A <c>-C</c> script: it creates its database and connects to it (the restore uses its own database).</summary>
-        public bool CreatesDatabase => _createDatabaseSeen;
-        /// <summary>The database a <c>-C</c> script creates.</summary>
-        public string? DumpDatabase => _dumpDatabase;
 
         /// <summary>Decides one statement; updates the script's state (encoding, -C).</summary>
         public StatementInfo Classify(SqlStatement st)

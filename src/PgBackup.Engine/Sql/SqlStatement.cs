@@ -174,10 +174,6 @@ namespace PgBackup
         /// <summary>The statement's text, decoded with the script's encoding.</summary>
         public string Text(Encoding encoding) => encoding.GetString(_buffer, 0, Length);
 
-        /// <summary>The text from token <paramref name="from"/> to the end.</summary>
-        public string TextFrom(int from, Encoding encoding) =>
-            from >= TokenCount ? "" : encoding.GetString(_buffer, _tokens[from].Start, Length - _tokens[from].Start);
-
         /// <summary>
         /// The statement's first words, for messages: keywords and names only, strings shown as <c>'...'</c>, never more
         /// than <paramref name="maxTokens"/> tokens or 80 characters (no literal, so no secret, reaches a message).
