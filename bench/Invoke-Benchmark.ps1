@@ -20,8 +20,6 @@ every variant once, in an order rotated from round to round, so that the variant
   Zstd3      New-PgBackup -Compression Zstd -CompressionLevel 3    (not run unless asked for: the zstd CLI's default level)
   S3Part8    New-PgBackup -Path s3://... -S3PartSizeMB 8         (not run unless asked for: the former part size)
   S3Serial   New-PgBackup -Path s3://... -S3UploadConcurrency 1  (not run unless asked for)
-  S3Sdk      New-PgBackup -Path s3://... with PGBACKUP_S3_SDK=1 (not run unless asked for: every request made
-             through the AWS SDK's request pipeline, as before PgBackup made a backup's requests itself)
   Encrypted  New-PgBackup -EncryptPassphrase <SecureString>       (not run unless asked for: OpenPGP AES-256 in the stream)
   S3         New-PgBackup -Path s3://<bucket>/bench               (not run unless asked for: straight to a local S3 server)
   S3Null     New-PgBackup -Path s3://<bucket>/bench to bench/NullS3.py (not run unless asked for: an endpoint that
@@ -55,7 +53,7 @@ param(
     [int]$SmallScale = 4,
     # Rounds on the small database.
     [int]$SmallRounds = 2,
-    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd3', 'Encrypted', 'S3', 'S3Part8', 'S3Serial', 'S3Sdk', 'S3Null')]
+    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd3', 'Encrypted', 'S3', 'S3Part8', 'S3Serial', 'S3Null')]
     [string[]]$Variants = @('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory'),
     [string]$OutDir = (Join-Path $PSScriptRoot '../output/bench'),
     # Where the clusters are kept between runs (default /var/tmp/pgbackup-bench).
@@ -98,7 +96,6 @@ $definitions = [ordered]@{
     S3        = @{ Kind = 'Module'; Parameters = @{}; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench' }
     S3Part8   = @{ Kind = 'Module'; Parameters = @{ S3PartSizeMB = 8 }; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench -S3PartSizeMB 8' }
     S3Serial  = @{ Kind = 'Module'; Parameters = @{ S3UploadConcurrency = 1 }; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench -S3UploadConcurrency 1' }
-    S3Sdk     = @{ Kind = 'Module'; Parameters = @{}; S3 = $true; SdkOnly = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench, every request through the SDK' }
     # The endpoint is added when bench/NullS3.py has started.
     S3Null    = @{ Kind = 'Module'; Parameters = @{}; NullS3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench to a null endpoint (no S3 server work)' }
 }
@@ -328,13 +325,12 @@ function Invoke-Variant {
                 $env:AWS_SECRET_ACCESS_KEY = 'bench-null-secret'
                 $target = "s3://bench-null/$($script:S3Prefix)"
             }
-            if ($def['SdkOnly']) { $env:PGBACKUP_S3_SDK = '1' }
             $sw = [Diagnostics.Stopwatch]::StartNew()
             $manifest = if ($def['Module']) { $def.Module } else { $ModuleManifest }
             & $exe @pre -NoProfile -NonInteractive -File $measureScript -ModuleManifest $manifest -Path $target `
                 -ResultFile $resultFile -Parameters $params @extra | Out-Host
             $sw.Stop()
-            Remove-Item Env:PGBACKUP_BENCH_PASSPHRASE, Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY, Env:PGBACKUP_S3_SDK -ErrorAction SilentlyContinue
+            Remove-Item Env:PGBACKUP_BENCH_PASSPHRASE, Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY -ErrorAction SilentlyContinue
             $r.ServerCpuSeconds = Get-Delta $serverCpu (Get-ServerCpuSeconds $Server)
             $r.GatewayCpuSeconds = Get-Delta $gatewayCpu (Get-S3ServerCpuSeconds $def)
             if ($LASTEXITCODE -ne 0 -or -not (Test-Path $resultFile)) { throw "$($def.Label) failed (exit code $LASTEXITCODE)." }
