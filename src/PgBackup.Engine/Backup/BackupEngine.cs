@@ -87,8 +87,8 @@ namespace PgBackup
             var pgDump = locator.Find("pg_dump", neededMajor, why);
             log.Verbose($"Using {pgDump}.");
             var level = request.CompressionLevel ?? Compression.DefaultLevel(request.Compression);
-            if (request.Format == BackupFormat.Plain && request.Compression == CompressionMethod.Gzip && request.CompressionLevel.HasValue && !Compression.ExactGzipLevels)
-                log.Verbose($"This .NET runtime offers only gzip levels 'fastest' and 'optimal'; level {level} maps to {(level <= 3 ? "fastest" : "optimal")}.");
+            if (request.Format == BackupFormat.Plain && request.Compression == CompressionMethod.Gzip && Compression.GzipLevelUsed(level) != level)
+                log.Verbose($"Gzip level {level} is written as level {Compression.GzipLevelUsed(level)}: this build's gzip writes levels {Compression.GzipLevels}.");
 
             var start = DateTime.UtcNow;
             var existing = existingNames.GetAwaiter().GetResult();
