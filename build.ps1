@@ -65,7 +65,8 @@ function Invoke-Build {
     $common = @('-c', $Configuration, "-p:Version=$version", '--nologo', '-v', 'quiet')
     Invoke-Checked dotnet publish (Join-Path $root 'src/PgBackup/PgBackup.csproj') -f net8.0 -o "$moduleOut/bin/net8.0" @common
     Invoke-Checked dotnet publish (Join-Path $root 'src/PgBackup/PgBackup.csproj') -f netstandard2.0 -o "$moduleOut/bin/netstandard2.0" @common
-    Invoke-Checked dotnet publish (Join-Path $root 'src/PgBackup.LoadContext/PgBackup.LoadContext.csproj') -o "$moduleOut/bin/net8.0" @common
+    # The load context of PowerShell 7 (net6.0: it loads on 7.2 and 7.3 too), beside the two builds.
+    Invoke-Checked dotnet publish (Join-Path $root 'src/PgBackup.LoadContext/PgBackup.LoadContext.csproj') -o "$moduleOut/bin" @common
     Copy-Item (Join-Path $root 'PgBackup.psd1') $moduleOut
     Copy-Item (Join-Path $root 'module/*') $moduleOut -Recurse -Force
     # Help: MAML made from docs/en-US/*.md and the cmdlets' metadata; the made file is committed under module/en-US.
