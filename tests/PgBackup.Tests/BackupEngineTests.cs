@@ -1,8 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Net;
-using System.Net.Sockets;
 using System.Threading;
 using PgBackup;
 using Xunit;
@@ -24,7 +22,7 @@ namespace PgBackup.Tests
             File.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddDays(-3));
             using var release = new ManualResetEventSlim();
             using var store = new HeldListingStore(new LocalStore(_dir, create: false), release.WaitHandle);
-            var request = new BackupRequest { Connection = PgConnectionInfo.Parse($"postgresql://app:secret@127.0.0.1:{ClosedPort()}/app"), Store = store };
+            var request = new BackupRequest { Connection = PgConnectionInfo.Parse($"postgresql://app:secret@127.0.0.1:{TestPorts.Closed()}/app"), Store = store };
 
             var e = Assert.Throws<PgBackupException>(() => new BackupEngine().Run(request, NullLog.Instance, CancellationToken.None));
             Assert.Equal(ErrorKind.ConnectionError, e.Kind);
@@ -34,15 +32,6 @@ namespace PgBackup.Tests
             Thread.Sleep(500);
             Assert.True(File.Exists(stale), "the sweep removed a partial after the backup had failed");
             Assert.False(store.Listing);
-        }
-
-        private static int ClosedPort()
-        {
-            var l = new TcpListener(IPAddress.Loopback, 0);
-            l.Start();
-            int port = ((IPEndPoint)l.LocalEndpoint).Port;
-            l.Stop();
-            return port;
         }
 
         /// <summary>A local store whose listings wait until they are cancelled (then throw) or let go.</summary>

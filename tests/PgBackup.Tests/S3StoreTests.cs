@@ -225,7 +225,7 @@ namespace PgBackup.Tests
                 var e = Assert.Throws<PgBackupException>(() => store.OpenRead("backup_a_20260101_000000.sql", None));
                 Assert.Equal(ErrorIds.PathNotFound, e.ErrorId);
             }
-            using (var nothing = new S3Store($"s3://{bucket}/", Server.Options(endpoint: $"http://127.0.0.1:{FreePort()}")))
+            using (var nothing = new S3Store($"s3://{bucket}/", Server.Options(endpoint: $"http://127.0.0.1:{TestPorts.Closed()}")))
             {
                 var e = Assert.Throws<PgBackupException>(() => nothing.List(null, None));
                 Assert.Equal(ErrorIds.S3RequestFailed, e.ErrorId);
@@ -319,15 +319,6 @@ namespace PgBackup.Tests
             using var store = new S3Store($"s3://{bucket}/", Server.Options(endpoint: proxy.Url));
             Assert.Equal(Sha(data), Sha(ReadAll(store, "backup_app_20260101_030000.dump")));
             Assert.Equal(2, proxy.Cuts);
-        }
-
-        private static int FreePort()
-        {
-            var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-            l.Start();
-            int p = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-            l.Stop();
-            return p;
         }
     }
 }
