@@ -1,7 +1,7 @@
 <#
 .SYNOPSIS
 Times New-PgBackup against the guide's `pg_dump "$DATABASE_URL" | gzip > f.sql.gz` on a benchmark database of more
-than 1 GB, and reports median wall time, output size and the peak memory of the PowerShell process.
+than 1 GB, and reports median wall time, output size and the memory a backup adds to the PowerShell process.
 .DESCRIPTION
 Run through the build: dotnet pwsh ./build.ps1 -Task Bench [-BenchArgs @{ Rounds = 5 }]
 
