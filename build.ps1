@@ -18,8 +18,10 @@ param(
     [string]$Task = 'Build',
     [ValidateSet('Release', 'Debug')]
     [string]$Configuration = 'Release',
-    # Test: only Pester files whose name matches (e.g. 'New-PgBackup'); skips xUnit unless -XUnit is also given.
+    # Test: only Pester files whose name matches (e.g. 'New-PgBackup'); skips xUnit unless -XUnitFilter is also given.
     [string[]]$PesterFilter,
+    # Test: only the xUnit tests this `dotnet test --filter` expression selects (e.g. 'FullyQualifiedName~S3Store').
+    [string]$XUnitFilter,
     # Test: only these builds ('net8.0', 'netstandard2.0').
     [string[]]$Framework = @('net8.0', 'netstandard2.0'),
     [switch]$SkipBuild,
@@ -63,7 +65,8 @@ function Invoke-Build {
     $common = @('-c', $Configuration, "-p:Version=$version", '--nologo', '-v', 'quiet')
     Invoke-Checked dotnet publish (Join-Path $root 'src/PgBackup/PgBackup.csproj') -f net8.0 -o "$moduleOut/bin/net8.0" @common
     Invoke-Checked dotnet publish (Join-Path $root 'src/PgBackup/PgBackup.csproj') -f netstandard2.0 -o "$moduleOut/bin/netstandard2.0" @common
-    Invoke-Checked dotnet publish (Join-Path $root 'src/PgBackup.LoadContext/PgBackup.LoadContext.csproj') -o "$moduleOut/bin/net8.0" @common
+    # The load context of PowerShell 7 (net6.0: it loads on 7.2 and 7.3 too), beside the two builds.
+    Invoke-Checked dotnet publish (Join-Path $root 'src/PgBackup.LoadContext/PgBackup.LoadContext.csproj') -o "$moduleOut/bin" @common
     Copy-Item (Join-Path $root 'PgBackup.psd1') $moduleOut
     Copy-Item (Join-Path $root 'module/*') $moduleOut -Recurse -Force
     # Help: MAML made from docs/en-US/*.md and the cmdlets' metadata; the made file is committed under module/en-US.
@@ -139,12 +142,13 @@ function Invoke-Test {
         Invoke-Checked dotnet build (Join-Path $root 'tests/FakeNeon/FakeNeon.csproj') -c Release --nologo -v quiet `
             -o (Join-Path $root 'output/test-fixtures/FakeNeon')
         Start-TestEnvironment
-        $runXUnit = -not $SkipXUnit -and -not $PesterFilter
+        $runXUnit = -not $SkipXUnit -and (-not $PesterFilter -or $XUnitFilter)
         if ($runXUnit) {
             Write-Host "`nxUnit: tests/PgBackup.Tests" -ForegroundColor Cyan
             $trx = Join-Path $testResults 'xunit.trx'
+            $filter = if ($XUnitFilter) { @('--filter', $XUnitFilter) } else { @() }
             & dotnet test (Join-Path $root 'tests/PgBackup.Tests/PgBackup.Tests.csproj') -c $Configuration --nologo `
-                --logger "trx;LogFileName=$trx" --logger 'console;verbosity=minimal'
+                --logger "trx;LogFileName=$trx" --logger 'console;verbosity=minimal' @filter
             $counts = Get-TrxCounts $trx -ExitCode $LASTEXITCODE
             Write-Host "xUnit: $($counts.Passed) passed, $($counts.Failed) failed"
             $passed += $counts.Passed; $failed += $counts.Failed

@@ -1,7 +1,7 @@
 <#
 .SYNOPSIS
 Times New-PgBackup against the guide's `pg_dump "$DATABASE_URL" | gzip > f.sql.gz` on a benchmark database of more
-than 1 GB, and reports median wall time, output size and the peak memory of the PowerShell process.
+than 1 GB, and reports median wall time, output size and the memory a backup adds to the PowerShell process.
 .DESCRIPTION
 Run through the build: dotnet pwsh ./build.ps1 -Task Bench [-BenchArgs @{ Rounds = 5 }]
 
@@ -20,13 +20,11 @@ every variant once, in an order rotated from round to round, so that the variant
   Zstd3      New-PgBackup -Compression Zstd -CompressionLevel 3    (not run unless asked for: the zstd CLI's default level)
   S3Part8    New-PgBackup -Path s3://... -S3PartSizeMB 8         (not run unless asked for: the former part size)
   S3Serial   New-PgBackup -Path s3://... -S3UploadConcurrency 1  (not run unless asked for)
-  S3Sdk      New-PgBackup -Path s3://... with PGBACKUP_S3_SDK=1 (not run unless asked for: every request made
-             through the AWS SDK's request pipeline, as before PgBackup made a backup's requests itself)
   Encrypted  New-PgBackup -EncryptPassphrase <SecureString>       (not run unless asked for: OpenPGP AES-256 in the stream)
   S3         New-PgBackup -Path s3://<bucket>/bench               (not run unless asked for: straight to a local S3 server)
   S3Null     New-PgBackup -Path s3://<bucket>/bench to bench/NullS3.py (not run unless asked for: an endpoint that
-             answers the upload's requests and discards the data; it apportions the S3 variant's time between
-             PgBackup and the co-located gateway, and is not an S3 server: the S3 target is judged on S3)
+             answers the upload's requests and discards the data: what an S3 backup costs PgBackup itself, without
+             the work of an S3 server on the same cores; the S3 target is judged on it)
 
 Encrypted gets a passphrase made for the run; it reaches the measuring process in an environment variable, never on a
 command line. S3 starts Ceph's RADOS Gateway (tests/harness/TestS3.psm1) only when selected (on free ports, so
@@ -37,8 +35,9 @@ runs on the same machine as PostgreSQL and the benchmark, and competes with them
 (radosgw, OSD, monitor) is reported for each run, as are pg_dump's and the PostgreSQL server's.
 
 Each New-PgBackup runs in a fresh `pwsh -NoProfile` process (bench/Measure-NewPgBackup.ps1) that reports the time of
-the New-PgBackup call and its own peak resident memory (VmHWM): pg_dump's memory is not counted. The time of the
-whole process (PowerShell's start and Import-Module included) is reported too. The first round's outputs are checked
+the New-PgBackup call and the memory the call added to the process: its peak resident size during the call (VmHWM,
+reset just before it) over its resident size before it (an idle pwsh with the module imported); pg_dump's memory is
+not counted. The time of the whole process (PowerShell's start and Import-Module included) is reported too. The first round's outputs are checked
 with gzip -t, zstd -t or pg_restore --list. With -SmallScale, the New-PgBackup variants also run on a small database
 to show that the peak memory does not grow with the database's size.
 
@@ -55,7 +54,7 @@ param(
     [int]$SmallScale = 4,
     # Rounds on the small database.
     [int]$SmallRounds = 2,
-    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd3', 'Encrypted', 'S3', 'S3Part8', 'S3Serial', 'S3Sdk', 'S3Null')]
+    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd3', 'Encrypted', 'S3', 'S3Part8', 'S3Serial', 'S3Null')]
     [string[]]$Variants = @('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory'),
     [string]$OutDir = (Join-Path $PSScriptRoot '../output/bench'),
     # Where the clusters are kept between runs (default /var/tmp/pgbackup-bench).
@@ -98,7 +97,6 @@ $definitions = [ordered]@{
     S3        = @{ Kind = 'Module'; Parameters = @{}; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench' }
     S3Part8   = @{ Kind = 'Module'; Parameters = @{ S3PartSizeMB = 8 }; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench -S3PartSizeMB 8' }
     S3Serial  = @{ Kind = 'Module'; Parameters = @{ S3UploadConcurrency = 1 }; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench -S3UploadConcurrency 1' }
-    S3Sdk     = @{ Kind = 'Module'; Parameters = @{}; S3 = $true; SdkOnly = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench, every request through the SDK' }
     # The endpoint is added when bench/NullS3.py has started.
     S3Null    = @{ Kind = 'Module'; Parameters = @{}; NullS3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench to a null endpoint (no S3 server work)' }
 }
@@ -270,7 +268,7 @@ function Invoke-Variant {
     $env:DATABASE_URL = $uri
     $env:PGDUMP = Join-Path $Server.BinDir 'pg_dump'
     $env:OUT = $out
-    $r = [ordered]@{ Variant = $Name; Seconds = 0.0; ProcessSeconds = 0.0; SizeBytes = [long]0; PeakRssBytes = $null; CpuSeconds = $null
+    $r = [ordered]@{ Variant = $Name; Seconds = 0.0; ProcessSeconds = 0.0; SizeBytes = [long]0; PeakRssBytes = $null; IdleRssBytes = $null; AddedPeakBytes = $null; CpuSeconds = $null
         ChildCpuSeconds = $null; ServerCpuSeconds = $null; GatewayCpuSeconds = $null; RowCount = $null; Checked = $null
         GcCommittedBytes = $null; RssAnonBytes = $null; RssFileBytes = $null; Threads = $null; SystemCpuSeconds = $null; GcAllocatedBytes = $null; GcCollections = $null; GcPauseSeconds = $null }
     $serverCpu = Get-ServerCpuSeconds $Server
@@ -311,13 +309,12 @@ function Invoke-Variant {
                 $env:AWS_SECRET_ACCESS_KEY = 'bench-null-secret'
                 $target = "s3://bench-null/$($script:S3Prefix)"
             }
-            if ($def['SdkOnly']) { $env:PGBACKUP_S3_SDK = '1' }
             $sw = [Diagnostics.Stopwatch]::StartNew()
             $manifest = if ($def['Module']) { $def.Module } else { $ModuleManifest }
             & $exe @pre -NoProfile -NonInteractive -File $measureScript -ModuleManifest $manifest -Path $target `
                 -ResultFile $resultFile -Parameters $params @extra | Out-Host
             $sw.Stop()
-            Remove-Item Env:PGBACKUP_BENCH_PASSPHRASE, Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY, Env:PGBACKUP_S3_SDK -ErrorAction SilentlyContinue
+            Remove-Item Env:PGBACKUP_BENCH_PASSPHRASE, Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY -ErrorAction SilentlyContinue
             $r.ServerCpuSeconds = Get-Delta $serverCpu (Get-ServerCpuSeconds $Server)
             $r.GatewayCpuSeconds = Get-Delta $gatewayCpu (Get-S3ServerCpuSeconds $def)
             if ($LASTEXITCODE -ne 0 -or -not (Test-Path $resultFile)) { throw "$($def.Label) failed (exit code $LASTEXITCODE)." }
@@ -325,6 +322,8 @@ function Invoke-Variant {
             $r.Seconds = [double]$m.BackupSeconds
             $r.ProcessSeconds = $sw.Elapsed.TotalSeconds
             $r.PeakRssBytes = [long]$m.PeakRssBytes
+            $r.IdleRssBytes = [long]$m.IdleRssBytes
+            $r.AddedPeakBytes = if ($null -ne $m.AddedPeakBytes) { [long]$m.AddedPeakBytes } else { $null }
             $r.RowCount = [long]$m.RowCount
             $r.CpuSeconds = [double]$m.CpuSeconds
             $r.ChildCpuSeconds = [double]$m.ChildCpuSeconds
@@ -379,7 +378,7 @@ function Invoke-Rounds {
         foreach ($name in $order) {
             $r = Invoke-Variant -Name $name -Server $Server -Check:($round -eq 1)
             $r | Add-Member -NotePropertyName Round -NotePropertyValue $round
-            $mem = if ($null -ne $r.PeakRssBytes) { '{0,6:N1} MB peak, {1,5:N1} s CPU' -f ($r.PeakRssBytes / 1MB), $r.CpuSeconds } else { '' }
+            $mem = if ($null -ne $r.PeakRssBytes) { '{0,6:N1} MB peak, {1,5:N1} MB added, {2,5:N1} s CPU' -f ($r.PeakRssBytes / 1MB), ($r.AddedPeakBytes / 1MB), $r.CpuSeconds } else { '' }
             Write-Host ('  round {0}/{1}  {2,-10} {3,7:N2} s  {4,9:N1} MB  {5}' -f $round, $Count, $name, $r.Seconds, ($r.SizeBytes / 1MB), $mem)
             $runs.Add($r)
         }
@@ -405,6 +404,8 @@ function Get-Summary($Runs, [string[]]$Names) {
             SizeBytes             = [long](Get-Median ($mine.SizeBytes))
             PeakRssBytes          = if ($mine[0].PeakRssBytes) { [long]($mine.PeakRssBytes | Measure-Object -Maximum).Maximum } else { $null }
             MedianPeakRssBytes    = if ($mine[0].PeakRssBytes) { [long](Get-Median ($mine.PeakRssBytes)) } else { $null }
+            AddedPeakBytes        = if ($null -ne $mine[0].AddedPeakBytes) { [long]($mine.AddedPeakBytes | Measure-Object -Maximum).Maximum } else { $null }
+            MedianAddedPeakBytes  = if ($null -ne $mine[0].AddedPeakBytes) { [long](Get-Median ($mine.AddedPeakBytes)) } else { $null }
             MedianCpuSeconds      = if ($mine[0].PeakRssBytes) { Get-Median ($mine.CpuSeconds) } else { $null }
             MedianChildCpuSeconds = if ($mine[0].PeakRssBytes) { Get-Median ($mine.ChildCpuSeconds) } else { $null }
             MedianServerCpuSeconds  = if ($null -ne $mine[0].ServerCpuSeconds) { Get-Median ($mine.ServerCpuSeconds) } else { $null }
@@ -503,11 +504,11 @@ $lines.Add("Benchmark of $($result.Machine.Date): $($machine.Cores) cores ($($ma
 $lines.Add(('Database: pgbench scale {0} plus play_events, {1:N0} MB on disk; {2} rounds, medians; load average before {3}, after {4}' -f `
             $Scale, ($result.Big.DatabaseBytes / 1MB), $Rounds, (($machine.LoadBefore -split ' ')[0..2] -join ' '), (($machine.LoadAfter -split ' ')[0..2] -join ' ')))
 $lines.Add('')
-$lines.Add('| Variant | Median time | Process time | vs guide | vs pg_dump | vs Default | Output | Size vs guide | Peak memory |')
+$lines.Add('| Variant | Median time | Process time | vs guide | vs pg_dump | vs Default | Output | Size vs guide | Memory added (highest) |')
 $lines.Add('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
 foreach ($row in $result.Big.Summary) {
     $proc = if ($definitions[$row.Variant].Kind -eq 'Module') { '{0:N2} s' -f $row.MedianProcessSeconds } else { '' }
-    $mem = if ($row.PeakRssBytes) { '{0:N0} MB' -f ($row.PeakRssBytes / 1MB) } else { '' }
+    $mem = if ($null -ne $row.AddedPeakBytes) { '{0:N0} MB' -f ($row.AddedPeakBytes / 1MB) } else { '' }
     $lines.Add(('| {0} | {1:N2} s | {2} | {3} | {4} | {5} | {6:N1} MB | {7} | {8} |' -f ($row.Label -replace '\|', '\|'), $row.MedianSeconds, $proc,
             (Format-Ratio $row 'VsRoundGuide'), (Format-Ratio $row 'VsRoundPgDump'), (Format-Ratio $row 'VsRoundDefault'), ($row.SizeBytes / 1MB),
             (Format-Ratio $row 'SizeVsGuide'), $mem))
@@ -523,32 +524,34 @@ foreach ($row in $result.Big.Summary) {
     $lines.Add(('| {0} | {1} | {2} | {3} | {4} |' -f ($row.Label -replace '\|', '\|'), (& $f $row.MedianCpuSeconds), (& $f $row.MedianChildCpuSeconds),
             (& $f $row.MedianServerCpuSeconds), (& $f $row.MedianGatewayCpuSeconds)))
 }
-# The targets of the Encrypted and S3 variants, against Default measured in the same rounds.
-$targets = [ordered]@{ Encrypted = 1.15; S3 = 1.2 }
-foreach ($name in $targets.Keys) {
-    $row = $result.Big.Summary | Where-Object Variant -eq $name
+# The targets, each against Default measured in the same rounds: the Encrypted variant's time, and PgBackup's own cost
+# of an S3 backup (the S3Null variant: no S3 server's work on these cores), with the CPU beside it (not counted).
+$f1 = { param($v) if ($null -ne $v) { '{0:N1} s' -f $v } else { '?' } }
+$defaultRow = $result.Big.Summary | Where-Object Variant -eq 'Default'
+foreach ($t in @(@{ Name = 'Encrypted'; Limit = 1.15 }, @{ Name = 'S3Null'; Limit = 1.10 })) {
+    $row = $result.Big.Summary | Where-Object Variant -eq $t.Name
     if (-not $row -or -not $row.PSObject.Properties['VsRoundDefault']) { continue }
-    $limit = $targets[$name]
-    $text = '{0} vs Default: {1:N2}x median of per-round ratios ({2:N2}x to {3:N2}x; ratio of medians {4:N2}x); target at most {5:N2}x: {6}' -f $name,
-        $row.VsRoundDefault, $row.VsRoundDefaultMin, $row.VsRoundDefaultMax, $row.VsMedianDefault, $limit, $(if ($row.VsRoundDefault -le $limit) { 'met' } else { 'NOT met' })
-    if ($name -eq 'S3') {
-        $text += '; peak memory {0:N0} MB (median {1:N0} MB), target under 200 MB: {2}' -f ($row.PeakRssBytes / 1MB), ($row.MedianPeakRssBytes / 1MB),
-            $(if ($row.PeakRssBytes -lt 200MB) { 'met' } else { 'NOT met' })
+    $text = '{0} vs Default: {1:N2}x median of per-round ratios ({2:N2}x to {3:N2}x; ratio of medians {4:N2}x); target at most {5:N2}x: {6}' -f $t.Name,
+        $row.VsRoundDefault, $row.VsRoundDefaultMin, $row.VsRoundDefaultMax, $row.VsMedianDefault, $t.Limit, $(if ($row.VsRoundDefault -le $t.Limit) { 'met' } else { 'NOT met' })
+    if ($t.Name -eq 'S3Null') {
+        $ceph = $result.Big.Summary | Where-Object Variant -eq 'S3'
+        $text += ('; CPU of the PowerShell process {0} (Default {1})' -f (& $f1 $row.MedianCpuSeconds), (& $f1 $defaultRow.MedianCpuSeconds))
+        if ($ceph) {
+            $text += ('; to the Ceph gateway instead: {0:N2}x, the gateway using {1} of CPU (not counted)' -f $ceph.VsRoundDefault, (& $f1 $ceph.MedianGatewayCpuSeconds))
+        }
     }
     $lines.Add('')
     $lines.Add($text)
 }
-# The null endpoint: what the S3 path costs on this machine without an S3 server's work, and the gateway's share.
-$nullRow = $result.Big.Summary | Where-Object Variant -eq 'S3Null'
-if ($nullRow -and $nullRow.PSObject.Properties['VsRoundDefault']) {
-    $text = 'S3Null vs Default (apportioning only, not a target): {0:N2}x median of per-round ratios ({1:N2}x to {2:N2}x)' -f `
-        $nullRow.VsRoundDefault, $nullRow.VsRoundDefaultMin, $nullRow.VsRoundDefaultMax
-    if ('S3' -in $names) {
-        $perRound = @(foreach ($r in @($result.Big.Runs | Where-Object Variant -eq 'S3')) {
-                $n = $result.Big.Runs | Where-Object { $_.Variant -eq 'S3Null' -and $_.Round -eq $r.Round }
-                $r.Seconds / $n.Seconds })
-        $text += '; S3 (Ceph on this machine) vs S3Null: {0:N2}x' -f (Get-Median $perRound)
-    }
+# Memory: what a backup adds over an idle pwsh with the module imported, at most 80 MB for local and S3 backups, and
+# flat in the database's size (the small database's runs against the big one's).
+$memoryLimit = 80MB
+foreach ($row in @($result.Big.Summary | Where-Object { $_.Variant -in 'Default', 'S3', 'S3Null' -and $null -ne $_.AddedPeakBytes })) {
+    $small = if ($result.Small) { $result.Small.Summary | Where-Object Variant -eq $row.Variant } else { $null }
+    $highest = [math]::Max($row.AddedPeakBytes, $(if ($small) { $small.AddedPeakBytes } else { 0 }))
+    $text = 'Memory added by {0}: {1:N0} MB at most (median {2:N0} MB); target at most 80 MB: {3}' -f $row.Variant,
+        ($row.AddedPeakBytes / 1MB), ($row.MedianAddedPeakBytes / 1MB), $(if ($highest -le $memoryLimit) { 'met' } else { 'NOT met' })
+    if ($small) { $text += ('; small database {0:N0} MB at most (median {1:N0} MB)' -f ($small.AddedPeakBytes / 1MB), ($small.MedianAddedPeakBytes / 1MB)) }
     $lines.Add('')
     $lines.Add($text)
 }
@@ -557,20 +560,32 @@ if ($CompareModule) {
     $lines.Add("Against the compare build ($CompareModule), median of the per-round ratios:")
     foreach ($row in $result.Big.Summary) {
         if ($row.PSObject.Properties['VsRoundCompare']) {
-            $lines.Add(('  {0}: time {1:N2}x, CPU of the PowerShell process {2:N2}x' -f $row.Variant, $row.VsRoundCompare, $row.CpuVsCompare))
+            $old = $result.Big.Summary | Where-Object Variant -eq "$($row.Variant).Compare"
+            $lines.Add(('  {0}: time {1:N2}x, CPU of the PowerShell process {2:N2}x; memory added {3:N0} MB at most (compare build {4:N0} MB)' -f $row.Variant,
+                    $row.VsRoundCompare, $row.CpuVsCompare, ($row.AddedPeakBytes / 1MB), ($old.AddedPeakBytes / 1MB)))
+        }
+    }
+    # The compare build's own ratios to its own Default, round by round, beside this build's.
+    if ('Default.Compare' -in $names) {
+        foreach ($name in @($names | Where-Object { $_ -notlike '*.Compare' -and $_ -ne 'Default' -and "$_.Compare" -in $names })) {
+            $perRound = @(foreach ($r in @($result.Big.Runs | Where-Object Variant -eq "$name.Compare")) {
+                    $base = $result.Big.Runs | Where-Object { $_.Variant -eq 'Default.Compare' -and $_.Round -eq $r.Round }
+                    $r.Seconds / $base.Seconds })
+            $row = $result.Big.Summary | Where-Object Variant -eq $name
+            $lines.Add(('  {0} vs Default: {1:N2}x with this build, {2:N2}x with the compare build' -f $name, $row.VsRoundDefault, (Get-Median $perRound)))
         }
     }
 }
 if ($result.Small) {
     $lines.Add('')
-    $lines.Add(('Peak memory (VmHWM of the PowerShell process, highest of the runs) by database size: scale {0} ({1:N0} MB) and scale {2} ({3:N0} MB)' -f `
+    $lines.Add(('Memory a backup adds to the PowerShell process (peak during the call over the idle process, highest of the runs) by database size: scale {0} ({1:N0} MB) and scale {2} ({3:N0} MB)' -f `
                 $SmallScale, ($result.Small.DatabaseBytes / 1MB), $Scale, ($result.Big.DatabaseBytes / 1MB)))
     $lines.Add('')
     $lines.Add('| Variant | Small database | Big database | Growth |')
     $lines.Add('|---|---:|---:|---:|')
     foreach ($row in $result.Small.Summary) {
         $big = $result.Big.Summary | Where-Object Variant -eq $row.Variant
-        $lines.Add(('| {0} | {1:N0} MB | {2:N0} MB | {3:+0;-0;0} MB |' -f $row.Label, ($row.PeakRssBytes / 1MB), ($big.PeakRssBytes / 1MB), (($big.PeakRssBytes - $row.PeakRssBytes) / 1MB)))
+        $lines.Add(('| {0} | {1:N0} MB | {2:N0} MB | {3:+0;-0;0} MB |' -f $row.Label, ($row.AddedPeakBytes / 1MB), ($big.AddedPeakBytes / 1MB), (($big.AddedPeakBytes - $row.AddedPeakBytes) / 1MB)))
     }
 }
 $lines.Add('')

@@ -1,11 +1,12 @@
 <#
 .SYNOPSIS
 One timed New-PgBackup, run by Invoke-Benchmark.ps1 in a fresh 'pwsh -NoProfile' process of its own, so that the
-peak memory it reports (VmHWM, the resident-set high-water mark from /proc/self/status) is this PowerShell process's
-own: pg_dump and the other child processes are not counted.
+memory it reports is this PowerShell process's own: pg_dump and the other child processes are not counted.
 .OUTPUTS
 Writes one JSON object to -ResultFile: the seconds the New-PgBackup call took, the backup's path and size, and the
-process's peak and current resident memory in bytes.
+process's memory in bytes: resident before the call (IdleRssBytes: an idle pwsh with the module imported), the peak
+during the call (PeakRssBytes: VmHWM, reset to the resident size just before the call by writing 5 to
+/proc/self/clear_refs), and what the call added (AddedPeakBytes = PeakRssBytes - IdleRssBytes).
 .NOTES
 Secrets never travel on this script's command line: -EncryptPassphrase's text comes from the environment variable
 named by -PassphraseVariable (a SecureString cannot pass through the JSON of -Parameters), and S3 credentials from
@@ -56,9 +57,14 @@ $cpu0 = $self.TotalProcessorTime
 $sys0 = $self.PrivilegedProcessorTime
 $gc0 = 0..2 | ForEach-Object { [GC]::CollectionCount($_) }
 $gcPause0 = [GC]::GetTotalPauseDuration()
+# The idle process's resident size, and the high-water mark reset to it: the peak below is the call's own.
+$idleRss = Get-ProcStatus 'VmRSS'
+$peakReset = $true
+try { [IO.File]::WriteAllText('/proc/self/clear_refs', '5') } catch { $peakReset = $false }
 $sw = [Diagnostics.Stopwatch]::StartNew()
 $backup = New-PgBackup -Path $Path @params
 $sw.Stop()
+$peakRss = Get-ProcStatus 'VmHWM'
 $self.Refresh()
 $childCpu = (Get-ChildCpuSeconds) - $children0
 $gc1 = 0..2 | ForEach-Object { [GC]::CollectionCount($_) }
@@ -74,7 +80,10 @@ $gc1 = 0..2 | ForEach-Object { [GC]::CollectionCount($_) }
     Path          = $backup.Path
     SizeBytes     = [long]$backup.SizeBytes
     RowCount      = [long]$backup.RowCount
-    PeakRssBytes  = Get-ProcStatus 'VmHWM'
+    IdleRssBytes  = $idleRss
+    PeakRssBytes  = $peakRss
+    # Null when the kernel could not reset the high-water mark (then PeakRssBytes includes the start and the import).
+    AddedPeakBytes = if ($peakReset) { $peakRss - $idleRss } else { $null }
     RssBytes      = Get-ProcStatus 'VmRSS'
     # Where the memory is: the managed heap (committed, and allocated in all), anonymous and file-backed pages.
     GcCommittedBytes = [GC]::GetGCMemoryInfo().TotalCommittedBytes

@@ -7,10 +7,15 @@ BeforeAll {
     $script:Out = New-TestFolder
 
     function Invoke-Example([string]$Script, [string[]]$Arguments) {
-        # Runs an example script as a scheduler would: a fresh pwsh -NoProfile -NonInteractive -File; returns output and exit code.
+        # Runs an example script as a scheduler would: a fresh pwsh -NoProfile -NonInteractive -File; returns output and
+        # exit code. The file run is a launcher that imports the build under test first (the example's own
+        # Import-Module then finds it loaded), calls the example and exits with its exit code.
+        $launcher = Join-Path $Out ('launch-' + [guid]::NewGuid().ToString('n') + '.ps1')
+        Set-Content -Path $launcher -Value "$(Get-TestModuleImport)`n`$global:LASTEXITCODE = 0`n& '$Script' @args`nexit `$LASTEXITCODE"
         $pwshDll = Join-Path $PSHOME 'pwsh.dll'
         [string[]]$pre = if (Test-Path $pwshDll) { @($pwshDll) } else { @() }
-        $output = & ([Environment]::ProcessPath) @pre -NoProfile -NonInteractive -File $Script @Arguments 2>&1
+        try { $output = & ([Environment]::ProcessPath) @pre -NoProfile -NonInteractive -File $launcher @Arguments 2>&1 }
+        finally { Remove-Item $launcher }
         # Without the terminal's colour sequences (formatted objects and errors carry them), which test reports cannot hold.
         [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = (($output | Out-String) -replace '\x1b\[[0-9;?]*[A-Za-z]', '') }
     }

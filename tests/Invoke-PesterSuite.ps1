@@ -10,7 +10,8 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $PesterPath -MinimumVersion 5.7.1
-$env:PGBACKUP_TFM = $Framework
+# The build the tests import (TestCommon.ps1: Import-Module <manifest> -ArgumentList <framework>), in their child processes too.
+$env:PGBACKUP_TEST_FRAMEWORK = $Framework
 $env:PGBACKUP_TEST_MODULE = $ModuleManifest
 $config = New-PesterConfiguration
 $paths = Get-ChildItem -Path $PSScriptRoot -Filter '*.Tests.ps1' -File

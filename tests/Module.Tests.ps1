@@ -1,5 +1,5 @@
 BeforeDiscovery {
-    Import-Module $env:PGBACKUP_TEST_MODULE -Force
+    Import-Module $env:PGBACKUP_TEST_MODULE -ArgumentList $env:PGBACKUP_TEST_FRAMEWORK -Force
     $script:CmdletNames = @((Get-Module PgBackup).ExportedCmdlets.Keys | Sort-Object)
 }
 
@@ -34,11 +34,10 @@ Describe 'The PgBackup module' {
     }
 
     Context 'the build under test' {
-        It 'is the build named by PGBACKUP_TFM, with its Npgsql' {
+        It 'is the build the module was imported with, with its Npgsql' {
             $assembly = (Get-Command New-PgBackup).ImplementingType.Assembly
             $tfm = $assembly.GetCustomAttributes([System.Runtime.Versioning.TargetFrameworkAttribute], $false)[0].FrameworkName
-            $npgsql = [System.AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Npgsql' -and $_.Location -like "*$([IO.Path]::DirectorySeparatorChar)$($env:PGBACKUP_TFM)$([IO.Path]::DirectorySeparatorChar)*" }
-            if ($env:PGBACKUP_TFM -eq 'netstandard2.0') {
+            if ($env:PGBACKUP_TEST_FRAMEWORK -eq 'netstandard2.0') {
                 $tfm | Should -Be '.NETStandard,Version=v2.0'
                 $assembly.Location | Should -BeLike '*netstandard2.0*'
             }
@@ -50,10 +49,45 @@ Describe 'The PgBackup module' {
             New-TestDatabase -Server $Main -Name modtest -Sql 'CREATE TABLE t (a int);'
             $folder = New-TestFolder
             try { New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database modtest) -Path $folder | Out-Null } finally { Remove-TestFolder $folder }
-            $npgsql = @([System.AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Npgsql' -and $_.Location -like "*$($env:PGBACKUP_TFM)*" })
+            $npgsql = @([System.AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Npgsql' -and $_.Location -like "*$($env:PGBACKUP_TEST_FRAMEWORK)*" })
             $npgsql.Count | Should -Be 1
-            $expectedMajor = if ($env:PGBACKUP_TFM -eq 'netstandard2.0') { 8 } else { 10 }
+            $expectedMajor = if ($env:PGBACKUP_TEST_FRAMEWORK -eq 'netstandard2.0') { 8 } else { 10 }
             $npgsql[0].GetName().Version.Major | Should -Be $expectedMajor
+        }
+    }
+
+    Context 'the build for the running PowerShell (Select-PgBackupBuild in PgBackup.psm1)' {
+        It 'PowerShell <Edition> <Version>, asked for ''<Requested>'', gets <Expected>' -ForEach @(
+            @{ Edition = 'Desktop'; Version = '5.1.22621.4391'; Requested = ''; Expected = 'netstandard2.0, default context' }
+            @{ Edition = 'Core'; Version = '7.0.3'; Requested = ''; Expected = 'an error' }
+            @{ Edition = 'Core'; Version = '7.1.7'; Requested = ''; Expected = 'an error' }
+            @{ Edition = 'Core'; Version = '7.2.24'; Requested = ''; Expected = 'netstandard2.0, own context' }
+            @{ Edition = 'Core'; Version = '7.3.12'; Requested = ''; Expected = 'netstandard2.0, own context' }
+            @{ Edition = 'Core'; Version = '7.4.0'; Requested = ''; Expected = 'net8.0, own context' }
+            @{ Edition = 'Core'; Version = '7.5.4'; Requested = ''; Expected = 'net8.0, own context' }
+            @{ Edition = 'Core'; Version = '7.6.9'; Requested = ''; Expected = 'net8.0, own context' }
+            @{ Edition = 'Core'; Version = '7.6.9'; Requested = 'netstandard2.0'; Expected = 'netstandard2.0, own context' }
+            @{ Edition = 'Core'; Version = '7.3.12'; Requested = 'net8.0'; Expected = 'an error' }
+            @{ Edition = 'Desktop'; Version = '5.1.22621.4391'; Requested = 'net8.0'; Expected = 'an error' }
+            @{ Edition = 'Core'; Version = '7.6.9'; Requested = 'net9.0'; Expected = 'an error' }
+        ) {
+            $call = { param($Edition, $Version, $Requested) Select-PgBackupBuild -Edition $Edition -Version $Version -Requested $Requested }
+            $arguments = @{ Edition = $Edition; Version = $Version; Requested = $Requested }
+            if ($Expected -eq 'an error') {
+                $err = { InModuleScope PgBackup $call -Parameters $arguments } | Should -Throw -PassThru
+                $err.Exception.Message | Should -Match '5\.1|net8\.0 and netstandard2\.0'
+                if ($Edition -eq 'Core' -and [version]$Version -lt [version]'7.2') { $err.Exception.Message | Should -Match "PowerShell 7\.2 or later.*this is PowerShell $([regex]::Escape($Version))" }
+            }
+            else {
+                $build = InModuleScope PgBackup $call -Parameters $arguments
+                "$($build.Framework), $(if ($build.LoadContext) { 'own context' } else { 'default context' })" | Should -Be $Expected
+            }
+        }
+
+        It 'refuses a build that does not exist at import, naming the builds' {
+            { Import-Module $env:PGBACKUP_TEST_MODULE -ArgumentList 'net9.0' -Force } | Should -Throw '*net8.0 and netstandard2.0*'
+            Import-Module $env:PGBACKUP_TEST_MODULE -ArgumentList $env:PGBACKUP_TEST_FRAMEWORK -Force
+            (Get-Command New-PgBackup).ImplementingType.Assembly.Location | Should -BeLike "*$($env:PGBACKUP_TEST_FRAMEWORK)*"
         }
     }
 
@@ -67,7 +101,7 @@ Describe 'The PgBackup module' {
 `$ErrorActionPreference = 'Stop'
 Add-Type -Path '$probe'
 `$other = [OtherNpgsql.Probe]::Load()
-Import-Module '$($env:PGBACKUP_TEST_MODULE)'
+$(Get-TestModuleImport)
 `$b = New-PgBackup -ConnectionString '$(Get-TestPostgresUri -Server $Main -Database isolation)' -Path '$folder'
 `$loaded = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'Npgsql' } | ForEach-Object {
     [pscustomobject]@{ Version = `$_.GetName().Version.ToString(); Context = [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext(`$_).Name }
@@ -75,7 +109,6 @@ Import-Module '$($env:PGBACKUP_TEST_MODULE)'
 [pscustomobject]@{ Other = `$other; Status = "`$(`$b.Status)"; Rows = `$b.RowCount; Npgsql = @(`$loaded) } | ConvertTo-Json -Depth 4 -Compress
 "@
             try {
-                $env:PGBACKUP_TFM_SAVED = $env:PGBACKUP_TFM
                 $out = Invoke-ChildPwsh $script
                 $json = ($out -split "`n" | Where-Object { $_ -like '{*' } | Select-Object -Last 1)
                 $json | Should -Not -BeNullOrEmpty -Because $out
@@ -93,10 +126,10 @@ Import-Module '$($env:PGBACKUP_TEST_MODULE)'
         It 'keeps every cmdlet after Import-Module -Force' {
             $script = @"
 `$ErrorActionPreference = 'Stop'
-Import-Module '$($env:PGBACKUP_TEST_MODULE)'
+$(Get-TestModuleImport)
 `$before = @((Get-Module PgBackup).ExportedCmdlets.Keys | Sort-Object)
-Import-Module '$($env:PGBACKUP_TEST_MODULE)' -Force
-Import-Module '$($env:PGBACKUP_TEST_MODULE)' -Force
+$(Get-TestModuleImport) -Force
+$(Get-TestModuleImport) -Force
 `$after = @((Get-Module PgBackup).ExportedCmdlets.Keys | Sort-Object)
 `$callable = @(`$after | Where-Object { Get-Command `$_ -ErrorAction SilentlyContinue })
 "`$(`$before -join ',')|`$(`$after -join ',')|`$(`$callable -join ',')"

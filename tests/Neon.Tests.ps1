@@ -8,15 +8,16 @@ BeforeAll {
     $script:Key = 'napi_' + [guid]::NewGuid().ToString('n') + [guid]::NewGuid().ToString('n').Substring(0, 8)
     $script:Fake = Start-FakeNeon -RepoRoot $RepoRoot -ApiKey $Key -AdminUri $Main.ConnectionString -BranchPageSize 3 -OperationMs 150 -LockLagMs 60
     $script:SavedEnv = @{}
-    foreach ($name in 'NEON_API_KEY', 'NEON_API_URL', 'NEON_PROJECT_ID', 'DATABASE_URL', 'PGBACKUP_NEON_POLL_MS', 'PGBACKUP_NEON_RETRY_BASE_MS', 'PGBACKUP_NEON_MAX_RETRIES', 'PGBACKUP_NEON_PAGE_SIZE') {
+    foreach ($name in 'NEON_API_KEY', 'NEON_API_URL', 'NEON_PROJECT_ID', 'DATABASE_URL') {
         $SavedEnv[$name] = [Environment]::GetEnvironmentVariable($name)
     }
     $env:NEON_API_URL = $Fake.ApiUrl
     $env:NEON_API_KEY = $Key
-    $env:PGBACKUP_NEON_POLL_MS = '40'
-    $env:PGBACKUP_NEON_RETRY_BASE_MS = '40'
-    $env:PGBACKUP_NEON_MAX_RETRIES = '6'
-    Remove-Item Env:NEON_PROJECT_ID, Env:DATABASE_URL, Env:PGBACKUP_NEON_PAGE_SIZE -ErrorAction SilentlyContinue
+    Remove-Item Env:NEON_PROJECT_ID, Env:DATABASE_URL -ErrorAction SilentlyContinue
+    # The fake's operations take 150 ms: polls and first retries every 40 ms instead of Neon's second, through the
+    # cmdlets' internal test hook (NeonCmdlet.TestWaits; no parameter or environment variable of the product).
+    $script:TestWaits = (Get-Command Get-NeonBackupBranch).ImplementingType.BaseType.GetProperty('TestWaits', [System.Reflection.BindingFlags]'NonPublic, Static')
+    $TestWaits.SetValue($null, [timespan]::FromMilliseconds(40))
     $script:Folder = New-TestFolder
     Push-Location $Folder
 
@@ -51,6 +52,7 @@ AfterAll {
     Remove-TestFolder $Folder
     Stop-FakeNeon $Fake
     foreach ($kv in $SavedEnv.GetEnumerator()) { [Environment]::SetEnvironmentVariable($kv.Key, $kv.Value) }
+    $TestWaits.SetValue($null, $null)
 }
 
 Describe 'The Neon cmdlets' {
@@ -63,7 +65,7 @@ Describe 'The Neon cmdlets' {
         $common = [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters
         $cmd = Get-Command $Name
         $actual = $cmd.Parameters.Keys | Where-Object { $_ -notin $common }
-        $all = @($Expected) + 'ApiKey', 'ProjectId', 'ApiUrl', 'ConnectionString'
+        $all = @($Expected) + 'ApiKey', 'ProjectId', 'ApiUrl', 'ConnectionString', 'MaxRetries'
         $actual | Sort-Object | Should -Be ($all | Sort-Object)
         $cmd.Parameters['ApiKey'].ParameterType | Should -Be ([securestring])
     }
@@ -452,13 +454,12 @@ Describe 'Robustness against Neon''s faults' {
         (@(Get-Requests | Where-Object { $_.path -like '*/branches?*' }).status -join ',') | Should -Match '^503,503,503,200'
     }
 
-    It 'gives up with NeonRetriesExhausted after a bounded number of retries' {
+    It 'gives up with NeonRetriesExhausted after -MaxRetries retries (8 by default)' {
         Clear-Requests
         Add-Fault @{ status = 503; count = 50; method = 'GET'; path = '/branches' }
-        $env:PGBACKUP_NEON_MAX_RETRIES = '3'
-        try { { Get-NeonBackupBranch -ProjectId $F.project_id -ErrorAction Stop } | Should -Throw -ErrorId 'NeonRetriesExhausted,PgBackup.Commands.GetNeonBackupBranchCommand' }
-        finally { $env:PGBACKUP_NEON_MAX_RETRIES = '6' }
+        { Get-NeonBackupBranch -ProjectId $F.project_id -MaxRetries 3 -ErrorAction Stop } | Should -Throw -ErrorId 'NeonRetriesExhausted,PgBackup.Commands.GetNeonBackupBranchCommand'
         @(Get-Requests | Where-Object { $_.path -like '*/branches?*' }).Count | Should -Be 4
+        (Get-Command Get-NeonBackupBranch).ImplementingType::new().MaxRetries | Should -Be 8
     }
 
     It 'fails with NeonUnauthorized for a wrong key (401), without showing it' {

@@ -71,7 +71,7 @@ Describe 'Restore-PgBackup' {
             Set-Damage $f.Name
             $before = Get-DatabaseFingerprint -Server $Main -Database $f.Name
             # What-if text goes to the host: run it in a child PowerShell and read its output.
-            $out = Invoke-ChildPwsh "Import-Module '$($env:PGBACKUP_TEST_MODULE)'; Restore-PgBackup -Path '$($b.Path)' -ConnectionString '$($f.Uri)' -WhatIf"
+            $out = Invoke-ChildPwsh "$(Get-TestModuleImport); Restore-PgBackup -Path '$($b.Path)' -ConnectionString '$($f.Uri)' -WhatIf"
             $out | Should -Match "Replace database '$($f.Name)'"
             $out | Should -Match '4 tables now'
             $out | Should -Match '3 tables, 4,440 rows'

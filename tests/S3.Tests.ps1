@@ -46,21 +46,6 @@ Describe 'New-PgBackup to S3' {
         New-TestDatabase -Server $Main -Name $BigDb -Sql "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS t FROM generate_series(1, 170000) g;"
     }
 
-    It 'makes a backup''s requests itself, and says with -Verbose when the AWS SDK makes them instead, and why' {
-        $uri = Get-TestPostgresUri -Server $Main -Database $BigDb
-        $direct = New-PgBackup -ConnectionString $uri -Path "s3://$Bucket/verbose" -Compression None @S3Params -Verbose 4>&1
-        ($direct | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n" | Should -Not -Match 'AWS SDK'
-        $env:PGBACKUP_S3_SDK = '1'
-        try { $viaSdk = New-PgBackup -ConnectionString $uri -Path "s3://$Bucket/verbose" -Compression None @S3Params -Verbose 4>&1 }
-        finally { Remove-Item Env:PGBACKUP_S3_SDK }
-        ($viaSdk | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n" |
-            Should -Match 'The parts of s3://.*/verbose/backup_.* go through the AWS SDK: PGBACKUP_S3_SDK=1\.'
-        $made = @($direct, $viaSdk | ForEach-Object { $_ } | Where-Object { $_.PSObject.TypeNames -contains 'PgBackup.BackupInfo' })
-        $made.Status | Should -Be 'Complete', 'Complete'
-        # Both open alike: the manifest's checksum checked on the way.
-        ($made | Test-PgBackup).Passed | Should -Be $true, $true
-    }
-
     It 'streams a backup larger than several parts as a multipart upload, with no local copy, manifest last' {
         # The backup runs in this process with its own empty temporary folder, watched for large files.
         $temp = New-TestFolder

@@ -1,9 +1,15 @@
-# Dot-sourced by every *.Tests.ps1 in BeforeAll: imports the built module (the build chosen by $env:PGBACKUP_TFM)
-# and the test harness, and describes the servers that build.ps1 started.
+# Dot-sourced by every *.Tests.ps1 in BeforeAll: imports the built module (the build named by
+# $env:PGBACKUP_TEST_FRAMEWORK, which Invoke-PesterSuite.ps1 sets, passed as the module's argument) and the test
+# harness, and describes the servers that build.ps1 started.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 if (-not $env:PGBACKUP_TEST_MODULE) { throw 'Run the tests with: dotnet pwsh ./build.ps1 -Task Test' }
-Import-Module $env:PGBACKUP_TEST_MODULE -Force
+Import-Module $env:PGBACKUP_TEST_MODULE -ArgumentList $env:PGBACKUP_TEST_FRAMEWORK -Force
+
+function Get-TestModuleImport {
+    # The line that imports the build under test, for scripts that run in another process or runspace.
+    "Import-Module '$($env:PGBACKUP_TEST_MODULE)' -ArgumentList '$($env:PGBACKUP_TEST_FRAMEWORK)'"
+}
 Import-Module (Join-Path $PSScriptRoot 'harness/TestServers.psm1') -Force
 Import-Module (Join-Path $PSScriptRoot 'harness/TestS3.psm1') -Force
 $script:Servers = $env:PGBACKUP_TEST_SERVERS | ConvertFrom-Json
@@ -157,7 +163,8 @@ function Start-IdleSession {
 }
 
 function Invoke-ChildPwsh([string]$Script) {
-    # Runs a script in a fresh PowerShell process of the same version (same PGBACKUP_TFM); returns its output as one string.
+    # Runs a script in a fresh PowerShell process of the same version (which imports the module with
+    # Get-TestModuleImport); returns its output as one string.
     $file = Join-Path ([System.IO.Path]::GetTempPath()) ("pgbackup-child-" + [guid]::NewGuid().ToString('n') + '.ps1')
     Set-Content -Path $file -Value $Script
     try {
@@ -230,9 +237,8 @@ function Start-AsyncPipeline {
     # Runs a script in a new runspace of this process (with the module imported); returns the PowerShell instance.
     param([Parameter(Mandatory)][scriptblock]$Script, [object[]]$Arguments = @())
     $iss = [System.Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
-    $iss.ImportPSModule([string[]]@($env:PGBACKUP_TEST_MODULE))
     $ps = [powershell]::Create($iss)
-    $null = $ps.AddScript($Script)
+    $null = $ps.AddScript((Get-TestModuleImport)).AddStatement().AddScript($Script)
     foreach ($a in $Arguments) { $null = $ps.AddArgument($a) }
     $handle = $ps.BeginInvoke()
     [pscustomobject]@{ PowerShell = $ps; Handle = $handle }

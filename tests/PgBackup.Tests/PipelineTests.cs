@@ -42,6 +42,49 @@ namespace PgBackup.Tests
             Assert.Equal(data, restored.ToArray());
         }
 
+        [Theory]
+        [InlineData(CompressionMethod.Gzip, "damaged")]
+        [InlineData(CompressionMethod.Gzip, "truncated")]
+        [InlineData(CompressionMethod.Zstd, "damaged")]
+        [InlineData(CompressionMethod.Zstd, "truncated")]
+        public void DamagedOrTruncatedDataIsToldApartFromOtherFailures(CompressionMethod method, string how)
+        {
+            var compressed = new MemoryStream();
+            using (var c = Compression.CreateCompressor(method, Compression.DefaultLevel(method), compressed))
+            {
+                var data = SampleData(2_000_000);
+                c.Write(data, 0, data.Length);
+            }
+            var bytes = compressed.ToArray();
+            if (how == "truncated") Array.Resize(ref bytes, bytes.Length / 2);
+            // The headers: damage inside a zstd block can pass unnoticed (the frames carry no checksum; the manifest's
+            // SHA-256 catches it).
+            else for (int i = 0; i < 64; i++) bytes[i] ^= 0x5a;
+            var e = Assert.ThrowsAny<Exception>(() => Compression.CreateDecompressor(method, new MemoryStream(bytes)).CopyTo(Stream.Null));
+            Assert.True(Compression.IsDamagedData(e), $"{e.GetType().FullName}: {e.Message}");
+            Assert.False(Compression.IsDamagedData(new IOException("No space left on device")));
+            Assert.False(Compression.IsDamagedData(new OperationCanceledException()));
+        }
+
+        [Theory]
+        [InlineData(1, 1)]
+        [InlineData(3, 1)]
+        [InlineData(4, 6)]
+        [InlineData(6, 6)]
+        [InlineData(8, 6)]
+        [InlineData(9, 9)]
+        public void GzipLevelsAreTheRuntimesFastestOptimalAndSmallest(int asked, int written)
+        {
+            // The xUnit project runs the net8.0 build, where CompressionLevel.SmallestSize exists.
+            Assert.Equal(written, Compression.GzipLevelUsed(asked));
+            // Written as zlib writes that level: the same bytes as a reference GZipStream at it (the header's XFL byte
+            // says 4 for the fastest level, 2 for the smallest, 0 otherwise).
+            var data = SampleData(200_000);
+            var mine = new MemoryStream();
+            using (var z = Compression.CreateSingleGzip(mine, asked)) z.Write(data, 0, data.Length);
+            Assert.Equal(written == 1 ? 4 : written == 9 ? 2 : 0, mine.ToArray()[8]);
+        }
+
         [Fact]
         public void ZstdOutputIsReadByTheZstdTool()
         {

@@ -58,18 +58,17 @@ namespace PgBackup
             log.Progress(new ProgressInfo(activity, $"Connecting to {connection.Server}"));
 
             // The store's first requests (for a bucket: loading the AWS SDK, connecting, two listings) run while this
-            // thread connects to PostgreSQL and finds pg_dump; their result is needed only to name the backup.
+            // thread connects to PostgreSQL and finds pg_dump; their result is needed only to name the backup. When
+            // this run fails first (a failed connection), they are stopped, and waited for, before it returns.
             var store = request.Store;
-            var existingNames = Task.Run(() =>
+            using var existingNames = BackgroundWork<List<string>>.Start(ct =>
             {
                 // One listing serves both: names the sweep removes stay in the list, which only keeps a new name
                 // from being one of them.
-                var listing = store.List(null, cancellationToken);
-                BackupCatalog.SweepStalePartials(store, request.StalePartialAge, log, cancellationToken, listing);
+                var listing = store.List(null, ct);
+                BackupCatalog.SweepStalePartials(store, request.StalePartialAge, log, ct, listing);
                 return listing.Select(e => e.Name).ToList();
             }, cancellationToken);
-            // Observed also when this run fails before it needs the names (its own error is the one reported).
-            existingNames.ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
 
             using var server = PgServer.Connect(connection, redactor, cancellationToken);
             log.Verbose($"Connected to {connection.Server}, database '{server.Database}', PostgreSQL {server.VersionText}.");
@@ -87,11 +86,11 @@ namespace PgBackup
             var pgDump = locator.Find("pg_dump", neededMajor, why);
             log.Verbose($"Using {pgDump}.");
             var level = request.CompressionLevel ?? Compression.DefaultLevel(request.Compression);
-            if (request.Format == BackupFormat.Plain && request.Compression == CompressionMethod.Gzip && request.CompressionLevel.HasValue && !Compression.ExactGzipLevels)
-                log.Verbose($"This .NET runtime offers only gzip levels 'fastest' and 'optimal'; level {level} maps to {(level <= 3 ? "fastest" : "optimal")}.");
+            if (request.Format == BackupFormat.Plain && request.Compression == CompressionMethod.Gzip && Compression.GzipLevelUsed(level) != level)
+                log.Verbose($"Gzip level {level} is written as level {Compression.GzipLevelUsed(level)}: this build's gzip writes levels {Compression.GzipLevels}.");
 
             var start = DateTime.UtcNow;
-            var existing = existingNames.GetAwaiter().GetResult();
+            var existing = existingNames.Result();
             var name = BackupNaming.NewName(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled, existing);
             log.Verbose($"Writing {store.GetPath(name)}.");
 

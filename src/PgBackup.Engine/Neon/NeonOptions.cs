@@ -1,12 +1,11 @@
 using System;
-using System.Globalization;
 
 namespace PgBackup
 {
     /// <summary>
     /// How to reach the Neon API: its base URL, the API key (kept internal: never shown, never serialized) and the
-    /// timing of polls and retries. The timings come from Neon's own SDK (poll every second, give up after 300 s) and
-    /// can be shortened through environment variables, which the tests use against the local fake.
+    /// timing of polls and retries. The timings come from Neon's own SDK (poll every second, give up after 300 s); the
+    /// tests, against a local fake, set shorter ones here.
     /// </summary>
     public sealed class NeonOptions
     {
@@ -14,12 +13,7 @@ namespace PgBackup
         public const string ApiKeyVariable = "NEON_API_KEY";
         public const string ApiUrlVariable = "NEON_API_URL";
         public const string ProjectIdVariable = "NEON_PROJECT_ID";
-        /// <summary>Environment variables that shorten the waits (tests): milliseconds between operation polls.</summary>
-        public const string PollIntervalVariable = "PGBACKUP_NEON_POLL_MS";
-        /// <summary>The first retry delay in milliseconds; each further retry doubles it, up to <see cref="MaxRetryDelay"/>.</summary>
-        public const string RetryBaseVariable = "PGBACKUP_NEON_RETRY_BASE_MS";
-        public const string MaxRetriesVariable = "PGBACKUP_NEON_MAX_RETRIES";
-        public const string PageSizeVariable = "PGBACKUP_NEON_PAGE_SIZE";
+        public const int DefaultMaxRetries = 8;
 
         public NeonOptions(string apiUrl, string apiKey)
         {
@@ -43,23 +37,26 @@ namespace PgBackup
 
         public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
         public TimeSpan OperationTimeout { get; init; } = TimeSpan.FromSeconds(300);
+        /// <summary>The first retry delay; each further retry doubles it, up to <see cref="MaxRetryDelay"/>.</summary>
         public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromSeconds(1);
         public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
         /// <summary>How often one request is retried after 423, 429, 503 or a network failure before giving up.</summary>
-        public int MaxRetries { get; init; } = 8;
+        public int MaxRetries { get; init; } = DefaultMaxRetries;
         public int PageSize { get; init; } = 100;
         public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(100);
 
         internal Redactor Redactor => new Redactor(new[] { ApiKey });
 
-        public NeonOptions With(TimeSpan? operationTimeout = null) => new NeonOptions(ApiUrl.ToString(), ApiKey)
+        /// <summary>These options with the given settings changed.</summary>
+        public NeonOptions With(TimeSpan? operationTimeout = null, int? maxRetries = null, TimeSpan? pollInterval = null, TimeSpan? retryBaseDelay = null) =>
+            new NeonOptions(ApiUrl.ToString(), ApiKey)
         {
             ApiKeySource = ApiKeySource,
-            PollInterval = PollInterval,
+            PollInterval = pollInterval ?? PollInterval,
             OperationTimeout = operationTimeout ?? OperationTimeout,
-            RetryBaseDelay = RetryBaseDelay,
+            RetryBaseDelay = retryBaseDelay ?? RetryBaseDelay,
             MaxRetryDelay = MaxRetryDelay,
-            MaxRetries = MaxRetries,
+            MaxRetries = maxRetries ?? MaxRetries,
             PageSize = PageSize,
             RequestTimeout = RequestTimeout,
         };
@@ -67,9 +64,9 @@ namespace PgBackup
         /// <summary>
         /// The options a cmdlet uses: the key from <paramref name="apiKey"/>, else <c>$env:NEON_API_KEY</c>, else
         /// <c>NEON_API_KEY</c> in <c>.env</c>; the URL from <paramref name="apiUrl"/>, else <c>$env:NEON_API_URL</c>, else
-        /// <c>.env</c>, else Neon's; the timings from the PGBACKUP_NEON_* variables when set.
+        /// <c>.env</c>, else Neon's.
         /// </summary>
-        public static NeonOptions Resolve(string? apiKey, string? apiUrl, string currentFolder, TimeSpan? operationTimeout,
+        public static NeonOptions Resolve(string? apiKey, string? apiUrl, string currentFolder, TimeSpan? operationTimeout, int? maxRetries,
             IOperationLog log, Func<string, string?>? environment = null)
         {
             environment ??= Environment.GetEnvironmentVariable;
@@ -83,20 +80,12 @@ namespace PgBackup
             var options = new NeonOptions(url?.Value ?? DefaultApiUrl, key.Value)
             {
                 ApiKeySource = key.Source,
-                PollInterval = Milliseconds(environment(PollIntervalVariable)) ?? TimeSpan.FromSeconds(1),
-                RetryBaseDelay = Milliseconds(environment(RetryBaseVariable)) ?? TimeSpan.FromSeconds(1),
-                MaxRetries = Integer(environment(MaxRetriesVariable)) ?? 8,
-                PageSize = Integer(environment(PageSizeVariable)) is int p && p > 0 ? Math.Min(p, 400) : 100,
+                MaxRetries = maxRetries ?? DefaultMaxRetries,
                 OperationTimeout = operationTimeout ?? TimeSpan.FromSeconds(300),
             };
             log.Verbose($"Neon API {options.ApiUrl} (from {url?.Source ?? "the default"}), API key from {key.Source}.");
             return options;
         }
-
-        private static int? Integer(string? text) =>
-            int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0 ? n : (int?)null;
-
-        private static TimeSpan? Milliseconds(string? text) => Integer(text) is int ms && ms > 0 ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
 
         public override string ToString() => ApiUrl.ToString();
     }

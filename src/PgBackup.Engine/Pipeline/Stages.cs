@@ -1,7 +1,6 @@
 using System;
 using System.IO;
 using System.IO.Compression;
-using System.Reflection;
 using System.Security.Cryptography;
 
 namespace PgBackup
@@ -100,11 +99,12 @@ namespace PgBackup
         public const int DefaultZstdLevel = 1;
 
         /// <summary>
-        /// True for what a damaged or truncated compressed stream throws while it is read (the runtime's gzip reader,
-        /// PgBackup's member reader, ZstdSharp), as opposed to a failure of the storage or the caller.
+        /// True for what a damaged or truncated compressed stream throws while it is read (the runtime's gzip reader
+        /// and PgBackup's member reader: InvalidDataException, EndOfStreamException; ZstdSharp: ZstdException), as
+        /// opposed to a failure of the storage or the caller.
         /// </summary>
         public static bool IsDamagedData(Exception e) =>
-            e is InvalidDataException || e is EndOfStreamException || e.GetType().Name.Contains("Zstd");
+            e is InvalidDataException || e is EndOfStreamException || e is ZstdSharp.ZstdException;
 
         public static int DefaultLevel(CompressionMethod method) => method switch
         {
@@ -151,26 +151,35 @@ namespace PgBackup
             return z;
         }
 
-        // .NET 9 and later take an exact zlib level (ZLibCompressionOptions); older runtimes only the enum.
-        private static readonly Type? ZLibOptionsType = typeof(GZipStream).Assembly.GetType("System.IO.Compression.ZLibCompressionOptions");
-        private static readonly ConstructorInfo? GzipWithOptions = ZLibOptionsType is null ? null
-            : typeof(GZipStream).GetConstructor(new[] { typeof(Stream), ZLibOptionsType, typeof(bool) });
+        /// <summary>
+        /// The runtime's gzip level for the zlib level asked for: the runtime takes a CompressionLevel, not a number
+        /// (ZLibCompressionOptions needs .NET 9, newer than either build's target). Fastest is zlib's level 1,
+        /// Optimal its default 6, SmallestSize (.NET 6 and later: the net8.0 build) its 9.
+        /// </summary>
+        private static CompressionLevel GzipCompressionLevel(int level) =>
+            level <= 3 ? CompressionLevel.Fastest
+#if NET
+            : level == 9 ? CompressionLevel.SmallestSize
+#endif
+            : CompressionLevel.Optimal;
 
-        /// <summary>Whether this runtime honours every gzip level (1-9) exactly.</summary>
-        public static bool ExactGzipLevels => GzipWithOptions is not null;
-
-        /// <summary>One gzip stream (one member) at the level, as exact as this runtime allows; leaves inner open.</summary>
-        internal static Stream CreateSingleGzip(Stream inner, int level)
+        /// <summary>The zlib level a gzip member is written at when <paramref name="level"/> is asked for.</summary>
+        public static int GzipLevelUsed(int level) => GzipCompressionLevel(level) switch
         {
-            if (GzipWithOptions is not null && ZLibOptionsType is not null)
-            {
-                var options = Activator.CreateInstance(ZLibOptionsType)!;
-                ZLibOptionsType.GetProperty("CompressionLevel")!.SetValue(options, level);
-                return (Stream)GzipWithOptions.Invoke(new object[] { inner, options, true });
-            }
-            var mapped = level <= 3 ? CompressionLevel.Fastest : CompressionLevel.Optimal;
-            return new GZipStream(inner, mapped, leaveOpen: true);
-        }
+            CompressionLevel.Fastest => 1,
+            CompressionLevel.Optimal => 6,
+            _ => 9,
+        };
+
+        /// <summary>The zlib levels this build's gzip writes, for messages.</summary>
+#if NET
+        public const string GzipLevels = "1, 6 and 9";
+#else
+        public const string GzipLevels = "1 and 6";
+#endif
+
+        /// <summary>One gzip stream (one member) at the level <see cref="GzipLevelUsed"/> gives; leaves inner open.</summary>
+        internal static Stream CreateSingleGzip(Stream inner, int level) => new GZipStream(inner, GzipCompressionLevel(level), leaveOpen: true);
     }
 
     /// <summary>Passes writes through but leaves the inner stream open when disposed.</summary>

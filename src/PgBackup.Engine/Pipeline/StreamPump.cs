@@ -10,8 +10,7 @@ namespace PgBackup
     /// <summary>
     /// Moves bytes from a source to a chain of stages with the reading and the writing on separate threads, joined by
     /// a small bounded queue: pg_dump never waits for a compressor that is briefly busy, and memory stays bounded
-    /// (queue depth times buffer size). While it runs, the C heap's free memory goes back to the system (see
-    /// <see cref="NativeHeapTrimmer"/>).
+    /// (queue depth times buffer size).
     /// </summary>
     public static class StreamPump
     {
@@ -21,7 +20,6 @@ namespace PgBackup
         /// <summary>Copies everything; returns the number of bytes read from <paramref name="source"/>.</summary>
         public static long Copy(Stream source, Stream destination, Action<long>? onProgress, CancellationToken cancellationToken)
         {
-            using var trimming = NativeHeapTrimmer.Start();
             using var queue = new BlockingCollection<(byte[] Buffer, int Count)>(QueueDepth);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             long total = 0;

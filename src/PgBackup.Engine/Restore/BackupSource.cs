@@ -35,7 +35,7 @@ namespace PgBackup
         /// <summary>Opens the backup at <paramref name="path"/>; refuses incomplete backups and paths that are not backups.</summary>
         public static BackupSource Open(string path, StoreOptions options, IOperationLog log, CancellationToken ct)
         {
-            var (store, name) = StoreFactory.OpenBackup(path, options, log);
+            var (store, name) = StoreFactory.OpenBackup(path, options);
             try
             {
                 var info = BackupCatalog.Get(store, name, log, ct);

@@ -36,7 +36,7 @@ namespace PgBackup
         {
             using var source = BackupSource.Open(request.SourcePath, request.SourceOptions, log, ct);
             source.Decryption = request.Decryption;
-            using var destination = StoreFactory.OpenLocation(request.Destination, request.DestinationOptions, create: true, log);
+            using var destination = StoreFactory.OpenLocation(request.Destination, request.DestinationOptions, create: true);
             var name = source.Name;
             var target = destination.GetPath(name);
             if (string.Equals(target, source.Path, StringComparison.Ordinal))

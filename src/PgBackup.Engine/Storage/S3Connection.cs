@@ -66,62 +66,21 @@ namespace PgBackup
                     : profileRegion ?? FallbackRegionFactory.GetRegionEndpoint() ?? RegionEndpoint.USEast1;
             }
             Endpoint = endpoint ?? "AWS S3 (" + (config.RegionEndpoint?.SystemName ?? "?") + ")";
-            _config = config;
-            _credentials = credentials;
-            // Made on first use: a backup's usual requests may all be direct (S3Direct), and the client is costly to start.
+            // Made on first use: a backup's first request runs beside its connection to PostgreSQL (BackupEngine), and
+            // so does the client's costly start.
             _client = new Lazy<IAmazonS3>(() => credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(credentials, config));
-            _direct = S3Direct.TryCreate(this, config.AuthenticationRegion ?? "us-east-1", out _noDirect);
         }
 
-        private readonly AmazonS3Config _config;
         private readonly Lazy<IAmazonS3> _client;
-        private AWSCredentials? _credentials;
-        private HttpClient? _httpClient;
-        private S3Direct? _direct;
-        private string? _noDirect;
-
-        /// <summary>Where the connection says that the SDK takes over from direct requests (verbose lines).</summary>
-        public IOperationLog Log { get; set; } = NullLog.Instance;
-
-        /// <summary>Direct requests (see <see cref="S3Direct"/>), or null when the SDK makes them all.</summary>
-        public S3Direct? Direct => Volatile.Read(ref _direct);
-
-        /// <summary>Why this connection never made direct requests, or null (they may have stopped since: <see cref="TakeOver"/>).</summary>
-        public string? NoDirectReason => _noDirect;
-
-        /// <summary>
-        /// The credentials the client signs with: the ones given, or the AWS default chain's (resolved on first use, as
-        /// the client does; they refresh themselves). For <see cref="S3Direct"/>.
-        /// </summary>
-        public AWSCredentials SigningCredentials() =>
-            _credentials ??= Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials(_config);
-
-        /// <summary>The HTTP client of <see cref="S3Direct"/> (one connection pool per connection, like the SDK's).</summary>
-        public HttpClient HttpClient
-        {
-            get
-            {
-                if (_httpClient is not null) return _httpClient;
-                var handler = new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false };
-                try { handler.MaxConnectionsPerServer = Math.Max(2, Options.UploadConcurrency); } catch (PlatformNotSupportedException) { }
-                var client = new HttpClient(handler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
-                if (Interlocked.CompareExchange(ref _httpClient, client, null) is not null) client.Dispose();
-                return _httpClient;
-            }
-        }
 
         public StoreOptions Options { get; }
         public IAmazonS3 Client => _client.Value;
         /// <summary>Where requests go, for messages.</summary>
         public string Endpoint { get; }
 
-        /// <summary><paramref name="text"/> without the secret key or session token.</summary>
-        public string Redact(string text) => _redactor.Redact(text);
-
         public void Dispose()
         {
             if (_client.IsValueCreated) _client.Value.Dispose();
-            _httpClient?.Dispose();
         }
 
         /// <summary>Runs one request and maps its failure. <paramref name="write"/>: the request stores something.</summary>
@@ -139,37 +98,6 @@ namespace PgBackup
 
         public void Call(Func<CancellationToken, Task> request, string what, string target, bool write, CancellationToken ct) =>
             Call<object?>(async c => { await request(c).ConfigureAwait(false); return null; }, what, target, write, ct);
-
-        /// <summary>
-        /// Runs one request directly (<see cref="S3Direct"/>) where that is possible, else, or when that fails for any
-        /// reason, through the SDK (<paramref name="sdk"/>), whose failure is mapped as in <see cref="Call{T}"/>.
-        /// </summary>
-        public T Call<T>(Func<S3Direct, CancellationToken, Task<T>> direct, Func<CancellationToken, Task<T>> sdk, string what, string target, bool write, CancellationToken ct)
-        {
-            var d = Direct;
-            if (d is not null)
-            {
-                try
-                {
-                    return direct(d, ct).GetAwaiter().GetResult();
-                }
-                catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
-                {
-                    TakeOver($"Could not {what} {target} directly ({Innermost(e)}); the AWS SDK makes this request and the rest.");
-                }
-            }
-            return Call(sdk, what, target, write, ct);
-        }
-
-        public void Call(Func<S3Direct, CancellationToken, Task> direct, Func<CancellationToken, Task> sdk, string what, string target, bool write, CancellationToken ct) =>
-            Call<object?>(async (d, c) => { await direct(d, c).ConfigureAwait(false); return null; },
-                async c => { await sdk(c).ConfigureAwait(false); return null; }, what, target, write, ct);
-
-        /// <summary>After a direct request failed: the SDK makes it again and all that follow; said once (with -Verbose).</summary>
-        public void TakeOver(string message)
-        {
-            if (Interlocked.Exchange(ref _direct, null) is not null) Log.Verbose(Redact(message));
-        }
 
         /// <summary>An SDK or network failure as a PgBackup error with a stable id (never with a secret in it).</summary>
         public PgBackupException Map(Exception e, string what, string target, bool write)

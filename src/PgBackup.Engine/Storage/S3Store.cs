@@ -24,19 +24,15 @@ namespace PgBackup
     {
         private readonly S3Connection _s3;
 
-        public S3Store(string location, StoreOptions options, IOperationLog? log = null)
-            : this(S3Location.Parse(location), options, log) { }
+        public S3Store(string location, StoreOptions options)
+            : this(S3Location.Parse(location), options) { }
 
-        /// <param name="log">Where the store says when the AWS SDK makes its requests rather than PgBackup (see <see cref="S3Direct"/>); none by default.</param>
-        public S3Store(S3Location location, StoreOptions options, IOperationLog? log = null)
+        public S3Store(S3Location location, StoreOptions options)
         {
             Where = location;
             Options = options;
-            Log = log ?? NullLog.Instance;
-            _s3 = new S3Connection(options) { Log = Log };
+            _s3 = new S3Connection(options);
         }
-
-        internal IOperationLog Log { get; }
 
         public S3Location Where { get; }
         public StoreOptions Options { get; }
@@ -60,12 +56,12 @@ namespace PgBackup
             var result = new List<StoreEntry>();
             foreach (var page in ListPages(prefix, "/", cancellationToken))
             {
-                foreach (var o in page.Objects)
+                foreach (var o in page.S3Objects ?? new List<S3Object>())
                 {
                     if (o.Key.Length <= prefix.Length) continue; // the "folder" object itself
-                    result.Add(new StoreEntry(o.Key.Substring(Where.Prefix.Length), o.Size, o.LastModifiedUtc, false));
+                    result.Add(new StoreEntry(o.Key.Substring(Where.Prefix.Length), o.Size ?? 0, Utc(o.LastModified), false));
                 }
-                foreach (var p in page.Prefixes)
+                foreach (var p in page.CommonPrefixes ?? new List<string>())
                 {
                     var name = p.Substring(Where.Prefix.Length).TrimEnd('/');
                     // A folder's size and time take a listing of all it holds: only for folders named like backups.
@@ -80,31 +76,17 @@ namespace PgBackup
         }
 
         /// <summary>Every page of a ListObjectsV2 listing (S3 returns at most 1,000 keys a page).</summary>
-        private IEnumerable<S3ListPage> ListPages(string prefix, string? delimiter, CancellationToken ct)
+        private IEnumerable<ListObjectsV2Response> ListPages(string prefix, string? delimiter, CancellationToken ct)
         {
             string? token = null;
             do
             {
-                var page = ListPage(prefix, delimiter, token, null, Where.Uri(prefix.Substring(Where.Prefix.Length)), ct);
+                var request = new ListObjectsV2Request { BucketName = Where.Bucket, Prefix = prefix, Delimiter = delimiter, ContinuationToken = token };
+                var page = _s3.Call(c => _s3.Client.ListObjectsV2Async(request, c), "list", Where.Uri(prefix.Substring(Where.Prefix.Length)), write: false, ct);
                 yield return page;
-                token = page.NextToken;
+                token = page.IsTruncated == true ? page.NextContinuationToken : null;
             } while (!string.IsNullOrEmpty(token));
         }
-
-        /// <summary>One page of a listing, made directly or by the SDK.</summary>
-        private S3ListPage ListPage(string prefix, string? delimiter, string? token, int? maxKeys, string target, CancellationToken ct) =>
-            _s3.Call(
-                (d, c) => d.ListObjectsAsync(Where.Bucket, prefix, delimiter, token, maxKeys, c),
-                async c =>
-                {
-                    var request = new ListObjectsV2Request { BucketName = Where.Bucket, Prefix = prefix, Delimiter = delimiter, ContinuationToken = token };
-                    if (maxKeys.HasValue) request.MaxKeys = maxKeys.Value;
-                    var response = await _s3.Client.ListObjectsV2Async(request, c).ConfigureAwait(false);
-                    var page = new S3ListPage { NextToken = response.IsTruncated == true ? response.NextContinuationToken : null };
-                    foreach (var o in response.S3Objects ?? new List<S3Object>()) page.Objects.Add(new S3ListedObject(o.Key, o.Size ?? 0, Utc(o.LastModified)));
-                    page.Prefixes.AddRange(response.CommonPrefixes ?? new List<string>());
-                    return page;
-                }, "list", target, write: false, ct);
 
         private StoreEntry? FolderEntry(string name, CancellationToken ct)
         {
@@ -112,11 +94,12 @@ namespace PgBackup
             var newest = DateTime.MinValue;
             bool any = false;
             foreach (var page in ListPages(Where.Key(name) + "/", null, ct))
-                foreach (var o in page.Objects)
+                foreach (var o in page.S3Objects ?? new List<S3Object>())
                 {
                     any = true;
-                    size += o.Size;
-                    if (o.LastModifiedUtc > newest) newest = o.LastModifiedUtc;
+                    size += o.Size ?? 0;
+                    var t = Utc(o.LastModified);
+                    if (t > newest) newest = t;
                 }
             return any ? new StoreEntry(name, size, newest, true) : null;
         }
@@ -147,8 +130,10 @@ namespace PgBackup
         private bool ObjectExists(string name, CancellationToken ct)
         {
             var key = Where.Key(name);
-            var page = ListPage(key, null, null, 1, GetPath(name), ct);
-            return page.Objects.Count > 0 && string.Equals(page.Objects[0].Key, key, StringComparison.Ordinal);
+            var request = new ListObjectsV2Request { BucketName = Where.Bucket, Prefix = key, MaxKeys = 1 };
+            var page = _s3.Call(c => _s3.Client.ListObjectsV2Async(request, c), "read", GetPath(name), write: false, ct);
+            var first = page.S3Objects is { Count: > 0 } objects ? objects[0].Key : null;
+            return string.Equals(first, key, StringComparison.Ordinal);
         }
 
         private static DateTime Utc(DateTime? t) => t.HasValue ? t.Value.ToUniversalTime() : DateTime.MinValue;
@@ -183,27 +168,10 @@ namespace PgBackup
         /// <summary>Puts the empty marker object that says "being written" (see the class summary).</summary>
         private void PutMarker(string name, CancellationToken ct)
         {
-            var key = Where.Key(BackupNaming.PartialName(name));
-            // Tiny and short-lived: never an archive class with minimum storage durations.
-            _s3.Call(
-                (d, c) => d.PutObjectAsync(Where.Bucket, key, Array.Empty<byte>(), 0, null, S3Direct.UploadHeaders(Options, withStorageClass: false), c),
-                c =>
-                {
-                    var request = new PutObjectRequest { BucketName = Where.Bucket, Key = key, InputStream = new MemoryStream(Array.Empty<byte>()) };
-                    ApplyUploadSettings(Options, request);
-                    request.StorageClass = null;
-                    return _s3.Client.PutObjectAsync(request, c);
-                }, "write", GetPath(name), write: true, ct);
-        }
-
-        /// <summary>Deletes one object (no error when it does not exist).</summary>
-        private void DeleteObject(string name, string what, CancellationToken ct)
-        {
-            var key = Where.Key(name);
-            _s3.Call(
-                (d, c) => d.DeleteObjectAsync(Where.Bucket, key, c),
-                c => _s3.Client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = Where.Bucket, Key = key }, c),
-                what, GetPath(name), write: true, ct);
+            var request = new PutObjectRequest { BucketName = Where.Bucket, Key = Where.Key(BackupNaming.PartialName(name)), InputStream = new MemoryStream(Array.Empty<byte>()) };
+            ApplyUploadSettings(Options, request);
+            request.StorageClass = null; // tiny and short-lived: never an archive class with minimum storage durations
+            _s3.Call(c => _s3.Client.PutObjectAsync(request, c), "write", GetPath(name), write: true, ct);
         }
 
 
@@ -233,7 +201,7 @@ namespace PgBackup
                 if (store.ObjectExists(name, ct))
                     throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{store.GetPath(name)} already exists; it was not replaced.", store.GetPath(name));
                 if (withMarker) store.PutMarker(name, ct);
-                _upload = new S3UploadStream(store._s3, store.Where.Bucket, store.Where.Key(name), store.GetPath(name), ct, store.Log);
+                _upload = new S3UploadStream(store._s3, store.Where.Bucket, store.Where.Key(name), store.GetPath(name), ct);
             }
 
             public Stream Stream => _upload;
@@ -249,7 +217,12 @@ namespace PgBackup
             public void Commit(CancellationToken cancellationToken)
             {
                 if (!_finished) Finish(cancellationToken);
-                if (_withMarker) _store.DeleteObject(BackupNaming.PartialName(_name), "remove", cancellationToken);
+                if (_withMarker)
+                {
+                    var marker = BackupNaming.PartialName(_name);
+                    var request = new DeleteObjectRequest { BucketName = _store.Where.Bucket, Key = _store.Where.Key(marker) };
+                    _store._s3.Call(c => _store._s3.Client.DeleteObjectAsync(request, c), "remove", _store.GetPath(marker), write: true, cancellationToken);
+                }
                 _committed = true;
             }
 
@@ -307,7 +280,7 @@ namespace PgBackup
                     cancellationToken.ThrowIfCancellationRequested();
                     var relative = file.Substring(LocalPath.Length + 1).Replace('\\', '/');
                     var name = _name + "/" + relative;
-                    using var upload = new S3UploadStream(_store._s3, _store.Where.Bucket, _store.Where.Key(name), _store.GetPath(name), cancellationToken, _store.Log);
+                    using var upload = new S3UploadStream(_store._s3, _store.Where.Bucket, _store.Where.Key(name), _store.GetPath(name), cancellationToken);
                     using (var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
                         input.CopyTo(upload, 1 << 20);
                     upload.Complete();
@@ -318,7 +291,9 @@ namespace PgBackup
             public void Commit(CancellationToken cancellationToken)
             {
                 if (!_uploaded) Finish(cancellationToken);
-                _store.DeleteObject(BackupNaming.PartialName(_name), "remove", cancellationToken);
+                var marker = BackupNaming.PartialName(_name);
+                var request = new DeleteObjectRequest { BucketName = _store.Where.Bucket, Key = _store.Where.Key(marker) };
+                _store._s3.Call(c => _store._s3.Client.DeleteObjectAsync(request, c), "remove", _store.GetPath(marker), write: true, cancellationToken);
                 _committed = true;
                 RemoveStaging();
             }
@@ -351,10 +326,11 @@ namespace PgBackup
         public void Delete(string name, CancellationToken cancellationToken)
         {
             name = name.TrimEnd('/');
-            DeleteObject(name, "delete", cancellationToken);
+            var single = new DeleteObjectRequest { BucketName = Where.Bucket, Key = Where.Key(name) };
+            _s3.Call(c => _s3.Client.DeleteObjectAsync(single, c), "delete", GetPath(name), write: true, cancellationToken);
             var keys = new List<string>();
             foreach (var page in ListPages(Where.Key(name) + "/", null, cancellationToken))
-                keys.AddRange(page.Objects.Select(o => o.Key));
+                keys.AddRange((page.S3Objects ?? new List<S3Object>()).Select(o => o.Key));
             foreach (var batch in keys.Select((k, i) => (k, i)).GroupBy(x => x.i / 1000, x => x.k))
             {
                 var request = new DeleteObjectsRequest { BucketName = Where.Bucket, Objects = batch.Select(k => new KeyVersion { Key = k }).ToList(), Quiet = true };
@@ -378,30 +354,20 @@ namespace PgBackup
         {
             var aborted = new List<string>();
             string? keyMarker = null, uploadIdMarker = null;
-            var stale = new List<S3ListedUpload>();
+            var stale = new List<MultipartUpload>();
             while (true)
             {
-                string? k = keyMarker, u0 = uploadIdMarker;
-                var page = _s3.Call(
-                    (d, c) => d.ListUploadsAsync(Where.Bucket, Where.Prefix, k, u0, c),
-                    async c =>
-                    {
-                        var request = new ListMultipartUploadsRequest { BucketName = Where.Bucket, Prefix = Where.Prefix, KeyMarker = k, UploadIdMarker = u0 };
-                        var response = await _s3.Client.ListMultipartUploadsAsync(request, c).ConfigureAwait(false);
-                        var listed = new S3UploadsPage { IsTruncated = response.IsTruncated == true, NextKeyMarker = response.NextKeyMarker, NextUploadIdMarker = response.NextUploadIdMarker };
-                        foreach (var m in response.MultipartUploads ?? new List<MultipartUpload>())
-                            listed.Uploads.Add(new S3ListedUpload(m.Key, m.UploadId, m.Initiated?.ToUniversalTime()));
-                        return listed;
-                    }, "list the unfinished uploads in", Location, write: false, ct);
-                foreach (var u in page.Uploads)
+                var request = new ListMultipartUploadsRequest { BucketName = Where.Bucket, Prefix = Where.Prefix, KeyMarker = keyMarker, UploadIdMarker = uploadIdMarker };
+                var page = _s3.Call(c => _s3.Client.ListMultipartUploadsAsync(request, c), "list the unfinished uploads in", Location, write: false, ct);
+                foreach (var u in page.MultipartUploads ?? new List<MultipartUpload>())
                 {
                     var relative = u.Key.Substring(Where.Prefix.Length);
                     var top = relative.Split('/')[0];
                     if (BackupNaming.Parse(BackupNaming.StripAuxiliarySuffix(top)) is null) continue;
-                    if (u.InitiatedUtc.HasValue && u.InitiatedUtc.Value > cutoff) continue;
+                    if (u.Initiated.HasValue && u.Initiated.Value.ToUniversalTime() > cutoff) continue;
                     stale.Add(u);
                 }
-                if (!page.IsTruncated) break;
+                if (page.IsTruncated != true) break;
                 keyMarker = page.NextKeyMarker;
                 uploadIdMarker = page.NextUploadIdMarker;
             }

@@ -12,9 +12,9 @@ namespace PgBackup
         /// Opens the location that holds backups; <paramref name="create"/> makes a missing local folder (buckets are
         /// never created).
         /// </summary>
-        public static IBackupStore OpenLocation(string location, StoreOptions options, bool create, IOperationLog? log = null)
+        public static IBackupStore OpenLocation(string location, StoreOptions options, bool create)
         {
-            if (IsRemote(location)) return new S3Store(S3Location.Parse(location), options, log);
+            if (IsRemote(location)) return new S3Store(S3Location.Parse(location), options);
             return new LocalStore(location, create);
         }
 
@@ -22,12 +22,12 @@ namespace PgBackup
         internal static StoreOptions OptionsOf(IBackupStore store) => store is S3Store s ? s.Options : StoreOptions.Default;
 
         /// <summary>Splits a backup's path into its store and its name in that store.</summary>
-        public static (IBackupStore Store, string Name) OpenBackup(string path, StoreOptions options, IOperationLog? log = null)
+        public static (IBackupStore Store, string Name) OpenBackup(string path, StoreOptions options)
         {
             if (IsRemote(path))
             {
                 var (location, name) = S3Location.ParseObject(path);
-                return (new S3Store(location, options, log), name);
+                return (new S3Store(location, options), name);
             }
             var full = Path.GetFullPath(path.TrimEnd('/', '\\').Length == 0 ? path : path.TrimEnd('/', '\\'));
             var folder = Path.GetDirectoryName(full);

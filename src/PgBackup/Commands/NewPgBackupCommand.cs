@@ -107,7 +107,7 @@ namespace PgBackup.Commands
             {
                 var info = Run((log, ct) =>
                 {
-                    using var store = StoreFactory.OpenLocation(location, storeOptions, create: true, log);
+                    using var store = StoreFactory.OpenLocation(location, storeOptions, create: true);
                     if (store is S3Store s3) log.Verbose($"Uploading to {store.Location} at {s3.Endpoint} in parts of {storeOptions.PartSizeBytes >> 20} MiB, {storeOptions.UploadConcurrency} at a time.");
                     return new BackupEngine().Run(new BackupRequest
                     {

@@ -37,9 +37,7 @@ namespace PgBackup.Commands
                 foreach (var b in InputObject)
                 {
                     if (b is null) continue;
-                    // A branch from Get-NeonBackupBranch knows its API (URL and key) unless -ApiKey or -ApiUrl is given.
-                    var options = !HasExplicitApi && b.Options is not null ? b.Options.With(System.TimeSpan.FromSeconds(Timeout)) : Options;
-                    Remove(b, options);
+                    Remove(b, OptionsFor(b));
                 }
                 return;
             }

@@ -52,7 +52,7 @@ namespace PgBackup.Commands
             string source;
             if (ParameterSetName == "InputObject")
             {
-                options = !HasExplicitApi && InputObject.Options is not null ? InputObject.Options.With(System.TimeSpan.FromSeconds(Timeout)) : Options;
+                options = OptionsFor(InputObject);
                 project = ProjectId is null && InputObject.ProjectId.Length > 0
                     ? new NeonProjectRef { ProjectId = InputObject.ProjectId, Source = "the input branch" }
                     : Project;

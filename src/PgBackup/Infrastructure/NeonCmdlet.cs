@@ -31,8 +31,22 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string? ConnectionString { get; set; }
 
+        /// <summary>How often one request is retried after 423, 429, 502-504 or a network failure before the cmdlet gives up.</summary>
+        [Parameter]
+        [ValidateRange(0, 100)]
+        public int MaxRetries { get; set; } = NeonOptions.DefaultMaxRetries;
+
         /// <summary>Seconds to wait for Neon's operations (subclasses that wait expose it as -Timeout).</summary>
         protected virtual int TimeoutSeconds => 300;
+
+        /// <summary>
+        /// The poll interval and first retry delay for the test suite only, null in the product. Neon.Tests.ps1 runs
+        /// the cmdlets against a local fake of the API whose operations take 150 ms; at Neon's pace (a poll a second,
+        /// retries from a second on) the file takes 110 s instead of 23 s per build. Not a parameter and not an
+        /// environment variable, so nothing a user can set, by chance or not: an internal property that the tests set
+        /// by reflection (as PowerShell's own tests set its InternalTestHooks), in their own process.
+        /// </summary>
+        internal static TimeSpan? TestWaits { get; set; }
 
         private NeonOptions? _options;
         private NeonProjectRef? _project;
@@ -47,12 +61,23 @@ namespace PgBackup.Commands
                 if (_options is null)
                 {
                     string? key = Plain(ApiKey);
-                    try { _options = Run((log, ct) => NeonOptions.Resolve(key, ApiUrl, CurrentFolder, TimeSpan.FromSeconds(TimeoutSeconds), log)); }
+                    try
+                    {
+                        _options = Run((log, ct) => NeonOptions.Resolve(key, ApiUrl, CurrentFolder, TimeSpan.FromSeconds(TimeoutSeconds), MaxRetries, log));
+                        if (TestWaits is TimeSpan waits) _options = _options.With(pollInterval: waits, retryBaseDelay: waits);
+                    }
                     catch (PgBackupException e) { Fail(e); }
                 }
                 return _options!;
             }
         }
+
+        /// <summary>
+        /// The options for work on a branch that was listed: the API it was listed with (URL and key) unless -ApiKey or
+        /// -ApiUrl is given, with this invocation's -Timeout and -MaxRetries.
+        /// </summary>
+        protected NeonOptions OptionsFor(NeonBackupBranch branch) =>
+            !HasExplicitApi && branch.Options is not null ? branch.Options.With(TimeSpan.FromSeconds(TimeoutSeconds), MaxRetries) : Options;
 
         /// <summary>The project (resolved once per invocation); terminating error when it cannot be found.</summary>
         protected NeonProjectRef Project

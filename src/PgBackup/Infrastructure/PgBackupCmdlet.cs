@@ -10,13 +10,17 @@ namespace PgBackup.Commands
 {
     /// <summary>
     /// The base of every PgBackup cmdlet. It runs engine work on a worker thread and writes the engine's verbose,
-    /// warning and progress messages on the pipeline thread (the only thread allowed to); Ctrl+C (StopProcessing)
-    /// cancels the work, which kills child processes and removes partial files.
+    /// warning and progress messages on the pipeline thread (the only thread allowed to). Ctrl+C (StopProcessing), a
+    /// message whose writing throws (-WarningAction Stop, or a pipeline that is stopping) and disposal cancel the
+    /// work, which kills child processes and removes partial files, and wait for it: no work outlives its cmdlet.
     /// </summary>
     public abstract class PgBackupCmdlet : PSCmdlet, IDisposable
     {
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
         private static readonly int ActivityBase = Math.Abs(typeof(PgBackupCmdlet).GetHashCode() % 100000);
+        /// <summary>The engine work in flight (Run runs one at a time, on the pipeline thread), or null.</summary>
+        private Task? _work;
+        private bool _disposed;
 
         protected CancellationToken StopToken => _stop.Token;
 
@@ -55,16 +59,39 @@ namespace PgBackup.Commands
                 try { return work(log, _stop.Token); }
                 finally { log.Complete(); }
             }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            foreach (var message in log.Messages)
-                message(this);
+            _work = task;
             try
             {
+                try
+                {
+                    foreach (var message in log.Messages)
+                        message(this);
+                }
+                catch
+                {
+                    // Writing the message threw (-WarningAction Stop, or the pipeline is stopping): the work stops,
+                    // and the cmdlet goes on only once it has.
+                    StopWork();
+                    throw;
+                }
                 return task.GetAwaiter().GetResult();
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
                 throw new PipelineStoppedException();
             }
+            finally
+            {
+                _work = null;
+            }
+        }
+
+        /// <summary>Cancels the engine work and waits until it has ended (its failure is not the one reported).</summary>
+        private void StopWork()
+        {
+            _stop.Cancel();
+            try { _work?.Wait(); }
+            catch (AggregateException) { }
         }
 
         protected void Run(Action<IOperationLog, CancellationToken> work) => Run<object?>((log, ct) => { work(log, ct); return null; });
@@ -181,7 +208,10 @@ namespace PgBackup.Commands
 
         protected virtual void Dispose(bool disposing)
         {
-            if (disposing) _stop.Dispose();
+            if (!disposing || _disposed) return;
+            _disposed = true;
+            StopWork();
+            _stop.Dispose();
         }
 
         /// <summary>Messages from worker threads, replayed on the pipeline thread.</summary>
