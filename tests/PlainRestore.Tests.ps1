@@ -107,7 +107,7 @@ Describe 'A changed plain backup runs nothing: refused before anything is touche
         $text = if ($_['Where'] -eq 'End') { $text.Insert($text.IndexOf("--`n-- PostgreSQL database dump complete"), "$payload`n") }
                 else { $text.Insert($text.IndexOf('CREATE TABLE public.users'), "$payload`n") }
 
-        if ($_['PsqlRuns'] -and $env:PGBACKUP_TFM -eq 'net8.0') {
+        if ($_['PsqlRuns'] -and $env:PGBACKUP_TEST_FRAMEWORK -eq 'net8.0') {
             # The same file with the stock psql: the trick is real.
             $scratch = New-TestDatabaseName 'psqlvictim'
             New-TestDatabase -Server $Main -Name $scratch

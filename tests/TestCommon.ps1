@@ -238,7 +238,9 @@ function Start-AsyncPipeline {
     param([Parameter(Mandatory)][scriptblock]$Script, [object[]]$Arguments = @())
     $iss = [System.Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
     $ps = [powershell]::Create($iss)
-    $null = $ps.AddScript((Get-TestModuleImport)).AddStatement().AddScript($Script)
+    # One script, not a batch (AddStatement): a batch stopped and then disposed can append to its closed error stream
+    # from a pool thread, which ends the process.
+    $null = $ps.AddScript("$(Get-TestModuleImport)`n& {`n$Script`n} @args")
     foreach ($a in $Arguments) { $null = $ps.AddArgument($a) }
     $handle = $ps.BeginInvoke()
     [pscustomobject]@{ PowerShell = $ps; Handle = $handle }
