@@ -391,7 +391,7 @@ namespace PgBackup
         {
             if (!request.Globals) return null;
             var tool = locator.Find("pg_dumpall", pgDump.Version.Major, $"the server runs PostgreSQL {server.Version}");
-            var stem = BackupNaming.Parse(manifest.Name) is { } p ? BackupNaming.Stem(p.Database, p.TimeUtc, p.Sequence) : manifest.Name;
+            var stem = BackupNaming.Parse(manifest.Name)?.Stem ?? manifest.Name;
             var name = BackupNaming.GlobalsName(stem, request.Encryption.IsEnabled);
             var args = new List<string> { "--globals-only", "--no-password", "--dbname=" + connection.ToLibpqConninfo() };
             if (request.NoRolePasswords) args.Add("--no-role-passwords");

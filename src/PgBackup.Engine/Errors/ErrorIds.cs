@@ -35,6 +35,8 @@ namespace PgBackup
         public const string InvalidParameter = "InvalidParameter";
         public const string PathNotFound = "PathNotFound";
         public const string NotABackup = "NotABackup";
+        /// <summary>A name read from storage (manifest, listing, S3 key) that would not stay inside its store.</summary>
+        public const string UnsafeName = "UnsafeName";
 
         // Server and tools
         public const string ServerUnreachable = "ServerUnreachable";

@@ -80,6 +80,9 @@ namespace PgBackup
             StoreOptions = StoreFactory.OptionsOf(store),
         };
 
+        /// <summary>Why a reader must refuse this backup (its manifest unreadable or naming what it may not), or null.</summary>
+        internal PgBackupException? Refusal { get; init; }
+
         /// <summary>How to reach the store again (credentials for object storage): never shown, never serialized.</summary>
         internal StoreOptions StoreOptions { get; set; } = StoreOptions.Default;
 

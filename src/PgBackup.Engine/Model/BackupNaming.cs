@@ -11,6 +11,8 @@ namespace PgBackup
     public sealed class ParsedBackupName
     {
         public string Name { get; init; } = "";
+        /// <summary>The name without its extensions: <c>backup_&lt;db&gt;_&lt;yyyyMMdd_HHmmss&gt;[_N]</c>.</summary>
+        public string Stem { get; init; } = "";
         /// <summary>The database as written in the name (characters unsafe in file names replaced).</summary>
         public string Database { get; init; } = "";
         public DateTime TimeUtc { get; init; }
@@ -122,6 +124,7 @@ namespace PgBackup
             return new ParsedBackupName
             {
                 Name = name,
+                Stem = name.Substring(0, m.Groups["ext"].Index),
                 Database = m.Groups["db"].Value,
                 TimeUtc = DateTime.SpecifyKind(time, DateTimeKind.Utc),
                 Sequence = m.Groups["seq"].Success ? int.Parse(m.Groups["seq"].Value, CultureInfo.InvariantCulture) : 0,

@@ -39,6 +39,7 @@ namespace PgBackup
             try
             {
                 var info = BackupCatalog.Get(store, name, log, ct);
+                if (info.Refusal is not null) throw info.Refusal;
                 if (info.Status == BackupStatus.Incomplete)
                     throw new PgBackupException(ErrorIds.BackupIncomplete, ErrorKind.InvalidData,
                         $"{info.Path} is not a complete backup: {info.StatusDetail}", info.Path);

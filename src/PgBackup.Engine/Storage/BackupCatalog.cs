@@ -61,7 +61,8 @@ namespace PgBackup
             var parsed = BackupNaming.Parse(name);
             var data = store.Get(name, cancellationToken);
             var manifest = store.Get(BackupNaming.ManifestName(name), cancellationToken);
-            if (manifest is not null) return Describe(store, name, manifest, data, log, cancellationToken);
+            // No warning for a manifest that cannot be read: the caller refuses the backup with its error (Refusal).
+            if (manifest is not null) return Describe(store, name, manifest, data, NullLog.Instance, cancellationToken);
             if (data is null)
             {
                 var partial = store.Get(BackupNaming.PartialName(name), cancellationToken);
@@ -94,13 +95,13 @@ namespace PgBackup
             try
             {
                 using var s = store.OpenRead(manifestEntry.Name, cancellationToken);
-                m = BackupManifest.Read(s, store.GetPath(manifestEntry.Name));
+                m = BackupManifest.Read(s, store.GetPath(manifestEntry.Name), dataName);
             }
             catch (PgBackupException e)
             {
                 log.Warning(e.Message);
                 var parsed = BackupNaming.Parse(dataName)!;
-                return FromName(store, dataName, parsed, data ?? manifestEntry, BackupStatus.Incomplete, "Its manifest cannot be read: " + e.Message);
+                return FromName(store, dataName, parsed, data ?? manifestEntry, BackupStatus.Incomplete, "Its manifest cannot be read: " + e.Message, refusal: e);
             }
             if (!string.Equals(m.Name, dataName, StringComparison.Ordinal))
             {
@@ -118,8 +119,10 @@ namespace PgBackup
             return BackupInfo.FromManifest(m, store, BackupStatus.Complete, null);
         }
 
-        private static BackupInfo FromName(IBackupStore store, string name, ParsedBackupName parsed, StoreEntry entry, BackupStatus status, string detail) => new BackupInfo
+        private static BackupInfo FromName(IBackupStore store, string name, ParsedBackupName parsed, StoreEntry entry, BackupStatus status, string detail,
+            PgBackupException? refusal = null) => new BackupInfo
         {
+            Refusal = refusal,
             Name = name,
             Path = store.GetPath(name),
             Location = store.Location,
@@ -146,17 +149,18 @@ namespace PgBackup
                 throw new PgBackupException(ErrorIds.NotABackup, ErrorKind.InvalidArgument,
                     $"{store.GetPath(name)} is not a backup; nothing was removed.", store.GetPath(name));
             var partList = new List<string> { name, BackupNaming.PartialName(name) };
-            // The globals file the manifest names goes with the backup (before the manifest that names it).
+            // The roles file the manifest names goes with the backup (before the manifest that names it); a manifest
+            // that names anything but this backup's own roles file is not followed.
             try
             {
                 if (store.Get(BackupNaming.ManifestName(name), cancellationToken) is not null)
                 {
                     using var ms = store.OpenRead(BackupNaming.ManifestName(name), cancellationToken);
-                    var g = BackupManifest.Read(ms, store.GetPath(BackupNaming.ManifestName(name))).Globals?.Name;
-                    if (g is not null && g.StartsWith("backup_", StringComparison.Ordinal) && g.IndexOf('/') < 0) { partList.Add(g); partList.Add(BackupNaming.PartialName(g)); }
+                    var g = BackupManifest.Read(ms, store.GetPath(BackupNaming.ManifestName(name)), name).Globals?.Name;
+                    if (g is not null) { partList.Add(g); partList.Add(BackupNaming.PartialName(g)); }
                 }
             }
-            catch (PgBackupException) { }
+            catch (PgBackupException e) { log.Verbose($"Not following the manifest of {name} to a roles file: {e.Message}"); }
             partList.Add(BackupNaming.ManifestName(name));
             partList.Add(BackupNaming.PartialName(BackupNaming.ManifestName(name)));
             var parts = partList.ToArray();
@@ -225,7 +229,6 @@ namespace PgBackup
         {
             var swept = new List<string>();
             var cutoff = DateTime.UtcNow - olderThan;
-            bool remote = store.GetLocalPath("") is null;
             foreach (var e in listing ?? store.List(null, cancellationToken))
             {
                 if (!e.Name.EndsWith(BackupNaming.PartialSuffix, StringComparison.Ordinal)) continue;
@@ -235,7 +238,7 @@ namespace PgBackup
                 {
                     // Data first, then its marker: an interruption leaves the marker, so the data never passes for a
                     // backup made by another tool.
-                    if (remote && !dataName.EndsWith(BackupNaming.ManifestSuffix, StringComparison.Ordinal) &&
+                    if (store.GetLocalPath(e.Name) is null && !dataName.EndsWith(BackupNaming.ManifestSuffix, StringComparison.Ordinal) &&
                         store.Get(BackupNaming.ManifestName(dataName), cancellationToken) is null && store.Get(dataName, cancellationToken) is not null)
                     {
                         store.Delete(dataName, cancellationToken);

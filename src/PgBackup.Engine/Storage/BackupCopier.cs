@@ -171,7 +171,7 @@ namespace PgBackup
                 foreach (var f in files)
                 {
                     ct.ThrowIfCancellationRequested();
-                    var local = Path.Combine(writer.LocalPath, f.Name.Replace('/', Path.DirectorySeparatorChar));
+                    var local = StoreName.LocalPath(writer.LocalPath, f.Name);
                     Directory.CreateDirectory(Path.GetDirectoryName(local)!);
                     long before = done;
                     using (var input = new HashingReadStream(source.Store.OpenRead(name + "/" + f.Name, ct), n => progress(before + n)))
@@ -210,7 +210,7 @@ namespace PgBackup
             {
                 input.CopyTo(writer.Stream, 1 << 20);
                 writer.Finish(ct);
-                if (!string.IsNullOrEmpty(globals.Sha256) && !string.Equals(input.HashHex, globals.Sha256, StringComparison.OrdinalIgnoreCase))
+                if (!string.Equals(input.HashHex, globals.Sha256, StringComparison.OrdinalIgnoreCase))
                 {
                     writer.Abort();
                     throw Mismatch($"The roles file {globals.Name} differs from the manifest's SHA-256", destination.GetPath(globals.Name));

@@ -41,7 +41,10 @@ namespace PgBackup
         public S3Location Where { get; }
         public StoreOptions Options { get; }
         public string Location => Where.ToString();
-        public string GetPath(string name) => Where.Uri(name);
+        public string GetPath(string name) => Where.Uri(StoreName.Check(name, Location));
+
+        /// <summary>The object key of <paramref name="name"/>, which must pass the rule for names (<see cref="StoreName"/>).</summary>
+        private string Key(string name) => Where.Key(StoreName.Check(name, Location));
         public string? GetLocalPath(string name) => null;
 
         /// <summary>Where the requests go (endpoint or AWS region), for verbose lines.</summary>
@@ -63,11 +66,13 @@ namespace PgBackup
                 foreach (var o in page.Objects)
                 {
                     if (o.Key.Length <= prefix.Length) continue; // the "folder" object itself
-                    result.Add(new StoreEntry(o.Key.Substring(Where.Prefix.Length), o.Size, o.LastModifiedUtc, false));
+                    var name = o.Key.Substring(Where.Prefix.Length);
+                    if (Listable(name)) result.Add(new StoreEntry(name, o.Size, o.LastModifiedUtc, false));
                 }
                 foreach (var p in page.Prefixes)
                 {
                     var name = p.Substring(Where.Prefix.Length).TrimEnd('/');
+                    if (!Listable(name)) continue;
                     // A folder's size and time take a listing of all it holds: only for folders named like backups.
                     var leaf = name.Substring(name.LastIndexOf('/') + 1);
                     if (under is null && BackupNaming.Parse(BackupNaming.StripAuxiliarySuffix(leaf)) is null)
@@ -77,6 +82,14 @@ namespace PgBackup
                 }
             }
             return result;
+        }
+
+        /// <summary>Whether a listed key's name passes the rule for names; keys that do not are left out (and said so).</summary>
+        private bool Listable(string name)
+        {
+            var problem = StoreName.Problem(name);
+            if (problem is not null) Log.Verbose($"Ignored the object {Where.Bucket}/{Where.Prefix}{StoreName.Printable(name)}: its name is not one PgBackup can use ({problem}).");
+            return problem is null;
         }
 
         /// <summary>Every page of a ListObjectsV2 listing (S3 returns at most 1,000 keys a page).</summary>
@@ -111,9 +124,10 @@ namespace PgBackup
             long size = 0;
             var newest = DateTime.MinValue;
             bool any = false;
-            foreach (var page in ListPages(Where.Key(name) + "/", null, ct))
+            foreach (var page in ListPages(Key(name) + "/", null, ct))
                 foreach (var o in page.Objects)
                 {
+                    if (StoreName.Problem(o.Key.Substring(Where.Prefix.Length)) is not null) continue; // not listed either
                     any = true;
                     size += o.Size;
                     if (o.LastModifiedUtc > newest) newest = o.LastModifiedUtc;
@@ -127,7 +141,7 @@ namespace PgBackup
         /// <summary>The object <paramref name="name"/> (HEAD), or null; folders are not looked for.</summary>
         private StoreEntry? GetObject(string name, CancellationToken cancellationToken)
         {
-            var request = new GetObjectMetadataRequest { BucketName = Where.Bucket, Key = Where.Key(name) };
+            var request = new GetObjectMetadataRequest { BucketName = Where.Bucket, Key = Key(name) };
             try
             {
                 var head = _s3.Call(c => _s3.Client.GetObjectMetadataAsync(request, c), "read", GetPath(name), write: false, cancellationToken);
@@ -146,7 +160,7 @@ namespace PgBackup
         /// </summary>
         private bool ObjectExists(string name, CancellationToken ct)
         {
-            var key = Where.Key(name);
+            var key = Key(name);
             var page = ListPage(key, null, null, 1, GetPath(name), ct);
             return page.Objects.Count > 0 && string.Equals(page.Objects[0].Key, key, StringComparison.Ordinal);
         }
@@ -155,7 +169,7 @@ namespace PgBackup
 
         // ---- reading -------------------------------------------------------------------------------------------
 
-        public Stream OpenRead(string name, CancellationToken cancellationToken) => new S3ReadStream(_s3, Where.Bucket, Where.Key(name), GetPath(name), cancellationToken);
+        public Stream OpenRead(string name, CancellationToken cancellationToken) => new S3ReadStream(_s3, Where.Bucket, Key(name), GetPath(name), cancellationToken);
 
         // ---- writing -------------------------------------------------------------------------------------------
 
@@ -183,7 +197,7 @@ namespace PgBackup
         /// <summary>Puts the empty marker object that says "being written" (see the class summary).</summary>
         private void PutMarker(string name, CancellationToken ct)
         {
-            var key = Where.Key(BackupNaming.PartialName(name));
+            var key = Key(BackupNaming.PartialName(name));
             // Tiny and short-lived: never an archive class with minimum storage durations.
             _s3.Call(
                 (d, c) => d.PutObjectAsync(Where.Bucket, key, Array.Empty<byte>(), 0, null, S3Direct.UploadHeaders(Options, withStorageClass: false), c),
@@ -199,7 +213,7 @@ namespace PgBackup
         /// <summary>Deletes one object (no error when it does not exist).</summary>
         private void DeleteObject(string name, string what, CancellationToken ct)
         {
-            var key = Where.Key(name);
+            var key = Key(name);
             _s3.Call(
                 (d, c) => d.DeleteObjectAsync(Where.Bucket, key, c),
                 c => _s3.Client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = Where.Bucket, Key = key }, c),
@@ -233,7 +247,7 @@ namespace PgBackup
                 if (store.ObjectExists(name, ct))
                     throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{store.GetPath(name)} already exists; it was not replaced.", store.GetPath(name));
                 if (withMarker) store.PutMarker(name, ct);
-                _upload = new S3UploadStream(store._s3, store.Where.Bucket, store.Where.Key(name), store.GetPath(name), ct, store.Log);
+                _upload = new S3UploadStream(store._s3, store.Where.Bucket, store.Key(name), store.GetPath(name), ct, store.Log);
             }
 
             public Stream Stream => _upload;
@@ -307,7 +321,7 @@ namespace PgBackup
                     cancellationToken.ThrowIfCancellationRequested();
                     var relative = file.Substring(LocalPath.Length + 1).Replace('\\', '/');
                     var name = _name + "/" + relative;
-                    using var upload = new S3UploadStream(_store._s3, _store.Where.Bucket, _store.Where.Key(name), _store.GetPath(name), cancellationToken, _store.Log);
+                    using var upload = new S3UploadStream(_store._s3, _store.Where.Bucket, _store.Key(name), _store.GetPath(name), cancellationToken, _store.Log);
                     using (var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
                         input.CopyTo(upload, 1 << 20);
                     upload.Complete();
@@ -353,7 +367,7 @@ namespace PgBackup
             name = name.TrimEnd('/');
             DeleteObject(name, "delete", cancellationToken);
             var keys = new List<string>();
-            foreach (var page in ListPages(Where.Key(name) + "/", null, cancellationToken))
+            foreach (var page in ListPages(Key(name) + "/", null, cancellationToken))
                 keys.AddRange(page.Objects.Select(o => o.Key));
             foreach (var batch in keys.Select((k, i) => (k, i)).GroupBy(x => x.i / 1000, x => x.k))
             {

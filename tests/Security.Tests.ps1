@@ -1,0 +1,117 @@
+# Everything read from storage or a catalog is hostile: names from manifests and listings stay inside their store,
+# catalog text reaches SQL only quoted, and signed backups are checked before anything is touched.
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestCommon.ps1')
+    $script:Db = New-TestDatabaseName 'sec'
+    New-TestDatabase -Server $Main -Name $Db -SqlFile $SampleSql
+    $script:Uri = Get-TestPostgresUri -Server $Main -Database $Db
+    $script:Out = New-TestFolder
+    $script:Pass = ConvertTo-SecureString 'sec-pass' -AsPlainText -Force
+
+    # Backups the hostile copies are made from: Plain with the roles saved beside it, and Directory.
+    $script:Templates = Join-Path $Out 'templates'
+    $script:PlainTemplate = New-PgBackup -ConnectionString $Uri -Path $Templates -Globals
+    $script:DirTemplate = New-PgBackup -ConnectionString $Uri -Path $Templates -Format Directory
+
+    # Outside every store: a sentinel whose bytes and time must never change, and that nothing may copy.
+    $script:Outside = Join-Path $Out 'outside'
+    New-Item -ItemType Directory $Outside | Out-Null
+    $script:Marker = 'SENTINEL-' + [guid]::NewGuid().ToString('n')
+    $script:Sentinel = Join-Path $Outside 'sentinel.txt'
+    Set-Content -Path $Sentinel -Value $Marker -NoNewline
+    $script:SentinelTime = [datetime]::new(2020, 1, 1, 0, 0, 0, [DateTimeKind]::Utc)
+    (Get-Item $Sentinel).LastWriteTimeUtc = $SentinelTime
+
+    function Assert-SentinelUntouched {
+        Get-Content -Raw $Sentinel | Should -Be $Marker
+        (Get-Item $Sentinel).LastWriteTimeUtc | Should -Be $SentinelTime
+        @(Get-ChildItem $Outside -Force).Name | Should -Be @('sentinel.txt')
+        $copies = @(Get-ChildItem $Out -Recurse -File -Force | Where-Object { $_.FullName -ne $Sentinel -and $_.Length -lt 1MB } |
+                Where-Object { (Get-Content -Raw $_.FullName -ErrorAction SilentlyContinue) -match $Marker })
+        @($copies | ForEach-Object FullName) | Should -BeNullOrEmpty -Because 'no file outside the store was read into a store'
+    }
+
+    function New-HostileStore([string]$Case, $Template, [scriptblock]$Doctor) {
+        # A store holding a copy of the template backup (its files renamed to a time long ago, so that retention may
+        # remove it) whose manifest $Doctor changes (it gets the manifest as an object and returns the text to
+        # write), and an innocent backup of another database, which nothing may remove.
+        $store = Join-Path $Out "store-$Case"
+        New-Item -ItemType Directory $store | Out-Null
+        $stem = $Template.Name -replace '\.(sql\.gz|dir)$', ''
+        $old = "backup_$($Db)_20200101_000000"
+        foreach ($f in Get-ChildItem $Templates -Force | Where-Object Name -like "$stem.*") {
+            Copy-Item $f.FullName -Destination (Join-Path $store ($f.Name.Replace($stem, $old))) -Recurse
+        }
+        Copy-Item $PlainTemplate.Path (Join-Path $store 'backup_other_20240101_000000.sql.gz')
+        $name = $Template.Name.Replace($stem, $old)
+        $manifest = Join-Path $store "$name.json"
+        Set-Content -Path $manifest -Value (& $Doctor (Get-Content -Raw $manifest | ConvertFrom-Json)) -NoNewline
+        Join-Path $store $name
+    }
+}
+
+AfterAll {
+    Remove-TestFolder $Out
+}
+
+Describe 'Hostile storage: names stay inside their store' {
+    It 'every cmdlet that reads a backup whose manifest <Case> refuses it (<ErrorId>) and touches nothing outside its store' -ForEach @(
+        @{ Case = 'names an absolute roles file'; ErrorId = 'UnsafeName'; Template = 'Plain'; Doctor = { param($m) $m.globals.name = $Sentinel; $m | ConvertTo-Json -Depth 10 } }
+        @{ Case = 'names an absolute roles file, with no checksum'; ErrorId = 'ManifestInvalid'; Template = 'Plain'; Doctor = { param($m) $m.globals.name = $Sentinel; $m.globals.sha256 = ''; $m | ConvertTo-Json -Depth 10 } }
+        @{ Case = 'names a roles file up the tree'; ErrorId = 'UnsafeName'; Template = 'Plain'; Doctor = { param($m) $m.globals.name = '../../outside/sentinel.txt'; $m | ConvertTo-Json -Depth 10 } }
+        @{ Case = 'names a roles file with backslashes'; ErrorId = 'UnsafeName'; Template = 'Plain'; Doctor = { param($m) $m.globals.name = '..\..\outside\sentinel.txt'; $m | ConvertTo-Json -Depth 10 } }
+        @{ Case = 'names a drive letter'; ErrorId = 'UnsafeName'; Template = 'Plain'; Doctor = { param($m) $m.globals.name = 'C:\Windows\win.ini'; $m | ConvertTo-Json -Depth 10 } }
+        @{ Case = 'names a UNC path'; ErrorId = 'UnsafeName'; Template = 'Plain'; Doctor = { param($m) $m.globals.name = '\\server\share\sentinel.txt'; $m | ConvertTo-Json -Depth 10 } }
+        @{ Case = 'names a file with a NUL'; ErrorId = 'UnsafeName'; Template = 'Plain'; Doctor = { param($m) $m.globals.name = "backup_x`0.globals.sql"; $m | ConvertTo-Json -Depth 10 } }
+        @{ Case = 'names another backup as its roles file'; ErrorId = 'UnsafeName'; Template = 'Plain'; Doctor = { param($m) $m.globals.name = 'backup_other_20240101_000000.sql.gz'; $m | ConvertTo-Json -Depth 10 } }
+        @{ Case = 'names a Directory file up the tree'; ErrorId = 'UnsafeName'; Template = 'Directory'; Doctor = { param($m) $m.files[0].name = '../../../outside/sentinel.txt'; $m | ConvertTo-Json -Depth 10 } }
+        @{ Case = 'is truncated'; ErrorId = 'ManifestInvalid'; Template = 'Plain'; Doctor = { param($m) ($m | ConvertTo-Json -Depth 10).Substring(0, 200) } }
+        @{ Case = 'has wrongly typed fields'; ErrorId = 'ManifestInvalid'; Template = 'Plain'; Doctor = { param($m) $m.sizeBytes = 'big'; $m | ConvertTo-Json -Depth 10 } }
+        @{ Case = 'has null where a list belongs'; ErrorId = 'ManifestInvalid'; Template = 'Plain'; Doctor = { param($m) $m.tables = $null; $m | ConvertTo-Json -Depth 10 } }
+    ) {
+        $template = if ($Template -eq 'Plain') { $PlainTemplate } else { $DirTemplate }
+        $path = New-HostileStore ($Case -replace '\W', '-') $template $Doctor
+        $store = Split-Path $path
+        $name = Split-Path -Leaf $path
+        $cmdlet = 'PgBackup.Commands'
+
+        $listed = Get-PgBackup -Path $store -WarningAction SilentlyContinue | Where-Object Name -eq $name
+        $listed.Status | Should -Be 'Incomplete'
+        $listed.StatusDetail | Should -Match 'manifest cannot be read'
+
+        $errors = @()
+        $t = Test-PgBackup -Path $path -ErrorVariable errors -ErrorAction SilentlyContinue
+        $t.Passed | Should -BeFalse
+        $errors[0].FullyQualifiedErrorId | Should -Be "$ErrorId,$cmdlet.TestPgBackupCommand"
+        { Restore-PgBackup -Path $path -ConnectionString $Uri -TargetDatabase (New-TestDatabaseName 'hostile') -CreateDatabase -CreateRoles -Confirm:$false } |
+            Should -Throw -ErrorId "$ErrorId,$cmdlet.RestorePgBackupCommand"
+        { Export-PgBackupData -Path $path -ConnectionString $Uri -Table t } | Should -Throw -ErrorId "$ErrorId,$cmdlet.ExportPgBackupDataCommand"
+        { Copy-PgBackup -Path $path -Destination (Join-Path $Out "copy-$($Case -replace '\W', '-')") -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,$cmdlet.CopyPgBackupCommand"
+        { Protect-PgBackup -Path $path -Passphrase $Pass -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,$cmdlet.ProtectPgBackupCommand"
+        { Unprotect-PgBackup -Path $path -Passphrase $Pass -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,$cmdlet.UnprotectPgBackupCommand"
+        Assert-SentinelUntouched
+
+        # Removing it (by hand, or retention's -RemoveIncomplete) removes its own files, never what its manifest names.
+        $before = @(Get-ChildItem $store -Force).Name | Where-Object { $_ -notlike "$name*" } | Sort-Object
+        if ($Case -like 'names another*') { Remove-PgBackup -Path $path -Confirm:$false }
+        else { Invoke-PgBackupRetention -Path $store -KeepLast 1 -RemoveIncomplete -Confirm:$false | Out-Null }
+        @(Get-ChildItem $store -Force).Name | Where-Object { $_ -like "$name*" } | Should -BeNullOrEmpty
+        @(Get-ChildItem $store -Force).Name | Sort-Object | Should -Be $before
+        Assert-SentinelUntouched
+    }
+
+    It 'refuses a Directory backup in a bucket whose manifest names a file up the tree; nothing is downloaded' {
+        $bucket = New-TestBucket -Server $S3 -Prefix 'hostile'
+        $b = New-PgBackup -ConnectionString $Uri -Path "s3://$bucket/pg/" -Format Directory @S3Params
+        $manifest = [Text.Encoding]::UTF8.GetString((Get-TestS3Object -Server $S3 -Bucket $bucket -Key "pg/$($b.Name).json").Bytes) | ConvertFrom-Json
+        $manifest.files[0].name = '../../../../outside/sentinel.txt'
+        Write-TestS3Object -Server $S3 -Bucket $bucket -Key "pg/$($b.Name).json" -Text ($manifest | ConvertTo-Json -Depth 10)
+        $tempBefore = @(Get-ChildItem ([IO.Path]::GetTempPath()) -Filter 'pgbackup-*' -Directory).Count
+        { Restore-PgBackup -Path $b.Path -ConnectionString $Uri -TargetDatabase (New-TestDatabaseName 'hostile') -CreateDatabase -Confirm:$false @S3Params } |
+            Should -Throw -ErrorId 'UnsafeName,PgBackup.Commands.RestorePgBackupCommand'
+        { Copy-PgBackup -Path $b.Path -Destination (Join-Path $Out 'from-s3') -ErrorAction Stop @S3Params } |
+            Should -Throw -ErrorId 'UnsafeName,PgBackup.Commands.CopyPgBackupCommand'
+        @(Get-ChildItem ([IO.Path]::GetTempPath()) -Filter 'pgbackup-*' -Directory).Count | Should -BeLessOrEqual $tempBefore
+        Assert-SentinelUntouched
+    }
+}
