@@ -115,3 +115,30 @@ Describe 'Hostile storage: names stay inside their store' {
         Assert-SentinelUntouched
     }
 }
+
+Describe 'Catalog text reaches SQL only quoted' {
+    It 'a role''s own search_path crafted to end the statement does not make it superuser when a superuser restores; the settings arrive intact' {
+        $app = New-TestDatabaseName 'inj'
+        $me = New-TestDatabaseName 'me'
+        New-TestDatabase -Server $Main -Name $app -SqlFile $SampleSql
+        $mePass = 'pw-' + [guid]::NewGuid().ToString('n')
+        Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $me LOGIN PASSWORD '$mePass'; GRANT CONNECT ON DATABASE $app TO $me;" | Out-Null
+        # As the role itself (no superuser, no CREATEROLE): a search_path that ends the ALTER ROLE and adds another.
+        $asMe = [pscustomobject]@{ Port = $Main.Port; User = $me; Password = $mePass }
+        $planted = "public;ALTER/**/ROLE/**/$me/**/SUPERUSER;--"
+        Invoke-TestPsql -Server $asMe -Database $app -Sql "SELECT set_config('search_path', '$planted', false); ALTER ROLE $me IN DATABASE $app SET search_path FROM CURRENT;" | Out-Null
+        # And a database setting with braces, quotes, a backslash, a semicolon and letters beyond ASCII.
+        Invoke-TestPsql -Server $Main -Sql "ALTER DATABASE $app SET app.note TO E'it''s {0} {\\} `"q`"; DROP ROLE x; ünï';" | Out-Null
+        $settingsSql = "SELECT coalesce(s.setrole::regrole::text, '-') || ' ' || s.setconfig::text FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '$app' ORDER BY 1;"
+        $before = Invoke-TestPsql -Server $Main -Sql $settingsSql
+        ($before -join "`n") | Should -BeLike "*search_path=$planted*"
+        ($before -join "`n") | Should -BeLike '*it''s {0} {\\} \"q\"; DROP ROLE x; ünï*'
+
+        $r = Restore-PgBackup -Path $PlainTemplate.Path -ConnectionString (Get-TestPostgresUri -Server $Main -Database $app) -Force -Confirm:$false -WarningVariable warnings
+        $r.Mode | Should -Be 'Replaced'
+        Invoke-TestPsql -Server $Main -Sql "SELECT rolsuper FROM pg_roles WHERE rolname = '$me';" | Should -Be 'f'
+        Invoke-TestPsql -Server $Main -Sql $settingsSql | Should -Be $before
+        @($warnings) | Should -BeNullOrEmpty
+        @(Get-DatabaseNames -Server $Main | Where-Object { $_ -like "${app}_pgbackup_*" }) | Should -BeNullOrEmpty
+    }
+}

@@ -75,7 +75,7 @@ namespace PgBackup
                 using var db = PgServer.Connect(connection.WithDatabase(scratch), redactor, ct);
                 if (db.Scalar("SELECT to_regclass(@q) IS NOT NULL", ("q", qualified)) is not true)
                     throw new PgBackupException(ErrorIds.ExportFailed, ErrorKind.ObjectNotFound, $"The backup {source.Name} holds no table {qualified}.", request.Table);
-                var sql = $"SELECT * FROM {qualified}" + (string.IsNullOrWhiteSpace(request.Where) ? "" : $" WHERE {request.Where}");
+                var sql = PgSql.SelectRows(schema, name, request.Where);
                 var rows = new List<(string, object?)[]>();
                 long count;
                 try

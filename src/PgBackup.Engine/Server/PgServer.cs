@@ -164,6 +164,8 @@ namespace PgBackup
             }
         }
 
+        public void Execute(PgCommand command, CancellationToken cancellationToken = default) => Execute(command.Sql, cancellationToken, command.Parameters);
+
         public List<object?[]> Query(string sql, CancellationToken cancellationToken = default, params (string Name, object Value)[] parameters)
         {
             try
@@ -279,7 +281,7 @@ namespace PgBackup
             {
                 var schema = (string)row[0]!;
                 var name = (string)row[1]!;
-                var count = Convert.ToInt64(Scalar($"SELECT count(*) FROM ONLY {PgIdentifier.Qualify(schema, name)}"), System.Globalization.CultureInfo.InvariantCulture);
+                var count = Convert.ToInt64(Scalar(PgSql.CountRows(schema, name)), System.Globalization.CultureInfo.InvariantCulture);
                 result.Add(new TableRowCount(schema, name, count));
                 cancellationToken.ThrowIfCancellationRequested();
             }
@@ -296,7 +298,7 @@ namespace PgBackup
                 cancellationToken.ThrowIfCancellationRequested();
                 var exists = Scalar("SELECT to_regclass(@q) IS NOT NULL", ("q", t.QualifiedName));
                 long rows = exists is true
-                    ? Convert.ToInt64(Scalar($"SELECT count(*) FROM ONLY {t.QualifiedName}"), System.Globalization.CultureInfo.InvariantCulture)
+                    ? Convert.ToInt64(Scalar(PgSql.CountRows(t.Schema, t.Name)), System.Globalization.CultureInfo.InvariantCulture)
                     : -1;
                 result.Add(new TableRowCount(t.Schema, t.Name, rows));
             }
