@@ -141,4 +141,25 @@ Describe 'Catalog text reaches SQL only quoted' {
         @($warnings) | Should -BeNullOrEmpty
         @(Get-DatabaseNames -Server $Main | Where-Object { $_ -like "${app}_pgbackup_*" }) | Should -BeNullOrEmpty
     }
+
+    It 'a role setting whose value holds a line that reads like CREATE ROLE creates no role when roles are restored (-CreateRoles)' {
+        $me = New-TestDatabaseName 'me'
+        $evil = New-TestDatabaseName 'evil'
+        $db = New-TestDatabaseName 'globals'
+        New-TestDatabase -Server $Main -Name $db -Sql 'CREATE TABLE t (a int); INSERT INTO t VALUES (1);'
+        $mePass = 'pw-' + [guid]::NewGuid().ToString('n')
+        Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $me LOGIN PASSWORD '$mePass';" | Out-Null
+        # The role's own setting: pg_dumpall writes the value as one literal over three lines, the middle one a statement.
+        $asMe = [pscustomobject]@{ Port = $Main.Port; User = $me; Password = $mePass }
+        Invoke-TestPsql -Server $asMe -Database $db -Sql "ALTER ROLE $me SET search_path TO 'a', E'\nCREATE ROLE $evil SUPERUSER;\n';" | Out-Null
+        $settingSql = "SELECT array_to_string(setconfig, '|') FROM pg_db_role_setting WHERE setrole = (SELECT oid FROM pg_roles WHERE rolname = '$me');"
+        $before = (Invoke-TestPsql -Server $Main -Sql $settingSql) -join "`n"
+        $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $db) -Path (Join-Path $Out 'globals-injection') -Format Custom -Globals
+        $new = $Servers.New
+        $r = $b | Restore-PgBackup -ConnectionString (Get-TestPostgresUri -Server $new -Database $db) -CreateDatabase -CreateRoles -Confirm:$false
+        $r.RolesCreated | Should -Contain $me
+        $r.RolesCreated | Should -Not -Contain $evil
+        Invoke-TestPsql -Server $new -Sql "SELECT count(*) FROM pg_roles WHERE rolname = '$evil';" | Should -Be '0'
+        ((Invoke-TestPsql -Server $new -Sql $settingSql) -join "`n") | Should -Be $before
+    }
 }

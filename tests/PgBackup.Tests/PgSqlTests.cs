@@ -34,6 +34,34 @@ namespace PgBackup.Tests
             Assert.Equal(Covered.OrderBy(n => n, StringComparer.Ordinal), builders);
         }
 
+        [Fact]
+        public void TheRolesScriptIsSplitIntoStatementsAsTheServerWouldSplitIt()
+        {
+            // As pg_dumpall writes a role whose own settings and comment hold lines that read like statements.
+            var script = string.Join("\n",
+                "\\restrict abc",
+                "SET standard_conforming_strings = on;",
+                "-- Roles; CREATE ROLE not_a_role;",
+                "CREATE ROLE me;",
+                "ALTER ROLE me WITH NOSUPERUSER LOGIN PASSWORD 'SCRAM-SHA-256$4096:x';",
+                "ALTER ROLE me SET search_path TO 'a', '",
+                "CREATE ROLE evil SUPERUSER;",
+                "';",
+                "COMMENT ON ROLE me IS 'it''s",
+                "GRANT evil TO me;",
+                "';",
+                "ALTER ROLE me SET app.x TO E'\\';CREATE ROLE evil2;';",
+                "COMMENT ON ROLE \"odd \"\";\" IS $q$;CREATE ROLE evil3;$q$; /* CREATE ROLE evil4; */",
+                "GRANT admins TO me GRANTED BY postgres;",
+                "\\unrestrict abc");
+            var parsed = GlobalsScript.Parse(script);
+            Assert.Equal(new[] { "me" }, parsed.Roles);
+            Assert.Equal(6, parsed.RoleStatements.Count);
+            Assert.Equal("ALTER ROLE me SET search_path TO 'a', '\nCREATE ROLE evil SUPERUSER;\n';", parsed.RoleStatements[2].Sql);
+            Assert.Equal("odd \";", parsed.RoleStatements[5].Role);
+            Assert.Equal(new[] { ("admins", "me") }, parsed.Memberships.Select(m => (m.Group, m.Member)));
+        }
+
         [PgFact]
         public void QuotingAgreesWithTheServersQuoteIdentAndQuoteLiteral()
         {

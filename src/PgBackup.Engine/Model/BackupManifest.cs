@@ -153,7 +153,7 @@ namespace PgBackup
         }
 
         private static PgBackupException Invalid(string source, string why, Exception? inner = null) =>
-            new PgBackupException(ErrorIds.ManifestInvalid, ErrorKind.InvalidData, $"The manifest {source} {why}.", source, inner);
+            new PgBackupException(ErrorIds.ManifestInvalid, ErrorKind.InvalidData, $"The manifest {source} {why.TrimEnd('.')}.", source, inner);
 
         /// <summary>What makes a deserialized manifest unusable (a field null, of the wrong kind or out of range), or null.</summary>
         private string? Problem()

@@ -21,31 +21,111 @@ namespace PgBackup
         public static GlobalsScript Parse(string text)
         {
             var script = new GlobalsScript();
-            foreach (var raw in text.Split('\n'))
+            foreach (var statement in Statements(text))
             {
-                var line = raw.TrimEnd('\r');
-                if (!line.EndsWith(";", StringComparison.Ordinal)) continue;
-                if (TryRole(line, "CREATE ROLE ", out var role))
+                if (TryRole(statement, "CREATE ROLE ", out var role))
                 {
                     script.Roles.Add(role);
-                    script.RoleStatements.Add((role, line));
+                    script.RoleStatements.Add((role, statement));
                 }
-                else if (TryRole(line, "ALTER ROLE ", out role) || TryRole(line, "COMMENT ON ROLE ", out role))
+                else if (TryRole(statement, "ALTER ROLE ", out role) || TryRole(statement, "COMMENT ON ROLE ", out role))
                 {
                     // ALTER ROLE ... IN DATABASE belongs to a database that may not exist on the new server.
-                    if (line.IndexOf(" IN DATABASE ", StringComparison.Ordinal) < 0) script.RoleStatements.Add((role, line));
+                    if (statement.IndexOf(" IN DATABASE ", StringComparison.Ordinal) < 0) script.RoleStatements.Add((role, statement));
                 }
-                else if (line.StartsWith("GRANT ", StringComparison.Ordinal))
+                else if (statement.StartsWith("GRANT ", StringComparison.Ordinal))
                 {
                     int pos = 6;
-                    var group = PgIdentifier.ReadIdentifier(line, ref pos);
-                    if (group is null || !line.Substring(pos).StartsWith(" TO ", StringComparison.Ordinal)) continue;
+                    var group = PgIdentifier.ReadIdentifier(statement, ref pos);
+                    if (group is null || !statement.Substring(pos).StartsWith(" TO ", StringComparison.Ordinal)) continue;
                     pos += 4;
-                    var member = PgIdentifier.ReadIdentifier(line, ref pos);
-                    if (member is not null) script.Memberships.Add((group, member, line));
+                    var member = PgIdentifier.ReadIdentifier(statement, ref pos);
+                    if (member is not null) script.Memberships.Add((group, member, statement));
                 }
             }
             return script;
+        }
+
+        /// <summary>
+        /// The script's SQL statements, each ending with its ';', split as the server's lexer would: a ';' or a line
+        /// inside a string literal, a quoted name, a dollar-quoted string or a comment does not end or start anything.
+        /// (A role's setting or comment may hold lines that read like statements; pg_dumpall writes it as one literal.)
+        /// Comments and psql's backslash lines (\restrict) are left out.
+        /// </summary>
+        internal static IEnumerable<string> Statements(string text)
+        {
+            var sb = new StringBuilder();
+            int i = 0;
+            while (i < text.Length)
+            {
+                char c = text[i];
+                if (c == '-' && At(text, i, "--")) { while (i < text.Length && text[i] != '\n') i++; continue; }
+                if (c == '/' && At(text, i, "/*"))
+                {
+                    int depth = 0;
+                    do
+                    {
+                        if (At(text, i, "/*")) { depth++; i += 2; }
+                        else if (At(text, i, "*/")) { depth--; i += 2; }
+                        else i++;
+                    } while (depth > 0 && i < text.Length);
+                    sb.Append(' ');
+                    continue;
+                }
+                if (c == '\\' && sb.ToString().Trim().Length == 0) { while (i < text.Length && text[i] != '\n') i++; continue; }
+                if (c == ';')
+                {
+                    var statement = sb.Append(';').ToString().Trim();
+                    sb.Clear();
+                    i++;
+                    if (statement != ";") yield return statement;
+                    continue;
+                }
+                int end = c switch
+                {
+                    '\'' => QuotedEnd(text, i, '\'', backslashEscapes: i > 0 && (text[i - 1] == 'E' || text[i - 1] == 'e') && (i < 2 || !IsIdentifierChar(text[i - 2]))),
+                    '"' => QuotedEnd(text, i, '"', backslashEscapes: false),
+                    '$' => DollarQuotedEnd(text, i),
+                    _ => i + 1,
+                };
+                sb.Append(text, i, end - i);
+                i = end;
+            }
+            if (sb.ToString().Trim().Length > 0) yield return sb.ToString().Trim();
+        }
+
+        private static bool At(string text, int i, string what) => string.CompareOrdinal(text, i, what, 0, what.Length) == 0;
+
+        private static bool IsIdentifierChar(char c) => char.IsLetterOrDigit(c) || c == '_' || c == '$';
+
+        /// <summary>Where a literal or quoted name that starts at <paramref name="start"/> ends (after its closing quote; the text's end if none).</summary>
+        private static int QuotedEnd(string text, int start, char quote, bool backslashEscapes)
+        {
+            int i = start + 1;
+            while (i < text.Length)
+            {
+                if (backslashEscapes && text[i] == '\\') { i += 2; continue; }
+                if (text[i] == quote)
+                {
+                    if (i + 1 < text.Length && text[i + 1] == quote) { i += 2; continue; }
+                    return i + 1;
+                }
+                i++;
+            }
+            return text.Length;
+        }
+
+        /// <summary>Where a dollar-quoted string ($tag$...$tag$) that starts at <paramref name="start"/> ends, or start + 1 when it is not one.</summary>
+        private static int DollarQuotedEnd(string text, int start)
+        {
+            if (start > 0 && IsIdentifierChar(text[start - 1])) return start + 1; // part of a name ($ inside identifiers)
+            int close = text.IndexOf('$', start + 1);
+            if (close < 0) return start + 1;
+            var tag = text.Substring(start, close - start + 1);
+            for (int k = 1; k < tag.Length - 1; k++)
+                if (!(char.IsLetter(tag[k]) || tag[k] == '_' || (k > 1 && char.IsDigit(tag[k])))) return start + 1;
+            int end = text.IndexOf(tag, close + 1, StringComparison.Ordinal);
+            return end < 0 ? text.Length : end + tag.Length;
         }
 
         private static bool TryRole(string line, string prefix, out string role)
