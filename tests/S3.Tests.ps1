@@ -324,7 +324,8 @@ Describe 'Copy-PgBackup' {
     It 'has the expected parameters' {
         $expected = 'Path', 'InputObject', 'Destination', 'DestinationS3Credential', 'DestinationProfileName', 'DestinationRegion', 'DestinationEndpointUrl', 'Force',
             'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds',
-            'ServerSideEncryption', 'KmsKeyId', 'StorageClass', 'S3PartSizeMB', 'S3UploadConcurrency', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase'
+            'ServerSideEncryption', 'KmsKeyId', 'StorageClass', 'S3PartSizeMB', 'S3UploadConcurrency', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase',
+            'VerifyKey', 'SigningKey', 'SigningKeyPassphrase'
         $cmd = Get-Command Copy-PgBackup
         $actual = $cmd.Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
         $actual | Sort-Object | Should -Be ($expected | Sort-Object)

@@ -163,3 +163,153 @@ Describe 'Catalog text reaches SQL only quoted' {
         ((Invoke-TestPsql -Server $new -Sql $settingSql) -join "`n") | Should -Be $before
     }
 }
+
+Describe 'Signed backups' {
+    BeforeAll {
+        # A throw-away gpg home: the signer's ed25519 key and RSA key (both with a passphrase), and another signer.
+        $script:KeyPassText = 'sign-pass-7'
+        $script:KeyPass = ConvertTo-SecureString $KeyPassText -AsPlainText -Force
+        $script:GnupgHome = Join-Path $Out 'gnupg'
+        New-Item -ItemType Directory $GnupgHome | Out-Null
+        & chmod 700 $GnupgHome
+        $env:GNUPGHOME = $GnupgHome
+        function Invoke-Gpg([string[]]$Arguments) {
+            $out = & gpg --batch --yes --no-tty --pinentry-mode loopback @Arguments 2>&1
+            if ($LASTEXITCODE -ne 0) { throw "gpg $($Arguments -join ' ') failed: $out" }
+            $out
+        }
+        foreach ($k in @(@('signer', 'future-default'), @('rsa', 'rsa2048'), @('other', 'future-default'))) {
+            Invoke-Gpg @('--passphrase', $KeyPassText, '--quick-gen-key', "$($k[0]) <$($k[0])@example.com>", $k[1], 'default', 'never') | Out-Null
+            Invoke-Gpg @('--armor', '--output', (Join-Path $Out "$($k[0]).pub.asc"), '--export', "$($k[0])@example.com") | Out-Null
+            Invoke-Gpg @('--passphrase', $KeyPassText, '--armor', '--output', (Join-Path $Out "$($k[0]).sec.asc"), '--export-secret-keys', "$($k[0])@example.com") | Out-Null
+        }
+        $script:Pub = Join-Path $Out 'signer.pub.asc'
+        $script:Sign = @{ SigningKey = (Join-Path $Out 'signer.sec.asc'); SigningKeyPassphrase = $KeyPass }
+        function Test-GpgVerify([string]$Manifest) {
+            $out = & gpg --batch --no-tty --verify "$Manifest.sig" $Manifest 2>&1
+            [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = ($out -join "`n") }
+        }
+
+        $script:Target = New-TestDatabaseName 'sigtarget'
+        New-TestDatabase -Server $Main -Name $Target -Sql 'CREATE TABLE keep_me (x int); INSERT INTO keep_me VALUES (1);'
+        $script:TargetUri = Get-TestPostgresUri -Server $Main -Database $Target
+        $script:Signed = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'signed-template') -Format Custom @Sign
+    }
+
+    AfterAll { Remove-Item Env:GNUPGHOME -ErrorAction SilentlyContinue }
+
+    It 'PgBackup signs with an <Who> key; gpg --verify accepts the signature, and so does -VerifyKey' -ForEach @(@{ Who = 'signer' }, @{ Who = 'rsa' }) {
+        $b = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out "signs-$Who") -SchemaOnly -SigningKey (Join-Path $Out "$Who.sec.asc") -SigningKeyPassphrase $KeyPass
+        $b.Signed | Should -BeTrue
+        $v = Test-GpgVerify "$($b.Path).json"
+        $v.ExitCode | Should -Be 0 -Because $v.Output
+        $v.Output | Should -Match "Good signature from `"$Who"
+        $listed = Get-PgBackup -Path (Split-Path $b.Path) -VerifyKey (Join-Path $Out "$Who.pub.asc")
+        $listed.Signed | Should -BeTrue
+        $listed.SignatureValid | Should -BeTrue
+        (Get-PgBackup -Path (Split-Path $b.Path)).SignatureValid | Should -BeNullOrEmpty -Because 'without -VerifyKey nothing is checked'
+        ($b | Test-PgBackup -VerifyKey (Join-Path $Out "$Who.pub.asc")).Passed | Should -BeTrue
+    }
+
+    It 'accepts a manifest signed by gpg --detach-sign (binary, then armored) and restores the backup' {
+        $b = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'gpg-signed')
+        $b.Signed | Should -BeFalse
+        Invoke-Gpg @('--local-user', 'signer@example.com', '--passphrase', $KeyPassText, '--detach-sign', "$($b.Path).json") | Out-Null
+        (Get-PgBackup -Path (Split-Path $b.Path) -VerifyKey $Pub).SignatureValid | Should -BeTrue
+        $db = New-TestDatabaseName 'gpgsigned'
+        $r = $b | Restore-PgBackup -ConnectionString $Uri -TargetDatabase $db -CreateDatabase -VerifyKey $Pub -Confirm:$false
+        $r.Verified | Should -BeTrue
+        Invoke-Gpg @('--local-user', 'signer@example.com', '--passphrase', $KeyPassText, '--armor', '--output', "$($b.Path).json.sig", '--detach-sign', "$($b.Path).json") | Out-Null
+        (Get-Content -Raw "$($b.Path).json.sig") | Should -Match 'BEGIN PGP SIGNATURE'
+        ($b | Test-PgBackup -VerifyKey $Pub).Passed | Should -BeTrue
+    }
+
+    It 'refuses a backup whose <Case> (<ErrorId>) in every reader under -VerifyKey, and touches nothing' -ForEach @(
+        @{ Case = 'manifest was changed'; ErrorId = 'SignatureInvalid'; Doctor = { param($path) $m = Get-Content -Raw "$path.json" | ConvertFrom-Json; $m.tables[0].rows = 99; $m | ConvertTo-Json -Depth 10 | Set-Content "$path.json" } }
+        @{ Case = 'data and checksum were changed together'; ErrorId = 'SignatureInvalid'; Doctor = {
+                param($path) $bytes = [IO.File]::ReadAllBytes($path); $bytes[200] = $bytes[200] -bxor 1; [IO.File]::WriteAllBytes($path, $bytes)
+                $m = Get-Content -Raw "$path.json" | ConvertFrom-Json; $m.sha256 = (Get-FileHash $path).Hash.ToLower(); $m | ConvertTo-Json -Depth 10 | Set-Content "$path.json" } }
+        @{ Case = 'data was changed'; ErrorId = 'BackupChecksumMismatch'; Doctor = { param($path) $bytes = [IO.File]::ReadAllBytes($path); $bytes[200] = $bytes[200] -bxor 1; [IO.File]::WriteAllBytes($path, $bytes) } }
+        @{ Case = 'signature is missing'; ErrorId = 'SignatureMissing'; Doctor = { param($path) Remove-Item "$path.json.sig" } }
+        @{ Case = 'signature is by another key'; ErrorId = 'SignatureKeyMismatch'; Doctor = {
+                param($path) Invoke-Gpg @('--local-user', 'other@example.com', '--passphrase', $KeyPassText, '--output', "$path.json.sig", '--detach-sign', "$path.json") | Out-Null } }
+        @{ Case = 'manifest is missing (another tool''s)'; ErrorId = 'SignatureMissing'; Doctor = {
+                param($path) Remove-Item "$path.json", "$path.json.sig"; Rename-Item $path ((Split-Path -Leaf $path) -replace '\.dump$', '.sql.gz') } }
+    ) {
+        $store = Join-Path $Out ('refused-' + ($Case -replace '\W', '-'))
+        New-Item -ItemType Directory $store | Out-Null
+        Copy-Item "$($Signed.Path)*" $store
+        $path = Join-Path $store $Signed.Name
+        & $Doctor $path
+        $path = (Get-ChildItem $store -Exclude '*.json*').FullName
+        $files = { Get-ChildItem $store -Recurse -Force | ForEach-Object { "$($_.Name) $($_.Length) $($_.LastWriteTimeUtc.Ticks)" } }
+        $before = & $files
+        $cmdlet = 'PgBackup.Commands'
+
+        $errors = @()
+        $listed = Get-PgBackup -Path $store -VerifyKey $Pub -ErrorVariable errors -ErrorAction SilentlyContinue
+        if ($ErrorId -like 'Signature*') {
+            $listed.SignatureValid | Should -BeFalse
+            $errors[0].FullyQualifiedErrorId | Should -Be "$ErrorId,$cmdlet.GetPgBackupCommand"
+            @(Get-PgBackup -Path $store -VerifyKey $Pub -Latest -ErrorAction SilentlyContinue).Count | Should -Be 0
+            { Invoke-PgBackupRetention -Path $store -KeepLast 1 -VerifyKey $Pub -Confirm:$false } | Should -Throw -ErrorId "$ErrorId,$cmdlet.InvokePgBackupRetentionCommand"
+        }
+        $errors = @()
+        (Test-PgBackup -Path $path -VerifyKey $Pub -ErrorVariable errors -ErrorAction SilentlyContinue).Passed | Should -BeFalse
+        $errors[0].FullyQualifiedErrorId | Should -Be "$ErrorId,$cmdlet.TestPgBackupCommand"
+        { Restore-PgBackup -Path $path -ConnectionString $TargetUri -Force -VerifyKey $Pub -Confirm:$false } | Should -Throw -ErrorId "$ErrorId,$cmdlet.RestorePgBackupCommand"
+        { Export-PgBackupData -Path $path -ConnectionString $Uri -Table users -VerifyKey $Pub } | Should -Throw -ErrorId "$ErrorId,$cmdlet.ExportPgBackupDataCommand"
+        $dest = Join-Path $Out ('refused-copy-' + ($Case -replace '\W', '-'))
+        { Copy-PgBackup -Path $path -Destination $dest -VerifyKey $Pub -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,$cmdlet.CopyPgBackupCommand"
+        @(Get-ChildItem $dest -Force -ErrorAction SilentlyContinue).Count | Should -Be 0
+        { Protect-PgBackup -Path $path -Passphrase $Pass -VerifyKey $Pub -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,$cmdlet.ProtectPgBackupCommand"
+        & $files | Should -Be $before
+        Invoke-TestPsql -Server $Main -Database $Target -Sql 'SELECT count(*) FROM keep_me' | Should -Be '1'
+        @(Get-DatabaseNames -Server $Main | Where-Object { $_ -like "${Target}_pgbackup_*" -or $_ -like 'pgbackup_export_*' }).Count | Should -Be 0
+    }
+
+    It 'signs in a bucket, encrypted and as a Directory backup; the signature travels with a copy' {
+        $bucket = New-TestBucket -Server $S3 -Prefix 'signed'
+        $enc = New-PgBackup -ConnectionString $Uri -Path "s3://$bucket/pg/" -Format Custom -EncryptPassphrase $Pass @Sign @S3Params
+        $dir = New-PgBackup -ConnectionString $Uri -Path "s3://$bucket/pg/" -Format Directory @Sign @S3Params
+        Get-TestS3Key -Server $S3 -Bucket $bucket | Should -Contain "pg/$($enc.Name).json.sig"
+        $listed = @(Get-PgBackup -Path "s3://$bucket/pg/" -VerifyKey $Pub @S3Params)
+        $listed.Count | Should -Be 2
+        $listed.SignatureValid | Should -Be @($true, $true)
+        ($enc | Test-PgBackup -VerifyKey $Pub -Passphrase $Pass).Passed | Should -BeTrue
+        ($dir | Test-PgBackup -VerifyKey $Pub).Passed | Should -BeTrue
+        # Copied to a folder: the manifest's bytes and signature as they were, so that gpg still verifies the copy.
+        $copy = $enc | Copy-PgBackup -Destination (Join-Path $Out 'from-bucket') -VerifyKey $Pub
+        $copy.Signed | Should -BeTrue
+        (Test-GpgVerify "$($copy.Path).json").ExitCode | Should -Be 0
+        # A changed manifest in the bucket: refused.
+        Write-TestS3Object -Server $S3 -Bucket $bucket -Key "pg/$($dir.Name).json" -Text ((Get-TestS3Object -Server $S3 -Bucket $bucket -Key "pg/$($dir.Name).json").Bytes.Length.ToString())
+        { $dir | Restore-PgBackup -ConnectionString $TargetUri -Force -VerifyKey $Pub -Confirm:$false } | Should -Throw -ErrorId 'SignatureInvalid,PgBackup.Commands.RestorePgBackupCommand'
+    }
+
+    It 'Protect-PgBackup and Copy-PgBackup sign what they write with -SigningKey; without it the new manifest is unsigned, and said so' {
+        $folder = Join-Path $Out 'protect-signed'
+        $plain = New-PgBackup -ConnectionString $Uri -Path $folder -SchemaOnly
+        $p = $plain | Protect-PgBackup -Passphrase $Pass @Sign
+        $p.Signed | Should -BeTrue
+        (Test-GpgVerify "$($p.Path).json").ExitCode | Should -Be 0
+        Test-Path "$($plain.Path).json.sig" | Should -BeFalse
+        $u = $p | Unprotect-PgBackup -Passphrase $Pass -WarningVariable warnings -WarningAction SilentlyContinue
+        $u.Signed | Should -BeFalse
+        ($warnings -join "`n") | Should -Match 'not'
+        Test-Path "$($p.Path).json.sig" | Should -BeFalse -Because 'the encrypted original went, signature and all'
+        $c = $u | Copy-PgBackup -Destination (Join-Path $Out 'copy-signed') -VerifyKey $Pub -ErrorAction SilentlyContinue
+        $c | Should -BeNullOrEmpty -Because 'the unprotected backup is not signed'
+        $c = $u | Copy-PgBackup -Destination (Join-Path $Out 'copy-signed') @Sign
+        (Test-GpgVerify "$($c.Path).json").ExitCode | Should -Be 0
+    }
+
+    It 'stops before anything is written when the signing key or its passphrase is wrong, or -VerifyKey is no public key' {
+        $folder = Join-Path $Out 'bad-keys'
+        { New-PgBackup -ConnectionString $Uri -Path $folder -SigningKey $Sign.SigningKey -SigningKeyPassphrase (ConvertTo-SecureString 'wrong' -AsPlainText -Force) } |
+            Should -Throw -ErrorId 'WrongPassphrase,PgBackup.Commands.NewPgBackupCommand'
+        { New-PgBackup -ConnectionString $Uri -Path $folder -SigningKey $Pub } | Should -Throw -ErrorId 'SigningKeyInvalid,PgBackup.Commands.NewPgBackupCommand'
+        Test-Path $folder | Should -BeFalse
+        { Get-PgBackup -Path (Split-Path $Signed.Path) -VerifyKey $Sign.SigningKey } | Should -Throw -ErrorId 'VerifyKeyInvalid,PgBackup.Commands.GetPgBackupCommand'
+    }
+}

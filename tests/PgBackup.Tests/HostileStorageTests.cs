@@ -115,9 +115,9 @@ namespace PgBackup.Tests
         [Fact]
         public void HugeManifestsAreRefusedWithoutReadingThemWhole()
         {
-            var e = Assert.Throws<PgBackupException>(() => BackupManifest.ReadBounded(new MemoryStream(new byte[300_000]), 200_000, "m.json"));
+            var e = Assert.Throws<PgBackupException>(() => BackupManifest.ReadBounded(new MemoryStream(new byte[300_000]), "m.json", 200_000));
             Assert.Equal(ErrorIds.ManifestInvalid, e.ErrorId);
-            Assert.Equal(100_000, BackupManifest.ReadBounded(new MemoryStream(new byte[100_000]), 200_000, "m.json").Length);
+            Assert.Equal(100_000, BackupManifest.ReadBounded(new MemoryStream(new byte[100_000]), "m.json", 200_000).Length);
         }
 
         [Theory]
@@ -130,12 +130,12 @@ namespace PgBackup.Tests
             const string data = "backup_app_20240101_000000.dir";
             var m = new BackupManifest { Name = data, Sha256 = Hex, Format = BackupFormat.Directory };
             m.Globals = new GlobalsInfo { Name = hostile, Sha256 = Hex };
-            Assert.Equal(ErrorIds.UnsafeName, Assert.Throws<PgBackupException>(() => BackupManifest.Read(new MemoryStream(m.ToJsonBytes()), "m", data)).ErrorId);
+            Assert.Equal(ErrorIds.UnsafeName, Assert.Throws<PgBackupException>(() => BackupManifest.Read(m.ToJsonBytes(), "m", data)).ErrorId);
             m.Globals = new GlobalsInfo { Name = "backup_app_20240101_000000.globals.sql.gpg", Sha256 = Hex };
-            Assert.Equal(m.Globals.Name, BackupManifest.Read(new MemoryStream(m.ToJsonBytes()), "m", data).Globals!.Name);
+            Assert.Equal(m.Globals.Name, BackupManifest.Read(m.ToJsonBytes(), "m", data).Globals!.Name);
             m.Files = new List<BackupFileEntry> { new BackupFileEntry { Name = hostile, Sha256 = Hex } };
             if (StoreName.Problem(hostile) is not null)
-                Assert.Equal(ErrorIds.UnsafeName, Assert.Throws<PgBackupException>(() => BackupManifest.Read(new MemoryStream(m.ToJsonBytes()), "m", data)).ErrorId);
+                Assert.Equal(ErrorIds.UnsafeName, Assert.Throws<PgBackupException>(() => BackupManifest.Read(m.ToJsonBytes(), "m", data)).ErrorId);
         }
 
         [S3Fact]

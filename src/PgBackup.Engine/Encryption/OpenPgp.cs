@@ -66,7 +66,7 @@ namespace PgBackup
             return result;
         }
 
-        private static bool IsExpired(PgpPublicKey key)
+        internal static bool IsExpired(PgpPublicKey key)
         {
             long seconds = key.GetValidSeconds();
             return seconds > 0 && key.CreationTime.AddSeconds(seconds) < DateTime.UtcNow;
@@ -174,7 +174,7 @@ namespace PgBackup
         /// The binary OpenPGP data of a stream that may be ASCII-armored. (BouncyCastle's own detection needs a
         /// seekable stream; a backup streams from a pipe or from object storage.)
         /// </summary>
-        private static Stream Unarmor(Stream input)
+        internal static Stream Unarmor(Stream input)
         {
             var head = new byte[64];
             int n = ReadOnlyStream.ReadFully(input, head, 0, head.Length);

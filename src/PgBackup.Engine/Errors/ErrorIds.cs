@@ -103,6 +103,16 @@ namespace PgBackup
         public const string AlreadyEncrypted = "AlreadyEncrypted";
         public const string NotEncrypted = "NotEncrypted";
 
+        // Signatures
+        public const string SigningKeyInvalid = "SigningKeyInvalid";
+        public const string VerifyKeyInvalid = "VerifyKeyInvalid";
+        /// <summary>-VerifyKey was given and the backup has no signature.</summary>
+        public const string SignatureMissing = "SignatureMissing";
+        /// <summary>The signature does not match the manifest (changed after signing), or cannot be read.</summary>
+        public const string SignatureInvalid = "SignatureInvalid";
+        /// <summary>Signed, but by a key that is not in -VerifyKey's file.</summary>
+        public const string SignatureKeyMismatch = "SignatureKeyMismatch";
+
         // Neon
         public const string NeonApiKeyMissing = "NeonApiKeyMissing";
         public const string NeonUnauthorized = "NeonUnauthorized";

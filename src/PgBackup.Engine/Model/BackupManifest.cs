@@ -104,6 +104,9 @@ namespace PgBackup
         public EncryptionInfo? Encryption { get; set; }
         public GlobalsInfo? Globals { get; set; }
 
+        /// <summary>The bytes this manifest was read from (what its signature covers), or null when it was made here.</summary>
+        [JsonIgnore] internal byte[]? Json { get; private set; }
+
         private static readonly JsonSerializerOptions Options = CreateOptions();
 
         private static JsonSerializerOptions CreateOptions()
@@ -149,6 +152,7 @@ namespace PgBackup
             if (problem is not null) throw Invalid(source, problem);
             m.StartTime = DateTime.SpecifyKind(m.StartTime.ToUniversalTime(), DateTimeKind.Utc);
             m.EndTime = DateTime.SpecifyKind(m.EndTime.ToUniversalTime(), DateTimeKind.Utc);
+            m.Json = utf8;
             return m;
         }
 
@@ -181,26 +185,16 @@ namespace PgBackup
         /// names it holds: a Directory backup's file names pass the rule for names (<see cref="StoreName"/>), and the
         /// roles file is this backup's own (<c>&lt;stem&gt;.globals.sql</c>, or <c>.gpg</c>), never another file.
         /// </summary>
-        public static BackupManifest Read(Stream stream, string source, string dataName)
+        public static BackupManifest Read(byte[] json, string source, string dataName)
         {
-            var m = FromJson(ReadBounded(stream, MaxBytes, source), source);
+            var m = FromJson(json, source);
             m.CheckNames(dataName, source);
             return m;
         }
 
-        /// <summary>All of <paramref name="stream"/>, refused (<c>ManifestInvalid</c>) when it is longer than <paramref name="limit"/> bytes.</summary>
-        internal static byte[] ReadBounded(Stream stream, int limit, string source)
-        {
-            using var ms = new MemoryStream();
-            var buffer = new byte[1 << 16];
-            int n;
-            while ((n = stream.Read(buffer, 0, buffer.Length)) > 0)
-            {
-                if (ms.Length + n > limit) throw Invalid(source, $"is larger than {limit >> 20} MiB; PgBackup does not read it");
-                ms.Write(buffer, 0, n);
-            }
-            return ms.ToArray();
-        }
+        /// <summary>A manifest's bytes, refused (<c>ManifestInvalid</c>) when there are more than <paramref name="limit"/>.</summary>
+        public static byte[] ReadBounded(Stream stream, string source, int limit = MaxBytes) =>
+            ReadOnlyStream.ReadAtMost(stream, limit) ?? throw Invalid(source, $"is larger than {limit >> 20} MiB; PgBackup does not read it");
 
         private void CheckNames(string dataName, string source)
         {

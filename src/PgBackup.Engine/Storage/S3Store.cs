@@ -174,7 +174,7 @@ namespace PgBackup
         // ---- writing -------------------------------------------------------------------------------------------
 
         public IStoreWriter OpenWrite(string name, CancellationToken cancellationToken) =>
-            new ObjectWriter(this, name, withMarker: !name.EndsWith(BackupNaming.ManifestSuffix, StringComparison.Ordinal), cancellationToken);
+            new ObjectWriter(this, name, withMarker: !name.EndsWith(BackupNaming.ManifestSuffix, StringComparison.Ordinal) && !name.EndsWith(BackupNaming.SignatureSuffix, StringComparison.Ordinal), cancellationToken);
 
         public IDirectoryWriter OpenDirectoryWrite(string name, CancellationToken cancellationToken) => new FolderWriter(this, name, cancellationToken);
 

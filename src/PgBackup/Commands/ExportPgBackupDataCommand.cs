@@ -29,6 +29,7 @@ namespace PgBackup.Commands
             var storeOptions = StorageOptionsFor(InputObject);
             var outFile = OutFile is null ? null : GetUnresolvedProviderPathFromPSPath(OutFile);
             var decryption = DecryptionFromParameters();
+            var verifier = Verifier();
             try
             {
                 var (result, rows) = Run((log, ct) => DataExporter.Export(new ExportRequest
@@ -40,6 +41,7 @@ namespace PgBackup.Commands
                     Where = Where,
                     OutFile = outFile,
                     Decryption = decryption,
+                    VerifyKey = verifier,
                     Options = new RestoreOptions { PgBinPath = PgBinPath is null ? null : ResolvePath(PgBinPath) },
                 }, log, ct));
                 if (outFile is not null)

@@ -98,6 +98,7 @@ namespace PgBackup.Commands
             int? level = IfGiven(nameof(CompressionLevel), CompressionLevel);
             string? binPath = PgBinPath is null ? null : ResolvePath(PgBinPath);
             var storeOptions = StorageOptions();
+            var signing = LoadSigningKey(SigningKey, SigningKeyPassphrase);
             var encryption = new EncryptionSettings
             {
                 Passphrase = Chars(EncryptPassphrase),
@@ -121,6 +122,7 @@ namespace PgBackup.Commands
                         PgBinPath = binPath,
                         ModuleVersion = ModuleVersion,
                         Encryption = encryption,
+                        Signing = signing,
                         Globals = Globals,
                         NoRolePasswords = NoRolePasswords,
                         LockWaitTimeoutSeconds = IfGiven(nameof(LockWaitTimeoutSeconds), LockWaitTimeoutSeconds),

@@ -7,7 +7,7 @@ namespace PgBackup.Commands
     /// <summary>Protect-PgBackup: encrypts existing backups (OpenPGP) and updates their manifests.</summary>
     [Cmdlet(VerbsSecurity.Protect, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(BackupInfo))]
-    public sealed class ProtectPgBackupCommand : PgBackupStorageCmdlet
+    public sealed class ProtectPgBackupCommand : PgBackupVerifyingCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -24,6 +24,14 @@ namespace PgBackup.Commands
         public string[]? Recipient { get; set; }
 
         [Parameter] public SwitchParameter KeepOriginal { get; set; }
+
+        /// <summary>A secret key file: the new manifest is signed with it.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SigningKey { get; set; }
+
+        [Parameter]
+        public SecureString? SigningKeyPassphrase { get; set; }
 
         protected override void BeginProcessing()
         {
@@ -46,7 +54,8 @@ namespace PgBackup.Commands
                 Passphrase = Chars(Passphrase),
                 RecipientKeyFiles = (Recipient ?? System.Array.Empty<string>()).Select(ResolvePath).ToArray(),
             };
-            if (TryRun((log, ct) => BackupProtector.Protect(path, options, settings, KeepOriginal, ModuleVersion, log, ct), path, out var result))
+            var signing = LoadSigningKey(SigningKey, SigningKeyPassphrase);
+            if (TryRun((log, ct) => BackupProtector.Protect(path, options, settings, signing, Verifier(), KeepOriginal, ModuleVersion, log, ct), path, out var result))
                 WriteObject(result);
         }
     }

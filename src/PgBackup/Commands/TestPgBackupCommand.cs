@@ -46,6 +46,7 @@ namespace PgBackup.Commands
                 Keep = Keep,
                 Connection = connection,
                 Decryption = DecryptionFromParameters(),
+                VerifyKey = Verifier(),
                 Options = new RestoreOptions
                 {
                     Jobs = Jobs,
