@@ -8,23 +8,33 @@ using Org.BouncyCastle.Security;
 
 namespace PgBackup
 {
-    /// <summary>How to encrypt a backup: a passphrase (symmetric, what the guide's <c>gpg --symmetric</c> does) or recipients' public keys.</summary>
-    public sealed class EncryptionSettings
+    /// <summary>
+    /// How to encrypt a backup: a passphrase (symmetric, what the guide's <c>gpg --symmetric</c> does) or recipients'
+    /// public keys. Dispose clears the passphrase's characters.
+    /// </summary>
+    public sealed class EncryptionSettings : IDisposable
     {
         public char[]? Passphrase { get; init; }
         /// <summary>Public key files (armored or binary) of the recipients.</summary>
         public IReadOnlyList<string> RecipientKeyFiles { get; init; } = Array.Empty<string>();
         public bool IsEnabled => (Passphrase is { Length: > 0 }) || RecipientKeyFiles.Count > 0;
+        public void Dispose() => OpenPgp.Clear(Passphrase);
     }
 
-    /// <summary>How to decrypt: the passphrase, or a secret key file and its passphrase.</summary>
-    public sealed class DecryptionSettings
+    /// <summary>How to decrypt: the passphrase, or a secret key file and its passphrase. Dispose clears the passphrases' characters.</summary>
+    public sealed class DecryptionSettings : IDisposable
     {
         public static readonly DecryptionSettings None = new DecryptionSettings();
         public char[]? Passphrase { get; init; }
         public string? SecretKeyPath { get; init; }
         public char[]? SecretKeyPassphrase { get; init; }
         public bool HasAny => Passphrase is { Length: > 0 } || SecretKeyPath is not null;
+
+        public void Dispose()
+        {
+            OpenPgp.Clear(Passphrase);
+            OpenPgp.Clear(SecretKeyPassphrase);
+        }
     }
 
     /// <summary>
@@ -70,6 +80,12 @@ namespace PgBackup
         {
             long seconds = key.GetValidSeconds();
             return seconds > 0 && key.CreationTime.AddSeconds(seconds) < DateTime.UtcNow;
+        }
+
+        /// <summary>Overwrites a secret's characters once it is no longer needed.</summary>
+        public static void Clear(char[]? secret)
+        {
+            if (secret is not null) Array.Clear(secret, 0, secret.Length);
         }
 
         public static string KeyIdHex(long keyId) => keyId.ToString("X16", System.Globalization.CultureInfo.InvariantCulture);

@@ -89,6 +89,7 @@ namespace PgBackup.Commands
             var action = Force ? $"Copy backup {name} (replacing a copy of the same name)" : $"Copy backup {name}";
             if (!ShouldProcess(destination, action)) return;
             var signing = LoadSigningKey(SigningKey, SigningKeyPassphrase);
+            using var decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase);
             if (TryRun((log, ct) => BackupCopier.Copy(new CopyRequest
                 {
                     SourcePath = path,
@@ -96,7 +97,7 @@ namespace PgBackup.Commands
                     Destination = destination,
                     DestinationOptions = destinationOptions,
                     Force = Force,
-                    Decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase),
+                    Decryption = decryption,
                     VerifyKey = Verifier(VerifyKey),
                     Signing = signing,
                 }, log, ct), path, out var copy))

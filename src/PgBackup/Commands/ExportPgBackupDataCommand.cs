@@ -28,7 +28,7 @@ namespace PgBackup.Commands
             var path = InputObject?.Path ?? ResolvePath(Path);
             var storeOptions = StorageOptionsFor(InputObject);
             var outFile = OutFile is null ? null : GetUnresolvedProviderPathFromPSPath(OutFile);
-            var decryption = DecryptionFromParameters();
+            using var decryption = DecryptionFromParameters();
             var verifier = Verifier();
             try
             {

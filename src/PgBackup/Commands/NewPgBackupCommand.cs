@@ -99,7 +99,7 @@ namespace PgBackup.Commands
             string? binPath = PgBinPath is null ? null : ResolvePath(PgBinPath);
             var storeOptions = StorageOptions();
             var signing = LoadSigningKey(SigningKey, SigningKeyPassphrase);
-            var encryption = new EncryptionSettings
+            using var encryption = new EncryptionSettings
             {
                 Passphrase = Chars(EncryptPassphrase),
                 RecipientKeyFiles = (EncryptRecipient ?? System.Array.Empty<string>()).Select(ResolvePath).ToArray(),

@@ -49,7 +49,7 @@ namespace PgBackup.Commands
         private void One(string path, StoreOptions options)
         {
             if (!ShouldProcess(path, KeepOriginal ? "Encrypt into a new backup (.gpg)" : "Encrypt (the unencrypted original is removed)")) return;
-            var settings = new EncryptionSettings
+            using var settings = new EncryptionSettings
             {
                 Passphrase = Chars(Passphrase),
                 RecipientKeyFiles = (Recipient ?? System.Array.Empty<string>()).Select(ResolvePath).ToArray(),

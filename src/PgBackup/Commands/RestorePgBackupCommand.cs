@@ -37,7 +37,7 @@ namespace PgBackup.Commands
             var path = InputObject?.Path ?? ResolvePath(Path);
             var storeOptions = StorageOptionsFor(InputObject);
             RestorePlan? plan = null;
-            var decryption = DecryptionFromParameters();
+            using var decryption = DecryptionFromParameters();
             var verifier = Verifier();
             try
             {

@@ -143,7 +143,7 @@ namespace PgBackup.Commands
             return new System.Net.NetworkCredential(string.Empty, secure).Password;
         }
 
-        /// <summary>A SecureString's characters, for libraries that take char[] (the caller should clear them).</summary>
+        /// <summary>A SecureString's characters, for libraries that take char[]; the caller clears them (OpenPgp.Clear, or disposing the settings that hold them).</summary>
         protected static char[]? Chars(SecureString? secure)
         {
             if (secure is null || secure.Length == 0) return null;
@@ -167,7 +167,7 @@ namespace PgBackup.Commands
             var chars = Chars(passphrase);
             try { return _signingKey = SigningKey.Load(GetUnresolvedProviderPathFromPSPath(path), chars); }
             catch (PgBackupException e) { Fail(e, path); return null; }
-            finally { Clear(chars); }
+            finally { OpenPgp.Clear(chars); }
         }
 
         private SigningKey? _signingKey;
@@ -181,13 +181,7 @@ namespace PgBackup.Commands
             catch (PgBackupException e) { Fail(e, verifyKey); return null; }
         }
 
-        /// <summary>Overwrites a secret's characters (after use).</summary>
-        protected static void Clear(char[]? chars)
-        {
-            if (chars is not null) Array.Clear(chars, 0, chars.Length);
-        }
-
-        /// <summary>Decryption settings from the parameters every cmdlet that reads backups has.</summary>
+        /// <summary>Decryption settings from the parameters every cmdlet that reads backups has; dispose them after use.</summary>
         protected DecryptionSettings Decryption(SecureString? passphrase, string? secretKeyPath, SecureString? secretKeyPassphrase) =>
             passphrase is null && secretKeyPath is null ? DecryptionSettings.None : new DecryptionSettings
             {
