@@ -169,20 +169,10 @@ Describe 'Signed backups' {
         # A throw-away gpg home: the signer's ed25519 key and RSA key (both with a passphrase), and another signer.
         $script:KeyPassText = 'sign-pass-7'
         $script:KeyPass = ConvertTo-SecureString $KeyPassText -AsPlainText -Force
-        $script:GnupgHome = Join-Path $Out 'gnupg'
-        New-Item -ItemType Directory $GnupgHome | Out-Null
-        & chmod 700 $GnupgHome
-        $env:GNUPGHOME = $GnupgHome
-        function Invoke-Gpg([string[]]$Arguments) {
-            $out = & gpg --batch --yes --no-tty --pinentry-mode loopback @Arguments 2>&1
-            if ($LASTEXITCODE -ne 0) { throw "gpg $($Arguments -join ' ') failed: $out" }
-            $out
-        }
-        foreach ($k in @(@('signer', 'future-default'), @('rsa', 'rsa2048'), @('other', 'future-default'))) {
-            Invoke-Gpg @('--passphrase', $KeyPassText, '--quick-gen-key', "$($k[0]) <$($k[0])@example.com>", $k[1], 'default', 'never') | Out-Null
-            Invoke-Gpg @('--armor', '--output', (Join-Path $Out "$($k[0]).pub.asc"), '--export', "$($k[0])@example.com") | Out-Null
-            Invoke-Gpg @('--passphrase', $KeyPassText, '--armor', '--output', (Join-Path $Out "$($k[0]).sec.asc"), '--export-secret-keys', "$($k[0])@example.com") | Out-Null
-        }
+        Use-TestGpgHome (Join-Path $Out 'gnupg')
+        New-TestGpgKey -Name signer -Algorithm future-default -Passphrase $KeyPassText -Folder $Out
+        New-TestGpgKey -Name rsa -Algorithm rsa2048 -Passphrase $KeyPassText -Folder $Out
+        New-TestGpgKey -Name other -Algorithm future-default -Passphrase $KeyPassText -Folder $Out
         $script:Pub = Join-Path $Out 'signer.pub.asc'
         $script:Sign = @{ SigningKey = (Join-Path $Out 'signer.sec.asc'); SigningKeyPassphrase = $KeyPass }
         function Test-GpgVerify([string]$Manifest) {

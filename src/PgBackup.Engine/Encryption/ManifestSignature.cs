@@ -35,17 +35,8 @@ namespace PgBackup
         /// </summary>
         public static SigningKey Load(string path, char[]? passphrase)
         {
-            PgpSecretKeyRingBundle bundle;
-            try
-            {
-                using var input = File.OpenRead(path);
-                bundle = new PgpSecretKeyRingBundle(PgpUtilities.GetDecoderStream(input));
-            }
-            catch (Exception e) when (e is IOException || e is PgpException || e is UnauthorizedAccessException || e is ArgumentException)
-            {
-                throw new PgBackupException(ErrorIds.SigningKeyInvalid, ErrorKind.InvalidArgument, $"{path} is not an OpenPGP secret key file: {e.Message}", path, e)
-                { RecommendedAction = "Export the signing key with: gpg --export-secret-keys --armor <key id> > signing-key.asc" };
-            }
+            var bundle = OpenPgp.ReadKeyFile(path, s => new PgpSecretKeyRingBundle(s), ErrorIds.SigningKeyInvalid, "secret",
+                "Export the signing key with: gpg --export-secret-keys --armor <key id> > signing-key.asc");
             var secret = bundle.GetKeyRings().Cast<PgpSecretKeyRing>()
                 .SelectMany(r => r.GetSecretKeys().Cast<PgpSecretKey>())
                 .Where(k => !k.IsPrivateKeyEmpty && k.IsSigningKey && MaySign(k.PublicKey) && !k.PublicKey.HasRevocation() && !OpenPgp.IsExpired(k.PublicKey))
@@ -111,21 +102,12 @@ namespace PgBackup
         public string KeyFile { get; }
 
         /// <summary>Reads a public key file (<c>gpg --export</c>, armored or binary).</summary>
-        public static SignatureVerifier Load(string path)
-        {
-            try
+        public static SignatureVerifier Load(string path) =>
+            new SignatureVerifier(path, OpenPgp.ReadKeyFile(path, s =>
             {
-                using var input = File.OpenRead(path);
-                var keys = new PgpPublicKeyRingBundle(PgpUtilities.GetDecoderStream(input));
-                if (keys.Count == 0) throw new PgpException("it holds no key");
-                return new SignatureVerifier(path, keys);
-            }
-            catch (Exception e) when (e is IOException || e is PgpException || e is UnauthorizedAccessException || e is ArgumentException)
-            {
-                throw new PgBackupException(ErrorIds.VerifyKeyInvalid, ErrorKind.InvalidArgument, $"{path} is not an OpenPGP public key file: {e.Message}", path, e)
-                { RecommendedAction = "Export the signer's public key with: gpg --export --armor <key id> > signer.asc" };
-            }
-        }
+                var keys = new PgpPublicKeyRingBundle(s);
+                return keys.Count > 0 ? keys : throw new PgpException("it holds no key");
+            }, ErrorIds.VerifyKeyInvalid, "public", "Export the signer's public key with: gpg --export --armor <key id> > signer.asc"));
 
         /// <summary>
         /// Checks <paramref name="signature"/> (the signature file's bytes, or null when there is none) over

@@ -52,18 +52,8 @@ namespace PgBackup
             var result = new List<(PgpPublicKey, string)>();
             foreach (var file in files)
             {
-                PgpPublicKeyRingBundle bundle;
-                try
-                {
-                    using var input = File.OpenRead(file);
-                    bundle = new PgpPublicKeyRingBundle(PgpUtilities.GetDecoderStream(input));
-                }
-                catch (Exception e) when (e is IOException || e is PgpException || e is UnauthorizedAccessException || e is ArgumentException)
-                {
-                    throw new PgBackupException(ErrorIds.EncryptionKeyInvalid, ErrorKind.InvalidArgument,
-                        $"{file} is not an OpenPGP public key file: {e.Message}", file, e)
-                    { RecommendedAction = "Export the recipient's public key with: gpg --export --armor <key id> > key.asc" };
-                }
+                var bundle = ReadKeyFile(file, s => new PgpPublicKeyRingBundle(s), ErrorIds.EncryptionKeyInvalid, "public",
+                    "Export the recipient's public key with: gpg --export --armor <key id> > key.asc");
                 var key = bundle.GetKeyRings().Cast<PgpPublicKeyRing>()
                     .SelectMany(r => r.GetPublicKeys().Cast<PgpPublicKey>())
                     .Where(k => k.IsEncryptionKey && !k.HasRevocation() && !IsExpired(k))
@@ -204,18 +194,22 @@ namespace PgBackup
             new PgBackupException(ErrorIds.IntegrityCheckFailed, ErrorKind.InvalidData,
                 $"{source} cannot be decrypted: it is damaged, truncated or was changed ({e.Message}).", source, e);
 
-        private static PgpSecretKeyRingBundle LoadSecretKeys(string path)
+        private static PgpSecretKeyRingBundle LoadSecretKeys(string path) =>
+            ReadKeyFile(path, s => new PgpSecretKeyRingBundle(s), ErrorIds.EncryptionKeyInvalid, "secret",
+                "Export it with: gpg --export-secret-keys --armor <key id> > secret.asc");
+
+        /// <summary>Reads a key file (armored or binary) with <paramref name="read"/>; one that cannot be read is <paramref name="errorId"/>.</summary>
+        internal static T ReadKeyFile<T>(string path, Func<Stream, T> read, string errorId, string kind, string recommendedAction)
         {
             try
             {
                 using var input = File.OpenRead(path);
-                return new PgpSecretKeyRingBundle(PgpUtilities.GetDecoderStream(input));
+                return read(PgpUtilities.GetDecoderStream(input));
             }
             catch (Exception e) when (e is IOException || e is PgpException || e is UnauthorizedAccessException || e is ArgumentException)
             {
-                throw new PgBackupException(ErrorIds.EncryptionKeyInvalid, ErrorKind.InvalidArgument,
-                    $"{path} is not an OpenPGP secret key file: {e.Message}", path, e)
-                { RecommendedAction = "Export it with: gpg --export-secret-keys --armor <key id> > secret.asc" };
+                throw new PgBackupException(errorId, ErrorKind.InvalidArgument, $"{path} is not an OpenPGP {kind} key file: {e.Message}", path, e)
+                { RecommendedAction = recommendedAction };
             }
         }
 

@@ -66,7 +66,7 @@ namespace PgBackup
             b.SignatureValid = false;
             b.Refusal = new PgBackupException(ErrorIds.SignatureMissing, ErrorKind.SecurityError,
                 $"{b.Path} has no manifest, so no signature, and -VerifyKey requires one. The backup was not used; nothing was changed.", b.Path)
-            { RecommendedAction = "Add a manifest and signature: Protect-PgBackup or Copy-PgBackup with -SigningKey writes both." };
+            { RecommendedAction = "Protect-PgBackup -SigningKey gives it a manifest and a signature (and encrypts it)." };
             return b;
         }
 
