@@ -75,9 +75,11 @@ Describe 'Hostile storage: names stay inside their store' {
         $name = Split-Path -Leaf $path
         $cmdlet = 'PgBackup.Commands'
 
-        $listed = Get-PgBackup -Path $store -WarningAction SilentlyContinue | Where-Object Name -eq $name
+        $errors = @()
+        $listed = Get-PgBackup -Path $store -ErrorVariable errors -ErrorAction SilentlyContinue | Where-Object Name -eq $name
         $listed.Status | Should -Be 'Incomplete'
         $listed.StatusDetail | Should -Match 'manifest cannot be read'
+        $errors[0].FullyQualifiedErrorId | Should -Be "$ErrorId,$cmdlet.GetPgBackupCommand"
 
         $errors = @()
         $t = Test-PgBackup -Path $path -ErrorVariable errors -ErrorAction SilentlyContinue
@@ -94,7 +96,7 @@ Describe 'Hostile storage: names stay inside their store' {
         # Removing it (by hand, or retention's -RemoveIncomplete) removes its own files, never what its manifest names.
         $before = @(Get-ChildItem $store -Force).Name | Where-Object { $_ -notlike "$name*" } | Sort-Object
         if ($Case -like 'names another*') { Remove-PgBackup -Path $path -Confirm:$false }
-        else { Invoke-PgBackupRetention -Path $store -KeepLast 1 -RemoveIncomplete -Confirm:$false | Out-Null }
+        else { Invoke-PgBackupRetention -Path $store -KeepLast 1 -RemoveIncomplete -Confirm:$false -WarningAction SilentlyContinue | Out-Null }
         @(Get-ChildItem $store -Force).Name | Where-Object { $_ -like "$name*" } | Should -BeNullOrEmpty
         @(Get-ChildItem $store -Force).Name | Sort-Object | Should -Be $before
         Assert-SentinelUntouched

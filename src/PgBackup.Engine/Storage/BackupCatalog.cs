@@ -77,7 +77,6 @@ namespace PgBackup
             var parsed = BackupNaming.Parse(name);
             var data = store.Get(name, cancellationToken);
             var manifest = store.Get(BackupNaming.ManifestName(name), cancellationToken);
-            // No warning for a manifest that cannot be read: the caller refuses the backup with its error (Refusal).
             if (manifest is not null)
                 return Describe(store, name, manifest, data, store.Get(BackupNaming.SignatureName(name), cancellationToken) is not null, verifier, NullLog.Instance, cancellationToken);
             if (data is null)
@@ -122,7 +121,6 @@ namespace PgBackup
             }
             catch (PgBackupException e)
             {
-                if (signatureError is null) log.Warning(e.Message);
                 var parsed = BackupNaming.Parse(dataName)!;
                 var broken = FromName(store, dataName, parsed, data ?? manifestEntry, BackupStatus.Incomplete, "Its manifest cannot be read: " + e.Message, refusal: signatureError ?? e);
                 broken.Signed = signed;

@@ -61,9 +61,10 @@ namespace PgBackup.Commands
             if (Since.HasValue) selected = selected.Where(b => b.StartTime >= Since.Value.ToUniversalTime());
             if (Before.HasValue) selected = selected.Where(b => b.StartTime < Before.Value.ToUniversalTime());
             var list = selected.ToList();
-            // With -VerifyKey, each backup whose signature fails is an error; it is listed (SignatureValid false) but
+            // A backup that readers refuse (its manifest unreadable or naming what it may not; with -VerifyKey, its
+            // signature failed) is an error with that id; it is still listed (Incomplete, or SignatureValid false) and
             // never counts as good (-Latest, -MaxAge).
-            foreach (var b in list.Where(b => b.SignatureValid == false)) WriteError(ToErrorRecord(b.Refusal!, b));
+            foreach (var b in list.Where(b => b.Refusal is not null)) WriteError(ToErrorRecord(b.Refusal!, b));
 
             if (MaxAge.HasValue)
             {

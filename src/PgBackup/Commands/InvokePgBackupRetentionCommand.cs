@@ -141,6 +141,8 @@ namespace PgBackup.Commands
             }
             else
                 candidates.AddRange(Verified(_input, verifier));
+            foreach (var b in candidates.OfType<BackupInfo>().Where(b => b.Refusal is not null && b.SignatureValid != false))
+                WriteWarning($"{b.Path} is incomplete: {b.Refusal!.Message}");
             // A backup that fails -VerifyKey could claim any time or database: planning with it could keep or remove the wrong ones.
             if (candidates.OfType<BackupInfo>().FirstOrDefault(b => b.SignatureValid == false) is { } refused)
                 Fail(new PgBackupException(refused.Refusal!.ErrorId, ErrorKind.SecurityError, refused.Refusal.Message + " Retention removed nothing.", refused.Path));
