@@ -378,7 +378,7 @@ namespace PgBackup
             {
                 WriteManifest(store, manifest, signing, ct);
                 try { data.Commit(ct); }
-                catch { TryDelete(store, BackupNaming.ManifestName(manifest.Name)); TryDelete(store, BackupNaming.SignatureName(manifest.Name)); throw; }
+                catch { DeleteManifest(store, manifest.Name); throw; }
             }
             catch
             {
@@ -467,6 +467,13 @@ namespace PgBackup
             w.Stream.Write(bytes, 0, bytes.Length);
             w.Finish(ct);
             w.Commit(ct);
+        }
+
+        /// <summary>Removes a manifest and its signature after the data could not be committed (errors are left to the sweep).</summary>
+        internal static void DeleteManifest(IBackupStore store, string name)
+        {
+            TryDelete(store, BackupNaming.ManifestName(name));
+            TryDelete(store, BackupNaming.SignatureName(name));
         }
 
         private static void TryDelete(IBackupStore store, string name)

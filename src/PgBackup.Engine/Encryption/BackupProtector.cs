@@ -103,12 +103,7 @@ namespace PgBackup
                 describe(manifest);
                 BackupEngine.WriteManifest(store, manifest, signing, ct);
                 try { writer.Commit(ct); }
-                catch
-                {
-                    foreach (var n in new[] { BackupNaming.ManifestName(newName), BackupNaming.SignatureName(newName) })
-                        try { store.Delete(n, CancellationToken.None); } catch (PgBackupException) { }
-                    throw;
-                }
+                catch { BackupEngine.DeleteManifest(store, newName); throw; }
             }
             catch
             {

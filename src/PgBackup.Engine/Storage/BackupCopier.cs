@@ -119,7 +119,7 @@ namespace PgBackup
                 else if (signing is not null)
                     log.Warning($"{source.Path} has no manifest (made by another tool), so its copy has no signature either.");
                 try { writer.Commit(ct); }
-                catch { TryDelete(destination, BackupNaming.ManifestName(name)); TryDelete(destination, BackupNaming.SignatureName(name)); throw; }
+                catch { BackupEngine.DeleteManifest(destination, name); throw; }
             }
             catch
             {
@@ -196,7 +196,7 @@ namespace PgBackup
                 CopyGlobals(source, destination, log, ct);
                 CopyManifest(source, destination, signing, ct);
                 try { writer.Commit(ct); }
-                catch { TryDelete(destination, BackupNaming.ManifestName(name)); TryDelete(destination, BackupNaming.SignatureName(name)); throw; }
+                catch { BackupEngine.DeleteManifest(destination, name); throw; }
             }
             catch
             {
@@ -240,11 +240,6 @@ namespace PgBackup
             }
             writer.Commit(ct);
             log.Verbose($"Copied {globals.Name}.");
-        }
-
-        private static void TryDelete(IBackupStore store, string name)
-        {
-            try { store.Delete(name, CancellationToken.None); } catch (PgBackupException) { }
         }
     }
 }
