@@ -10,22 +10,9 @@ BeforeAll {
     $script:KeyPass = ConvertTo-SecureString $KeyPassText -AsPlainText -Force
 
     # A throw-away gpg home with two keys made by gpg itself: RSA, and the modern ed25519/cv25519 default.
-    $script:GnupgHome = Join-Path $Out 'gnupg'
-    New-Item -ItemType Directory $GnupgHome | Out-Null
-    & chmod 700 $GnupgHome
-    $env:GNUPGHOME = $GnupgHome
-    function Invoke-Gpg([string[]]$Arguments, [string]$InputText) {
-        $all = @('--batch', '--yes', '--no-tty', '--pinentry-mode', 'loopback') + $Arguments
-        $out = if ($InputText) { $InputText | & gpg @all 2>&1 } else { & gpg @all 2>&1 }
-        if ($LASTEXITCODE -ne 0) { throw "gpg $($Arguments -join ' ') failed: $out" }
-        $out
-    }
-    Invoke-Gpg @('--passphrase', $KeyPassText, '--quick-gen-key', 'RSA Officer <rsa@example.com>', 'rsa3072', 'encrypt', 'never') | Out-Null
-    Invoke-Gpg @('--passphrase', $KeyPassText, '--quick-gen-key', 'ECC Officer <ecc@example.com>', 'future-default', 'default', 'never') | Out-Null
-    foreach ($who in 'rsa', 'ecc') {
-        Invoke-Gpg @('--armor', '--output', (Join-Path $Out "$who.pub.asc"), '--export', "$who@example.com") | Out-Null
-        Invoke-Gpg @('--passphrase', $KeyPassText, '--armor', '--output', (Join-Path $Out "$who.sec.asc"), '--export-secret-keys', "$who@example.com") | Out-Null
-    }
+    Use-TestGpgHome (Join-Path $Out 'gnupg')
+    New-TestGpgKey -Name rsa -Algorithm rsa3072 -Usage encrypt -Passphrase $KeyPassText -Folder $Out
+    New-TestGpgKey -Name ecc -Algorithm future-default -Passphrase $KeyPassText -Folder $Out
     $script:Fingerprint = Get-DatabaseFingerprint -Server $Main -Database $Db
 
     function Get-Decrypted([string]$Path, [string]$Passphrase) {
@@ -44,8 +31,8 @@ AfterAll {
 Describe 'Encryption' {
     It 'Protect-PgBackup and Unprotect-PgBackup have the expected parameters' {
         $common = [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters
-        ((Get-Command Protect-PgBackup).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object) | Should -Be (@('Path', 'InputObject', 'Passphrase', 'Recipient', 'KeepOriginal', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds') | Sort-Object)
-        ((Get-Command Unprotect-PgBackup).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object) | Should -Be (@('Path', 'InputObject', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase', 'KeepOriginal', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds') | Sort-Object)
+        ((Get-Command Protect-PgBackup).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object) | Should -Be (@('Path', 'InputObject', 'Passphrase', 'Recipient', 'KeepOriginal', 'SigningKey', 'SigningKeyPassphrase', 'VerifyKey', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds') | Sort-Object)
+        ((Get-Command Unprotect-PgBackup).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object) | Should -Be (@('Path', 'InputObject', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase', 'KeepOriginal', 'VerifyKey', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds') | Sort-Object)
         foreach ($c in 'Restore-PgBackup', 'Test-PgBackup') {
             (Get-Command $c).Parameters.Keys | Should -Contain 'Passphrase'
             (Get-Command $c).Parameters.Keys | Should -Contain 'SecretKeyPath'

@@ -400,6 +400,9 @@ Describe 'Robustness against Neon''s faults' {
     }
 
     It 'retries a 423 that Neon gives because earlier operations still run' {
+        # The previous test's operations lock the project for a moment after they finish (as Neon's do): let them end,
+        # so that the other client's mutation below is accepted.
+        Invoke-FakeNeon $Fake POST /settle | Out-Null
         # Another client's mutation, not waited for, whose operations run until a 423 has been answered.
         Add-Fault @{ operation = 'hang'; count = 1 }
         Invoke-RestMethod -Method Post -Uri "$($Fake.ApiUrl)/projects/$($F.project_id)/branches" -Headers @{ Authorization = "Bearer $Key" } `

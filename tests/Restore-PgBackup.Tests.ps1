@@ -34,7 +34,7 @@ AfterAll { Remove-TestFolder $Out }
 Describe 'Restore-PgBackup' {
     It 'has the expected parameters and asks before it replaces a database' {
         $expected = 'Path', 'InputObject', 'ConnectionString', 'Credential', 'TargetDatabase', 'CreateDatabase', 'Force', 'Jobs', 'Table',
-            'Schema', 'NoOwner', 'NoPrivileges', 'ContinueOnError', 'KeepPrevious', 'PgBinPath', 'CreateRoles', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase',
+            'Schema', 'NoOwner', 'NoPrivileges', 'ContinueOnError', 'KeepPrevious', 'PgBinPath', 'CreateRoles', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase', 'VerifyKey',
             'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds'
         $cmd = Get-Command Restore-PgBackup
         $actual = $cmd.Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }

@@ -131,7 +131,7 @@ Describe 'New-PgBackup to S3' {
         Get-BackupLikeKeys $readOnly | Should -BeNullOrEmpty
         # pg_dump starts while the writer is opened (its marker is the denied write): it was stopped, and its
         # session on the server ended.
-        @(Get-Process pg_dump -ErrorAction Ignore | Where-Object { $_.Parent.Id -eq $PID }).Count | Should -Be 0
+        @(Get-Process pg_dump -ErrorAction Ignore | Where-Object { $_.Parent -and $_.Parent.Id -eq $PID }).Count | Should -Be 0
         $sessions = 1
         for ($i = 0; $i -lt 50 -and $sessions -ne 0; $i++) {
             $sessions = [int](Invoke-TestPsql -Server $Main -Sql "SELECT count(*) FROM pg_stat_activity WHERE datname = '$Db' AND application_name = 'pg_dump';" | Select-Object -Last 1)
@@ -309,7 +309,8 @@ Describe 'Copy-PgBackup' {
     It 'has the expected parameters' {
         $expected = 'Path', 'InputObject', 'Destination', 'DestinationS3Credential', 'DestinationProfileName', 'DestinationRegion', 'DestinationEndpointUrl', 'Force',
             'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds',
-            'ServerSideEncryption', 'KmsKeyId', 'StorageClass', 'S3PartSizeMB', 'S3UploadConcurrency', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase'
+            'ServerSideEncryption', 'KmsKeyId', 'StorageClass', 'S3PartSizeMB', 'S3UploadConcurrency', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase',
+            'VerifyKey', 'SigningKey', 'SigningKeyPassphrase'
         $cmd = Get-Command Copy-PgBackup
         $actual = $cmd.Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
         $actual | Sort-Object | Should -Be ($expected | Sort-Object)

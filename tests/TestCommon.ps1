@@ -285,3 +285,27 @@ function Set-ManifestTime {
     $m.endTime = $Time.ToUniversalTime().AddSeconds(2).ToString('o')
     $m | ConvertTo-Json -Depth 10 | Set-Content "$Path.json"
 }
+
+function Use-TestGpgHome([string]$Path) {
+    # A throw-away gpg home (GNUPGHOME) for real gpg, as the tests' gpg commands and keys use it.
+    New-Item -ItemType Directory $Path | Out-Null
+    & chmod 700 $Path
+    $env:GNUPGHOME = $Path
+}
+
+function Invoke-Gpg([string[]]$Arguments, [string]$InputText) {
+    # Runs gpg without a terminal (passphrases with --passphrase); stops the test when it fails.
+    $all = @('--batch', '--yes', '--no-tty', '--pinentry-mode', 'loopback') + $Arguments
+    $out = if ($InputText) { $InputText | & gpg @all 2>&1 } else { & gpg @all 2>&1 }
+    if ($LASTEXITCODE -ne 0) { throw "gpg $($Arguments -join ' ') failed: $out" }
+    $out
+}
+
+function New-TestGpgKey {
+    # A key made by gpg itself ('<Name> <<Name>@example.com>', never expiring), exported to <Folder>/<Name>.pub.asc and .sec.asc.
+    param([Parameter(Mandatory)][string]$Name, [Parameter(Mandatory)][string]$Algorithm, [string]$Usage = 'default',
+        [Parameter(Mandatory)][string]$Passphrase, [Parameter(Mandatory)][string]$Folder)
+    Invoke-Gpg @('--passphrase', $Passphrase, '--quick-gen-key', "$Name <$Name@example.com>", $Algorithm, $Usage, 'never') | Out-Null
+    Invoke-Gpg @('--armor', '--output', (Join-Path $Folder "$Name.pub.asc"), '--export', "$Name@example.com") | Out-Null
+    Invoke-Gpg @('--passphrase', $Passphrase, '--armor', '--output', (Join-Path $Folder "$Name.sec.asc"), '--export-secret-keys', "$Name@example.com") | Out-Null
+}

@@ -37,7 +37,7 @@ namespace PgBackup.Tests
             WriteBackup("backup_app_20260106_030000.dump", 100, now.AddDays(-4));
             File.WriteAllBytes(Path.Combine(_dir, "backup_app_20260106_030000.dump"), new byte[60]); // truncated
             File.WriteAllBytes(Path.Combine(_dir, "backup_app_20260105_030000.sql.zst.json"),
-                new BackupManifest { Name = "backup_app_20260105_030000.sql.zst", Database = "app", Sha256 = "x", StartTime = now.AddDays(-5) }.ToJsonBytes()); // data missing
+                new BackupManifest { Name = "backup_app_20260105_030000.sql.zst", Database = "app", Sha256 = new string('0', 64), StartTime = now.AddDays(-5) }.ToJsonBytes()); // data missing
             Write("backup_app_20260104_030000.dump", 10);                            // ours, manifest lost
             Write("notes.txt", 3);
             Write("backup_app.sql.gz", 3);

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using PgBackup;
 using Xunit;
 
@@ -134,6 +135,48 @@ namespace PgBackup.Tests
             Assert.DoesNotContain("zz9", r.Redact("postgresql://u:zz9@h/db"));
             Assert.DoesNotContain("abc", r.Redact("host=h password='abc' user=u"));
             Assert.DoesNotContain("abc", r.Redact("PGPASSWORD=abc"));
+        }
+
+        [Fact]
+        public void RedactorMasksSecretsOfAnyLength()
+        {
+            var r = new Redactor(new[] { "q7", "x", "longer-secret" });
+            var text = r.Redact("login q7 failed; retried with x; then longer-secret");
+            Assert.DoesNotContain("q7", text);
+            Assert.DoesNotContain("x", text);
+            Assert.DoesNotContain("longer", text);
+            Assert.Equal("a ******** b", new Redactor(new[] { "!" }).Redact("a ! b"));
+        }
+
+        [Fact]
+        public void SettingsClearTheirPassphrasesWhenDisposed()
+        {
+            char[] a = "pass-a".ToCharArray(), b = "pass-b".ToCharArray(), c = "pass-c".ToCharArray();
+            using (new DecryptionSettings { Passphrase = a, SecretKeyPath = "k.asc", SecretKeyPassphrase = b }) { }
+            using (new EncryptionSettings { Passphrase = c }) { }
+            Assert.All(a.Concat(b).Concat(c), ch => Assert.Equal('\0', ch));
+            DecryptionSettings.None.Dispose();
+        }
+
+        [Theory]
+        [InlineData("http://console.neon.tech/api/v2", false)]
+        [InlineData("http://10.0.0.5:8080/api/v2", false)]
+        [InlineData("http://localhost.example.com/api/v2", false)]
+        [InlineData("https://console.neon.tech/api/v2", true)]
+        [InlineData("http://127.0.0.1:5055/api/v2", true)]
+        [InlineData("http://localhost:5055/api/v2", true)]
+        [InlineData("http://[::1]:5055/api/v2", true)]
+        public void TheNeonApiUrlFromDotEnvMustBeHttpsUnlessItIsThisMachine(string url, bool accepted)
+        {
+            var dir = Directory.CreateTempSubdirectory("pgbackup-env-").FullName;
+            try
+            {
+                File.WriteAllText(Path.Combine(dir, ".env"), $"NEON_API_KEY=key-123\nNEON_API_URL={url}\n");
+                NeonOptions Resolve() => NeonOptions.Resolve(null, null, dir, null, null, NullLog.Instance, _ => null);
+                if (accepted) Assert.Equal(url.TrimEnd('/') + "/", Resolve().ApiUrl.ToString());
+                else Assert.Equal(ErrorIds.InvalidParameter, Assert.Throws<PgBackupException>(Resolve).ErrorId);
+            }
+            finally { Directory.Delete(dir, true); }
         }
     }
 }

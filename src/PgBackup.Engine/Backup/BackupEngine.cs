@@ -30,6 +30,8 @@ namespace PgBackup
         public bool NoRolePasswords { get; init; }
         /// <summary>Encrypt in the stream, after compression (OpenPGP); no plaintext copy is written.</summary>
         public EncryptionSettings Encryption { get; init; } = new EncryptionSettings();
+        /// <summary>Sign the manifest with this key (<c>&lt;name&gt;.json.sig</c>); null: unsigned.</summary>
+        public SigningKey? Signing { get; init; }
         /// <summary>Partial files untouched for this long are left by dead backups and are removed.</summary>
         public TimeSpan StalePartialAge { get; init; } = TimeSpan.FromHours(24);
         /// <summary>
@@ -121,7 +123,10 @@ namespace PgBackup
                 RunStreamed(request, server, pgDump, args, manifest, locator, redactor, connection, log, activity, cancellationToken);
 
             log.Progress(new ProgressInfo(activity, "Done") { Completed = true });
-            return BackupInfo.FromManifest(manifest, store, BackupStatus.Complete, null);
+            var info = BackupInfo.FromManifest(manifest, store, BackupStatus.Complete, null);
+            info.Signed = request.Signing is not null;
+            if (info.Signed) log.Verbose($"Signed its manifest with the key {request.Signing!.KeyId} ({BackupNaming.SignatureName(manifest.Name)}).");
+            return info;
         }
 
         private static void Validate(BackupRequest r)
@@ -268,7 +273,7 @@ namespace PgBackup
 
                 using (var globals = DumpGlobals(request, server, pgDump, locator, redactor, connection, manifest, log, ct))
                 {
-                    Commit(store, writer, manifest, ct, globals);
+                    Commit(store, writer, manifest, request.Signing, ct, globals);
                 }
             }
             catch (Exception e)
@@ -329,7 +334,7 @@ namespace PgBackup
                 writer.Finish(ct);
                 using (var globals = DumpGlobals(request, server, pgDump, locator, redactor, connection, manifest, log, ct))
                 {
-                    Commit(store, writer, manifest, ct, globals);
+                    Commit(store, writer, manifest, request.Signing, ct, globals);
                 }
             }
             catch (Exception e)
@@ -368,15 +373,15 @@ namespace PgBackup
         /// Globals (if any) first, then the manifest, then the data under its final name: a backup never looks complete
         /// before it is.
         /// </summary>
-        private static void Commit(IBackupStore store, IPendingWrite data, BackupManifest manifest, CancellationToken ct, IStoreWriter? globals)
+        private static void Commit(IBackupStore store, IPendingWrite data, BackupManifest manifest, SigningKey? signing, CancellationToken ct, IStoreWriter? globals)
         {
             manifest.EndTime = DateTime.UtcNow;
             globals?.Commit(ct);
             try
             {
-                WriteManifest(store, manifest, ct);
+                WriteManifest(store, manifest, signing, ct);
                 try { data.Commit(ct); }
-                catch { TryDelete(store, BackupNaming.ManifestName(manifest.Name)); throw; }
+                catch { DeleteManifest(store, manifest.Name); throw; }
             }
             catch
             {
@@ -394,7 +399,7 @@ namespace PgBackup
         {
             if (!request.Globals) return null;
             var tool = locator.Find("pg_dumpall", pgDump.Version.Major, $"the server runs PostgreSQL {server.Version}");
-            var stem = BackupNaming.Parse(manifest.Name) is { } p ? BackupNaming.Stem(p.Database, p.TimeUtc, p.Sequence) : manifest.Name;
+            var stem = BackupNaming.Parse(manifest.Name)?.Stem ?? manifest.Name;
             var name = BackupNaming.GlobalsName(stem, request.Encryption.IsEnabled);
             var args = new List<string> { "--globals-only", "--no-password", "--dbname=" + connection.ToLibpqConninfo() };
             if (request.NoRolePasswords) args.Add("--no-role-passwords");
@@ -439,13 +444,37 @@ namespace PgBackup
             }
         }
 
-        public static void WriteManifest(IBackupStore store, BackupManifest manifest, CancellationToken ct)
+        /// <summary>Writes a new manifest, signed with <paramref name="signing"/> when given.</summary>
+        public static void WriteManifest(IBackupStore store, BackupManifest manifest, SigningKey? signing, CancellationToken ct)
         {
-            using var w = store.OpenWrite(BackupNaming.ManifestName(manifest.Name), ct);
-            var bytes = manifest.ToJsonBytes();
+            var json = manifest.ToJsonBytes();
+            WriteManifest(store, manifest.Name, json, signing?.Sign(json), ct);
+        }
+
+        /// <summary>
+        /// Writes a manifest's bytes as they are, and its signature (when there is one) first, so that a signed backup's
+        /// manifest is never seen without its signature.
+        /// </summary>
+        public static void WriteManifest(IBackupStore store, string name, byte[] json, byte[]? signature, CancellationToken ct)
+        {
+            if (signature is not null) Write(store, BackupNaming.SignatureName(name), signature, ct);
+            try { Write(store, BackupNaming.ManifestName(name), json, ct); }
+            catch { if (signature is not null) TryDelete(store, BackupNaming.SignatureName(name)); throw; }
+        }
+
+        private static void Write(IBackupStore store, string name, byte[] bytes, CancellationToken ct)
+        {
+            using var w = store.OpenWrite(name, ct);
             w.Stream.Write(bytes, 0, bytes.Length);
             w.Finish(ct);
             w.Commit(ct);
+        }
+
+        /// <summary>Removes a manifest and its signature after the data could not be committed (errors are left to the sweep).</summary>
+        internal static void DeleteManifest(IBackupStore store, string name)
+        {
+            TryDelete(store, BackupNaming.ManifestName(name));
+            TryDelete(store, BackupNaming.SignatureName(name));
         }
 
         private static void TryDelete(IBackupStore store, string name)

@@ -19,8 +19,9 @@ namespace PgBackup
 
         public Redactor(IEnumerable<string?> secrets)
         {
-            // Longest first, so that a secret containing another is masked whole.
-            _secrets = secrets.Where(s => !string.IsNullOrEmpty(s) && s!.Length >= 3).Select(s => s!).Distinct().OrderByDescending(s => s.Length).ToArray();
+            // Longest first, so that a secret containing another is masked whole. Short secrets too, wherever they
+            // appear: a message made hard to read is better than a password shown.
+            _secrets = secrets.Where(s => !string.IsNullOrEmpty(s)).Select(s => s!).Distinct().OrderByDescending(s => s.Length).ToArray();
         }
 
         public static readonly Redactor None = new Redactor(Array.Empty<string>());

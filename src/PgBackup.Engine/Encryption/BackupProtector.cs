@@ -12,11 +12,13 @@ namespace PgBackup
     /// </summary>
     public static class BackupProtector
     {
-        public static BackupInfo Protect(string path, StoreOptions storeOptions, EncryptionSettings encryption, bool keepOriginal,
-            string moduleVersion, IOperationLog log, CancellationToken ct)
+        /// <param name="signing">Signs the new manifest; without it the new backup is unsigned.</param>
+        /// <param name="verifier">Protects only a backup signed by one of its keys (-VerifyKey).</param>
+        public static BackupInfo Protect(string path, StoreOptions storeOptions, EncryptionSettings encryption, SigningKey? signing, SignatureVerifier? verifier,
+            bool keepOriginal, string moduleVersion, IOperationLog log, CancellationToken ct)
         {
             var info = OpenPgp.Describe(encryption);
-            using var source = BackupSource.Open(path, storeOptions, log, ct);
+            using var source = BackupSource.Open(path, storeOptions, log, ct, verifier);
             if (source.Encrypted)
                 throw new PgBackupException(ErrorIds.AlreadyEncrypted, ErrorKind.InvalidArgument, $"{source.Path} is encrypted already.", source.Path);
             if (source.Format == BackupFormat.Directory)
@@ -25,22 +27,22 @@ namespace PgBackup
             var manifest = CheckedManifest(source, moduleVersion, log, ct);
             var newName = source.Name + BackupNaming.EncryptedSuffix;
             var plainName = source.Name;
-            return Rewrite(source, manifest, newName, keepOriginal, log, ct,
+            return Rewrite(source, manifest, newName, signing, keepOriginal, log, ct,
                 sink => OpenPgp.CreateEncryptor(sink, encryption, plainName),
                 stored => stored,
                 m => m.Encryption = info);
         }
 
-        public static BackupInfo Unprotect(string path, StoreOptions storeOptions, DecryptionSettings decryption, bool keepOriginal,
+        public static BackupInfo Unprotect(string path, StoreOptions storeOptions, DecryptionSettings decryption, SignatureVerifier? verifier, bool keepOriginal,
             string moduleVersion, IOperationLog log, CancellationToken ct)
         {
-            using var source = BackupSource.Open(path, storeOptions, log, ct);
+            using var source = BackupSource.Open(path, storeOptions, log, ct, verifier);
             if (!source.Encrypted)
                 throw new PgBackupException(ErrorIds.NotEncrypted, ErrorKind.InvalidArgument, $"{source.Path} is not encrypted.", source.Path);
             source.Decryption = decryption;
             var manifest = CheckedManifest(source, moduleVersion, log, ct);
             var newName = source.Name.Substring(0, source.Name.Length - BackupNaming.EncryptedSuffix.Length);
-            return Rewrite(source, manifest, newName, keepOriginal, log, ct,
+            return Rewrite(source, manifest, newName, null, keepOriginal, log, ct,
                 sink => new NonClosingStream(sink),
                 stored => OpenPgp.CreateDecryptor(stored, decryption, source.Path),
                 m => m.Encryption = null);
@@ -68,9 +70,11 @@ namespace PgBackup
             };
         }
 
-        private static BackupInfo Rewrite(BackupSource source, BackupManifest manifest, string newName, bool keepOriginal, IOperationLog log, CancellationToken ct,
-            Func<Stream, Stream> transformWrite, Func<Stream, Stream> transformRead, Action<BackupManifest> describe)
+        private static BackupInfo Rewrite(BackupSource source, BackupManifest manifest, string newName, SigningKey? signing, bool keepOriginal, IOperationLog log,
+            CancellationToken ct, Func<Stream, Stream> transformWrite, Func<Stream, Stream> transformRead, Action<BackupManifest> describe)
         {
+            if (source.Info.Signed && signing is null)
+                log.Warning($"{source.Path} is signed; its new manifest is not (the signature was for the old one). Sign it with Protect-PgBackup or Copy-PgBackup -SigningKey.");
             var store = source.Store;
             if (store.Get(newName, ct) is not null || store.Get(BackupNaming.ManifestName(newName), ct) is not null)
                 throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{store.GetPath(newName)} exists already; nothing was changed.", store.GetPath(newName));
@@ -97,9 +101,9 @@ namespace PgBackup
                 writer.Finish(ct);
                 manifest.Name = newName;
                 describe(manifest);
-                BackupEngine.WriteManifest(store, manifest, ct);
+                BackupEngine.WriteManifest(store, manifest, signing, ct);
                 try { writer.Commit(ct); }
-                catch { try { store.Delete(BackupNaming.ManifestName(newName), CancellationToken.None); } catch (PgBackupException) { } throw; }
+                catch { BackupEngine.DeleteManifest(store, newName); throw; }
             }
             catch
             {

@@ -8,23 +8,33 @@ using Org.BouncyCastle.Security;
 
 namespace PgBackup
 {
-    /// <summary>How to encrypt a backup: a passphrase (symmetric, what the guide's <c>gpg --symmetric</c> does) or recipients' public keys.</summary>
-    public sealed class EncryptionSettings
+    /// <summary>
+    /// How to encrypt a backup: a passphrase (symmetric, what the guide's <c>gpg --symmetric</c> does) or recipients'
+    /// public keys. Dispose clears the passphrase's characters.
+    /// </summary>
+    public sealed class EncryptionSettings : IDisposable
     {
         public char[]? Passphrase { get; init; }
         /// <summary>Public key files (armored or binary) of the recipients.</summary>
         public IReadOnlyList<string> RecipientKeyFiles { get; init; } = Array.Empty<string>();
         public bool IsEnabled => (Passphrase is { Length: > 0 }) || RecipientKeyFiles.Count > 0;
+        public void Dispose() => OpenPgp.Clear(Passphrase);
     }
 
-    /// <summary>How to decrypt: the passphrase, or a secret key file and its passphrase.</summary>
-    public sealed class DecryptionSettings
+    /// <summary>How to decrypt: the passphrase, or a secret key file and its passphrase. Dispose clears the passphrases' characters.</summary>
+    public sealed class DecryptionSettings : IDisposable
     {
         public static readonly DecryptionSettings None = new DecryptionSettings();
         public char[]? Passphrase { get; init; }
         public string? SecretKeyPath { get; init; }
         public char[]? SecretKeyPassphrase { get; init; }
         public bool HasAny => Passphrase is { Length: > 0 } || SecretKeyPath is not null;
+
+        public void Dispose()
+        {
+            OpenPgp.Clear(Passphrase);
+            OpenPgp.Clear(SecretKeyPassphrase);
+        }
     }
 
     /// <summary>
@@ -42,18 +52,8 @@ namespace PgBackup
             var result = new List<(PgpPublicKey, string)>();
             foreach (var file in files)
             {
-                PgpPublicKeyRingBundle bundle;
-                try
-                {
-                    using var input = File.OpenRead(file);
-                    bundle = new PgpPublicKeyRingBundle(PgpUtilities.GetDecoderStream(input));
-                }
-                catch (Exception e) when (e is IOException || e is PgpException || e is UnauthorizedAccessException || e is ArgumentException)
-                {
-                    throw new PgBackupException(ErrorIds.EncryptionKeyInvalid, ErrorKind.InvalidArgument,
-                        $"{file} is not an OpenPGP public key file: {e.Message}", file, e)
-                    { RecommendedAction = "Export the recipient's public key with: gpg --export --armor <key id> > key.asc" };
-                }
+                var bundle = ReadKeyFile(file, s => new PgpPublicKeyRingBundle(s), ErrorIds.EncryptionKeyInvalid, "public",
+                    "Export the recipient's public key with: gpg --export --armor <key id> > key.asc");
                 var key = bundle.GetKeyRings().Cast<PgpPublicKeyRing>()
                     .SelectMany(r => r.GetPublicKeys().Cast<PgpPublicKey>())
                     .Where(k => k.IsEncryptionKey && !k.HasRevocation() && !IsExpired(k))
@@ -66,10 +66,16 @@ namespace PgBackup
             return result;
         }
 
-        private static bool IsExpired(PgpPublicKey key)
+        internal static bool IsExpired(PgpPublicKey key)
         {
             long seconds = key.GetValidSeconds();
             return seconds > 0 && key.CreationTime.AddSeconds(seconds) < DateTime.UtcNow;
+        }
+
+        /// <summary>Overwrites a secret's characters once it is no longer needed.</summary>
+        public static void Clear(char[]? secret)
+        {
+            if (secret is not null) Array.Clear(secret, 0, secret.Length);
         }
 
         public static string KeyIdHex(long keyId) => keyId.ToString("X16", System.Globalization.CultureInfo.InvariantCulture);
@@ -174,7 +180,7 @@ namespace PgBackup
         /// The binary OpenPGP data of a stream that may be ASCII-armored. (BouncyCastle's own detection needs a
         /// seekable stream; a backup streams from a pipe or from object storage.)
         /// </summary>
-        private static Stream Unarmor(Stream input)
+        internal static Stream Unarmor(Stream input)
         {
             var head = new byte[64];
             int n = ReadOnlyStream.ReadFully(input, head, 0, head.Length);
@@ -188,18 +194,22 @@ namespace PgBackup
             new PgBackupException(ErrorIds.IntegrityCheckFailed, ErrorKind.InvalidData,
                 $"{source} cannot be decrypted: it is damaged, truncated or was changed ({e.Message}).", source, e);
 
-        private static PgpSecretKeyRingBundle LoadSecretKeys(string path)
+        private static PgpSecretKeyRingBundle LoadSecretKeys(string path) =>
+            ReadKeyFile(path, s => new PgpSecretKeyRingBundle(s), ErrorIds.EncryptionKeyInvalid, "secret",
+                "Export it with: gpg --export-secret-keys --armor <key id> > secret.asc");
+
+        /// <summary>Reads a key file (armored or binary) with <paramref name="read"/>; one that cannot be read is <paramref name="errorId"/>.</summary>
+        internal static T ReadKeyFile<T>(string path, Func<Stream, T> read, string errorId, string kind, string recommendedAction)
         {
             try
             {
                 using var input = File.OpenRead(path);
-                return new PgpSecretKeyRingBundle(PgpUtilities.GetDecoderStream(input));
+                return read(PgpUtilities.GetDecoderStream(input));
             }
             catch (Exception e) when (e is IOException || e is PgpException || e is UnauthorizedAccessException || e is ArgumentException)
             {
-                throw new PgBackupException(ErrorIds.EncryptionKeyInvalid, ErrorKind.InvalidArgument,
-                    $"{path} is not an OpenPGP secret key file: {e.Message}", path, e)
-                { RecommendedAction = "Export it with: gpg --export-secret-keys --armor <key id> > secret.asc" };
+                throw new PgBackupException(errorId, ErrorKind.InvalidArgument, $"{path} is not an OpenPGP {kind} key file: {e.Message}", path, e)
+                { RecommendedAction = recommendedAction };
             }
         }
 

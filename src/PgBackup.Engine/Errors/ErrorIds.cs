@@ -35,6 +35,8 @@ namespace PgBackup
         public const string InvalidParameter = "InvalidParameter";
         public const string PathNotFound = "PathNotFound";
         public const string NotABackup = "NotABackup";
+        /// <summary>A name read from storage (manifest, listing, S3 key) that would not stay inside its store.</summary>
+        public const string UnsafeName = "UnsafeName";
 
         // Server and tools
         public const string ServerUnreachable = "ServerUnreachable";
@@ -105,6 +107,16 @@ namespace PgBackup
         public const string IntegrityCheckFailed = "IntegrityCheckFailed";
         public const string AlreadyEncrypted = "AlreadyEncrypted";
         public const string NotEncrypted = "NotEncrypted";
+
+        // Signatures
+        public const string SigningKeyInvalid = "SigningKeyInvalid";
+        public const string VerifyKeyInvalid = "VerifyKeyInvalid";
+        /// <summary>-VerifyKey was given and the backup has no signature.</summary>
+        public const string SignatureMissing = "SignatureMissing";
+        /// <summary>The signature does not match the manifest (changed after signing), or cannot be read.</summary>
+        public const string SignatureInvalid = "SignatureInvalid";
+        /// <summary>Signed, but by a key that is not in -VerifyKey's file.</summary>
+        public const string SignatureKeyMismatch = "SignatureKeyMismatch";
 
         // Neon
         public const string NeonApiKeyMissing = "NeonApiKeyMissing";

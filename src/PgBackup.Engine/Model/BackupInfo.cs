@@ -44,8 +44,8 @@ namespace PgBackup
         /// <summary>The manifest as read (null for backups without one).</summary>
         public BackupManifest? Manifest { get; init; }
 
-        /// <summary>A good backup: complete with its manifest, or a non-empty backup made by the guide's script.</summary>
-        public bool IsGood => Status == BackupStatus.Complete || (Status == BackupStatus.NoManifest && SizeBytes > GuideEmptyGzipSize);
+        /// <summary>A good backup: complete with its manifest, or a non-empty backup made by the guide's script; never one whose signature failed.</summary>
+        public bool IsGood => (Status == BackupStatus.Complete || (Status == BackupStatus.NoManifest && SizeBytes > GuideEmptyGzipSize)) && SignatureValid != false;
 
         /// <summary>Backups of one database in one location are one group for retention and freshness.</summary>
         public string Group => Database + " @ " + Location;
@@ -79,6 +79,15 @@ namespace PgBackup
             Manifest = m,
             StoreOptions = StoreFactory.OptionsOf(store),
         };
+
+        /// <summary>Its manifest has a signature beside it (<c>&lt;name&gt;.json.sig</c>).</summary>
+        public bool Signed { get; internal set; }
+
+        /// <summary>With -VerifyKey: whether the signature is by one of its keys and matches the manifest; null when not checked.</summary>
+        public bool? SignatureValid { get; internal set; }
+
+        /// <summary>Why a reader must refuse this backup (its manifest unreadable or naming what it may not, its signature failed), or null.</summary>
+        internal PgBackupException? Refusal { get; set; }
 
         /// <summary>How to reach the store again (credentials for object storage): never shown, never serialized.</summary>
         internal StoreOptions StoreOptions { get; set; } = StoreOptions.Default;

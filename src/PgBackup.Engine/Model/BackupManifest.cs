@@ -104,6 +104,9 @@ namespace PgBackup
         public EncryptionInfo? Encryption { get; set; }
         public GlobalsInfo? Globals { get; set; }
 
+        /// <summary>The bytes this manifest was read from (what its signature covers), or null when it was made here.</summary>
+        [JsonIgnore] internal byte[]? Json { get; private set; }
+
         private static readonly JsonSerializerOptions Options = CreateOptions();
 
         private static JsonSerializerOptions CreateOptions()
@@ -123,7 +126,13 @@ namespace PgBackup
 
         public string ToJson() => Encoding.UTF8.GetString(ToJsonBytes());
 
-        /// <summary>Reads a manifest; a <see cref="PgBackupException"/> (<c>ManifestInvalid</c>) when it is not one.</summary>
+        /// <summary>The largest manifest PgBackup reads (a database of some 500,000 tables); anything larger is refused.</summary>
+        public const int MaxBytes = 64 << 20;
+
+        /// <summary>
+        /// Reads a manifest; a <see cref="PgBackupException"/> (<c>ManifestInvalid</c>) when it is not one: not JSON,
+        /// truncated, wrongly typed, missing or null fields, values out of range.
+        /// </summary>
         public static BackupManifest FromJson(byte[] utf8, string source)
         {
             BackupManifest? m;
@@ -131,25 +140,76 @@ namespace PgBackup
             {
                 m = JsonSerializer.Deserialize<BackupManifest>(utf8, Options);
             }
-            catch (JsonException e)
+            catch (Exception e) when (e is JsonException || e is NotSupportedException || e is ArgumentException || e is InvalidOperationException)
             {
-                throw new PgBackupException(ErrorIds.ManifestInvalid, ErrorKind.InvalidData, $"The manifest {source} is not valid JSON: {e.Message}", source, e);
+                throw Invalid(source, $"is not valid JSON: {e.Message}", e);
             }
-            if (m is null || m.Tool != "PgBackup" || string.IsNullOrEmpty(m.Name) || string.IsNullOrEmpty(m.Sha256))
-                throw new PgBackupException(ErrorIds.ManifestInvalid, ErrorKind.InvalidData, $"{source} is not a PgBackup manifest.", source);
+            if (m is null || m.Tool != "PgBackup" || string.IsNullOrEmpty(m.Name) || m.Sha256 is null || m.Sha256.Length == 0)
+                throw Invalid(source, "is not a PgBackup manifest");
             if (m.FormatVersion > CurrentFormatVersion)
-                throw new PgBackupException(ErrorIds.ManifestInvalid, ErrorKind.InvalidData,
-                    $"The manifest {source} has format version {m.FormatVersion}; this PgBackup reads up to {CurrentFormatVersion}. Update PgBackup.", source);
+                throw Invalid(source, $"has format version {m.FormatVersion}; this PgBackup reads up to {CurrentFormatVersion}. Update PgBackup");
+            var problem = m.Problem();
+            if (problem is not null) throw Invalid(source, problem);
             m.StartTime = DateTime.SpecifyKind(m.StartTime.ToUniversalTime(), DateTimeKind.Utc);
             m.EndTime = DateTime.SpecifyKind(m.EndTime.ToUniversalTime(), DateTimeKind.Utc);
+            m.Json = utf8;
             return m;
         }
 
-        public static BackupManifest Read(Stream stream, string source)
+        private static PgBackupException Invalid(string source, string why, Exception? inner = null) =>
+            new PgBackupException(ErrorIds.ManifestInvalid, ErrorKind.InvalidData, $"The manifest {source} {why.TrimEnd('.')}.", source, inner);
+
+        /// <summary>What makes a deserialized manifest unusable (a field null, of the wrong kind or out of range), or null.</summary>
+        private string? Problem()
         {
-            using var ms = new MemoryStream();
-            stream.CopyTo(ms);
-            return FromJson(ms.ToArray(), source);
+            if (ModuleVersion is null || Database is null || Host is null || ServerVersion is null || PgDumpVersion is null || Scope is null || Tables is null)
+                return "lacks a field every manifest has (or has it null)";
+            if (!IsSha256(Sha256)) return "has a sha256 that is not 64 hexadecimal digits";
+            if (SizeBytes < 0 || Port < 0 || Port > 65535) return "has a negative size or an impossible port";
+            if (!Enum.IsDefined(typeof(BackupFormat), Format) || !Enum.IsDefined(typeof(CompressionMethod), Compression)) return "has an unknown format or compression";
+            if (Tables.Any(t => t is null || t.Schema is null || t.Name is null)) return "has a table without schema or name";
+            if (Files is not null && Files.Any(f => f is null || f.Name is null || f.SizeBytes < 0 || !IsSha256(f.Sha256)))
+                return "has a file entry without name, with a negative size or without a sha256";
+            if (Globals is not null && (Globals.Name is null || Globals.SizeBytes < 0 || !IsSha256(Globals.Sha256)))
+                return "has a roles file (globals) without name, with a negative size or without a sha256";
+            if (Encryption is not null && (Encryption.Mode is null || (Encryption.Recipients?.Any(r => r is null) ?? false)))
+                return "has an encryption entry without mode";
+            return null;
+        }
+
+        private static bool IsSha256(string? text) =>
+            text is not null && text.Length == 64 && text.All(c => (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
+
+        /// <summary>
+        /// Reads the manifest of the backup <paramref name="dataName"/> (at most <see cref="MaxBytes"/>) and checks the
+        /// names it holds: a Directory backup's file names pass the rule for names (<see cref="StoreName"/>), and the
+        /// roles file is this backup's own (<c>&lt;stem&gt;.globals.sql</c>, or <c>.gpg</c>), never another file.
+        /// </summary>
+        public static BackupManifest Read(byte[] json, string source, string dataName)
+        {
+            var m = FromJson(json, source);
+            m.CheckNames(dataName, source);
+            return m;
+        }
+
+        /// <summary>A manifest's bytes, refused (<c>ManifestInvalid</c>) when there are more than <paramref name="limit"/>.</summary>
+        public static byte[] ReadBounded(Stream stream, string source, int limit = MaxBytes) =>
+            ReadOnlyStream.ReadAtMost(stream, limit) ?? throw Invalid(source, $"is larger than {limit >> 20} MiB; PgBackup does not read it");
+
+        private void CheckNames(string dataName, string source)
+        {
+            foreach (var f in Files ?? new List<BackupFileEntry>())
+            {
+                var problem = StoreName.Problem(f.Name);
+                if (problem is not null) throw StoreName.Refused(f.Name, source, "a file of the backup in its manifest: " + problem);
+            }
+            if (Globals is not null)
+            {
+                var stem = BackupNaming.Parse(dataName)?.Stem;
+                if (stem is null || (Globals.Name != BackupNaming.GlobalsName(stem, false) && Globals.Name != BackupNaming.GlobalsName(stem, true)))
+                    throw StoreName.Refused(Globals.Name, source,
+                        $"the manifest's roles file (globals) must be {(stem is null ? "this backup's" : BackupNaming.GlobalsName(stem, false) + "(.gpg)")}, beside the backup");
+            }
         }
     }
 }

@@ -11,6 +11,8 @@ namespace PgBackup
     public sealed class ParsedBackupName
     {
         public string Name { get; init; } = "";
+        /// <summary>The name without its extensions: <c>backup_&lt;db&gt;_&lt;yyyyMMdd_HHmmss&gt;[_N]</c>.</summary>
+        public string Stem { get; init; } = "";
         /// <summary>The database as written in the name (characters unsafe in file names replaced).</summary>
         public string Database { get; init; } = "";
         public DateTime TimeUtc { get; init; }
@@ -34,6 +36,8 @@ namespace PgBackup
         public const string ManifestSuffix = ".json";
         public const string PartialSuffix = ".partial";
         public const string EncryptedSuffix = ".gpg";
+        /// <summary>The manifest's detached OpenPGP signature: <c>&lt;name&gt;.json.sig</c>, what <c>gpg --detach-sign &lt;name&gt;.json</c> writes.</summary>
+        public const string SignatureSuffix = ".sig";
         private const string TimeFormat = "yyyyMMdd_HHmmss";
 
         private static readonly Regex NamePattern = new Regex(
@@ -87,14 +91,14 @@ namespace PgBackup
             }
         }
 
-        /// <summary>Removes a trailing <c>.json</c> or <c>.partial</c> (possibly both).</summary>
+        /// <summary>Removes a trailing <c>.json</c>, <c>.sig</c> or <c>.partial</c> (possibly several).</summary>
         public static string StripAuxiliarySuffix(string name)
         {
             bool changed = true;
             while (changed)
             {
                 changed = false;
-                foreach (var suffix in new[] { PartialSuffix, ManifestSuffix })
+                foreach (var suffix in new[] { PartialSuffix, ManifestSuffix, SignatureSuffix })
                     if (name.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
                     {
                         name = name.Substring(0, name.Length - suffix.Length);
@@ -105,6 +109,7 @@ namespace PgBackup
         }
 
         public static string ManifestName(string backupName) => backupName + ManifestSuffix;
+        public static string SignatureName(string backupName) => backupName + ManifestSuffix + SignatureSuffix;
 
         /// <summary>The roles and globals saved beside a backup: <c>&lt;stem&gt;.globals.sql</c> (<c>.gpg</c> when encrypted).</summary>
         public static string GlobalsName(string stem, bool encrypted) => stem + ".globals.sql" + (encrypted ? EncryptedSuffix : "");
@@ -122,6 +127,7 @@ namespace PgBackup
             return new ParsedBackupName
             {
                 Name = name,
+                Stem = name.Substring(0, m.Groups["ext"].Index),
                 Database = m.Groups["db"].Value,
                 TimeUtc = DateTime.SpecifyKind(time, DateTimeKind.Utc),
                 Sequence = m.Groups["seq"].Success ? int.Parse(m.Groups["seq"].Value, CultureInfo.InvariantCulture) : 0,

@@ -20,6 +20,17 @@ namespace PgBackup
         public static string Qualify(string schema, string name) => Quote(schema) + "." + Quote(name);
 
         /// <summary>
+        /// A string literal by quote_literal's rules: quotes doubled, and when there is a backslash, backslashes
+        /// doubled and the E'' form, so that the value is the same whatever standard_conforming_strings says.
+        /// </summary>
+        public static string Literal(string value)
+        {
+            bool backslash = value.IndexOf('\\') >= 0;
+            var escaped = value.Replace("'", "''");
+            return backslash ? "E'" + escaped.Replace("\\", "\\\\") + "'" : "'" + escaped + "'";
+        }
+
+        /// <summary>
         /// Reads one identifier at <paramref name="pos"/> (quoted or not) and advances past it; returns null if there
         /// is none. Unquoted identifiers are folded to lower case, as the server does.
         /// </summary>

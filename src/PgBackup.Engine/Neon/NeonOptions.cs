@@ -22,6 +22,10 @@ namespace PgBackup
             if (!Uri.TryCreate(apiUrl.TrimEnd('/') + "/", UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
                     $"The Neon API URL '{apiUrl}' is not an http(s) URL.");
+            // The API key goes there as a bearer token: never in clear text over a network (a .env file may set the URL).
+            if (uri.Scheme != Uri.UriSchemeHttps && !uri.IsLoopback)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.SecurityError,
+                    $"The Neon API URL '{apiUrl}' is not https: the API key would travel unencrypted. Only this machine (localhost, 127.0.0.1, ::1) may be reached over http.");
             ApiUrl = uri;
             ApiKey = apiKey;
         }

@@ -36,6 +36,20 @@ namespace PgBackup
             }
             return total;
         }
+
+        /// <summary>All of <paramref name="stream"/>, or null when it holds more than <paramref name="limit"/> bytes (which are then not read).</summary>
+        public static byte[]? ReadAtMost(Stream stream, int limit)
+        {
+            using var ms = new MemoryStream();
+            var buffer = new byte[1 << 16];
+            int n;
+            while ((n = stream.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                if (ms.Length + n > limit) return null;
+                ms.Write(buffer, 0, n);
+            }
+            return ms.ToArray();
+        }
     }
 
     /// <summary>A read stream that first returns bytes already read (a sniffed header), then the rest of its inner stream.</summary>

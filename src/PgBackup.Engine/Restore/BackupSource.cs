@@ -32,13 +32,18 @@ namespace PgBackup
         public CompressionMethod Compression => Info.Compression;
         public string Path => Info.Path;
 
-        /// <summary>Opens the backup at <paramref name="path"/>; refuses incomplete backups and paths that are not backups.</summary>
-        public static BackupSource Open(string path, StoreOptions options, IOperationLog log, CancellationToken ct)
+        /// <summary>
+        /// Opens the backup at <paramref name="path"/>; refuses incomplete backups, paths that are not backups, backups
+        /// whose manifest names what it may not, and with <paramref name="verifier"/> (-VerifyKey) any backup whose
+        /// manifest is not signed by one of its keys: every reader starts here, so nothing is read before that.
+        /// </summary>
+        public static BackupSource Open(string path, StoreOptions options, IOperationLog log, CancellationToken ct, SignatureVerifier? verifier = null)
         {
             var (store, name) = StoreFactory.OpenBackup(path, options);
             try
             {
-                var info = BackupCatalog.Get(store, name, log, ct);
+                var info = BackupCatalog.Get(store, name, log, ct, verifier);
+                if (info.Refusal is not null) throw info.Refusal;
                 if (info.Status == BackupStatus.Incomplete)
                     throw new PgBackupException(ErrorIds.BackupIncomplete, ErrorKind.InvalidData,
                         $"{info.Path} is not a complete backup: {info.StatusDetail}", info.Path);

@@ -38,6 +38,8 @@ namespace PgBackup
         public PgConnectionInfo? Connection { get; init; }
         public RestoreOptions Options { get; init; } = new RestoreOptions();
         public DecryptionSettings Decryption { get; init; } = DecryptionSettings.None;
+        /// <summary>Use only a backup whose manifest is signed by one of these keys (-VerifyKey).</summary>
+        public SignatureVerifier? VerifyKey { get; init; }
     }
 
     /// <summary>
@@ -58,7 +60,7 @@ namespace PgBackup
             long rows = 0;
             try
             {
-                source = BackupSource.Open(request.BackupPath, request.StoreOptions, log, ct);
+                source = BackupSource.Open(request.BackupPath, request.StoreOptions, log, ct, request.VerifyKey);
                 source.Decryption = request.Decryption;
                 var locator = new PgToolLocator(request.Options.PgBinPath);
                 var report = BackupVerifier.Verify(source, locator, deep: !request.Restore, log, ct);

@@ -290,7 +290,7 @@ namespace PgBackup
             {
                 foreach (var file in BackupVerifier.ListFiles(source, ct))
                 {
-                    var target = System.IO.Path.Combine(temp, file.Replace('/', System.IO.Path.DirectorySeparatorChar));
+                    var target = StoreName.LocalPath(temp, file);
                     Directory.CreateDirectory(System.IO.Path.GetDirectoryName(target)!);
                     using var input = source.Store.OpenRead(source.Name + "/" + file, ct);
                     using var output = File.Create(target);

@@ -22,6 +22,8 @@ namespace PgBackup
         public string? OutFile { get; init; }
         public DecryptionSettings Decryption { get; init; } = DecryptionSettings.None;
         public RestoreOptions Options { get; init; } = new RestoreOptions();
+        /// <summary>Use only a backup whose manifest is signed by one of these keys (-VerifyKey).</summary>
+        public SignatureVerifier? VerifyKey { get; init; }
     }
 
     /// <summary>The outcome of an export to a file (<c>PgBackup.ExportResult</c>).</summary>
@@ -49,7 +51,7 @@ namespace PgBackup
             if (!PgIdentifier.TryParseQualified(request.Table, out var schema, out var name))
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, $"'{request.Table}' is not a table name (table or schema.table).", request.Table);
             var qualified = PgIdentifier.Qualify(schema, name);
-            using var source = BackupSource.Open(request.BackupPath, request.StoreOptions, log, ct);
+            using var source = BackupSource.Open(request.BackupPath, request.StoreOptions, log, ct, request.VerifyKey);
             source.Decryption = request.Decryption;
             var locator = new PgToolLocator(request.Options.PgBinPath);
             var report = BackupVerifier.Verify(source, locator, deep: false, log, ct);
@@ -77,7 +79,7 @@ namespace PgBackup
                 using var db = PgServer.Connect(connection.WithDatabase(scratch), redactor, ct);
                 if (db.Scalar("SELECT to_regclass(@q) IS NOT NULL", ("q", qualified)) is not true)
                     throw new PgBackupException(ErrorIds.ExportFailed, ErrorKind.ObjectNotFound, $"The backup {source.Name} holds no table {qualified}.", request.Table);
-                var sql = $"SELECT * FROM {qualified}" + (string.IsNullOrWhiteSpace(request.Where) ? "" : $" WHERE {request.Where}");
+                var sql = PgSql.SelectRows(schema, name, request.Where);
                 var rows = new List<(string, object?)[]>();
                 long count;
                 try

@@ -17,12 +17,41 @@ namespace PgBackup
         public string? ProviderLocale { get; init; }
         public string? Tablespace { get; init; }
         public int ConnectionLimit { get; init; } = -1;
-        /// <summary>GRANT statements with {0} standing for the database's quoted name.</summary>
-        public List<string> Grants { get; } = new List<string>();
+        public List<DatabaseGrant> Grants { get; } = new List<DatabaseGrant>();
         public bool HasAcl { get; init; }
-        /// <summary>ALTER DATABASE / ALTER ROLE ... IN DATABASE statements with {0} for the quoted name.</summary>
-        public List<string> Settings { get; } = new List<string>();
+        /// <summary>The database's settings, and its roles' settings in it (pg_db_role_setting), as stored.</summary>
+        public List<DatabaseSetting> Settings { get; } = new List<DatabaseSetting>();
         public string? Comment { get; init; }
+    }
+
+    /// <summary>A privilege on a database: CREATE, CONNECT or TEMPORARY, to a role (null: PUBLIC).</summary>
+    public sealed class DatabaseGrant
+    {
+        public DatabaseGrant(string privilege, string? grantee, bool withGrantOption)
+        {
+            Privilege = privilege;
+            Grantee = grantee;
+            WithGrantOption = withGrantOption;
+        }
+
+        public string Privilege { get; }
+        public string? Grantee { get; }
+        public bool WithGrantOption { get; }
+    }
+
+    /// <summary>A setting of a database (<see cref="Role"/> null) or of a role in it, as the catalog stores it.</summary>
+    public sealed class DatabaseSetting
+    {
+        public DatabaseSetting(string? role, string name, string value)
+        {
+            Role = role;
+            Name = name;
+            Value = value;
+        }
+
+        public string? Role { get; }
+        public string Name { get; }
+        public string Value { get; }
     }
 
     /// <summary>
@@ -50,9 +79,6 @@ namespace PgBackup
             }
             throw last ?? new PgBackupException(ErrorIds.DatabaseNotFound, ErrorKind.ObjectNotFound, $"No maintenance database (postgres or template1) on {server.Server}.");
         }
-
-        public static string Q(string identifier) => PgIdentifier.Quote(identifier);
-        public static string Literal(string value) => "'" + value.Replace("'", "''") + "'";
 
         public bool Exists(string db) => _server.Scalar("SELECT 1 FROM pg_database WHERE datname = @d", ("d", db)) is not null;
 
@@ -100,44 +126,32 @@ namespace PgBackup
             if (shell.HasAcl)
             {
                 foreach (var acl in _server.Query(
-                    "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, a.is_grantable " +
+                    "SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_get_userbyid(a.grantee) END, a.privilege_type, a.is_grantable " +
                     "FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = @d", default, ("d", db)))
-                    shell.Grants.Add($"GRANT {acl[1]} ON DATABASE {{0}} TO {acl[0]}{((bool)acl[2]! ? " WITH GRANT OPTION" : "")}");
+                    shell.Grants.Add(new DatabaseGrant((string)acl[1]!, acl[0] as string, (bool)acl[2]!));
             }
             foreach (var s in _server.Query(
-                "SELECT CASE WHEN setrole = 0 THEN NULL ELSE quote_ident(pg_get_userbyid(setrole)) END, unnest(setconfig) FROM pg_db_role_setting WHERE setdatabase = @o",
+                "SELECT CASE WHEN setrole = 0 THEN NULL ELSE pg_get_userbyid(setrole) END, unnest(setconfig) FROM pg_db_role_setting WHERE setdatabase = @o",
                 default, ("o", oid)))
             {
                 var text = (string)s[1]!;
                 int eq = text.IndexOf('=');
-                if (eq <= 0) continue;
-                var name = text.Substring(0, eq);
-                var value = text.Substring(eq + 1);
-                var rendered = name.Equals("search_path", StringComparison.OrdinalIgnoreCase) ? value : Literal(value);
-                shell.Settings.Add(s[0] is string role
-                    ? $"ALTER ROLE {role} IN DATABASE {{0}} SET {name} TO {rendered}"
-                    : $"ALTER DATABASE {{0}} SET {name} TO {rendered}");
+                if (eq > 0) shell.Settings.Add(new DatabaseSetting(s[0] as string, text.Substring(0, eq), text.Substring(eq + 1)));
             }
             return shell;
         }
 
-        /// <summary>Creates an empty database from template0, like <paramref name="like"/> when given.</summary>
+        /// <summary>
+        /// Creates an empty database from template0, like <paramref name="like"/> when given: its owner, locale,
+        /// grants, settings (also its roles' settings in it) and comment. Names and values from the catalog reach the
+        /// server only quoted or as parameters (<see cref="PgSql"/>).
+        /// </summary>
         public void Create(string name, DatabaseShell? like, IOperationLog log, CancellationToken ct)
         {
-            string sql = "CREATE DATABASE " + Q(name) + " TEMPLATE template0";
-            if (like is not null)
-            {
-                sql += $" ENCODING {Literal(like.Encoding)} LC_COLLATE {Literal(like.Collate)} LC_CTYPE {Literal(like.Ctype)}";
-                if (like.LocaleProvider == "i" && like.ProviderLocale is not null)
-                    sql += $" LOCALE_PROVIDER icu ICU_LOCALE {Literal(like.ProviderLocale)}";
-                else if (like.LocaleProvider == "b" && like.ProviderLocale is not null)
-                    sql += $" LOCALE_PROVIDER builtin BUILTIN_LOCALE {Literal(like.ProviderLocale)}";
-                if (like.Tablespace is not null) sql += " TABLESPACE " + Q(like.Tablespace);
-                if (like.ConnectionLimit >= 0) sql += " CONNECTION LIMIT " + like.ConnectionLimit.ToString(CultureInfo.InvariantCulture);
-            }
+            var sql = PgSql.CreateDatabase(name, like);
             try
             {
-                _server.Execute(like is null ? sql : sql + " OWNER " + Q(like.Owner), ct);
+                _server.Execute(like is null ? sql : PgSql.WithOwner(sql, like.Owner), ct);
             }
             catch (PgBackupException e) when (like is not null && (e.ErrorId == ErrorIds.PermissionDenied || e.Message.Contains("must be")))
             {
@@ -145,16 +159,10 @@ namespace PgBackup
                 _server.Execute(sql, ct);
             }
             if (like is null) return;
-            var quoted = Q(name);
-            var statements = new List<string>();
-            if (like.HasAcl) statements.Add($"REVOKE ALL ON DATABASE {quoted} FROM PUBLIC");
-            statements.AddRange(like.Grants.Select(g => string.Format(CultureInfo.InvariantCulture, g, quoted)));
-            statements.AddRange(like.Settings.Select(g => string.Format(CultureInfo.InvariantCulture, g, quoted)));
-            if (like.Comment is not null) statements.Add($"COMMENT ON DATABASE {quoted} IS {Literal(like.Comment)}");
-            foreach (var s in statements)
+            foreach (var command in PgSql.CopyShell(name, like))
             {
-                try { _server.Execute(s, ct); }
-                catch (PgBackupException e) { log.Warning($"Could not carry over '{s}' to the restored database: {e.Message}"); }
+                try { _server.Execute(command, ct); }
+                catch (PgBackupException e) { log.Warning($"Could not carry over '{command}' to the restored database: {e.Message}"); }
             }
         }
 
@@ -163,11 +171,11 @@ namespace PgBackup
         {
             if (Version.Major >= 13)
             {
-                _server.Execute($"DROP DATABASE IF EXISTS {Q(name)} WITH (FORCE)", ct);
+                _server.Execute(PgSql.DropDatabase(name, force: true), ct);
                 return;
             }
             _server.Execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = @d AND pid <> pg_backend_pid()", ct, ("d", name));
-            _server.Execute($"DROP DATABASE IF EXISTS {Q(name)}", ct);
+            _server.Execute(PgSql.DropDatabase(name, force: false), ct);
         }
 
         /// <summary>
@@ -192,8 +200,8 @@ namespace PgBackup
                 try
                 {
                     _server.Execute("BEGIN");
-                    _server.Execute($"ALTER DATABASE {Q(target)} RENAME TO {Q(previous)}");
-                    _server.Execute($"ALTER DATABASE {Q(replacement)} RENAME TO {Q(target)}");
+                    _server.Execute(PgSql.RenameDatabase(target, previous));
+                    _server.Execute(PgSql.RenameDatabase(replacement, target));
                     _server.Execute("COMMIT");
                     return;
                 }
@@ -210,7 +218,7 @@ namespace PgBackup
             }
         }
 
-        public void Rename(string from, string to) => _server.Execute($"ALTER DATABASE {Q(from)} RENAME TO {Q(to)}");
+        public void Rename(string from, string to) => _server.Execute(PgSql.RenameDatabase(from, to));
 
         public void Dispose() => _server.Dispose();
     }

@@ -63,7 +63,8 @@ namespace PgBackup
                     if (s.IsWord(3, "with") || s.IsWord(3, "set") || s.IsWord(3, "reset"))
                         Script.RoleStatements.Add((s.Identifier(2, utf8), sql));
                 }
-                else if (s.IsWords(0, "comment", "on", "role") && s.IsName(3) && s.IsWord(4, "is") && s.TokenCount == 6 && s[5].IsString)
+                else if (s.IsWords(0, "comment", "on", "role") && s.IsName(3) && s.IsWord(4, "is") && s.TokenCount == 6 &&
+                         s[5].Kind is SqlTokenKind.String or SqlTokenKind.EscapeString or SqlTokenKind.DollarString)
                     Script.RoleStatements.Add((s.Identifier(3, utf8), sql));
                 else if (s.IsWord(0, "grant") && s.IsName(1) && s.IsWord(2, "to") && s.IsName(3))
                 {

@@ -27,6 +27,8 @@ namespace PgBackup
         public DecryptionSettings Decryption { get; init; } = DecryptionSettings.None;
         /// <summary>Create the roles the backup's saved globals define and the server lacks, before restoring.</summary>
         public bool CreateRoles { get; init; }
+        /// <summary>Use only a backup whose manifest is signed by one of these keys (-VerifyKey).</summary>
+        public SignatureVerifier? VerifyKey { get; init; }
     }
 
     /// <summary>A restore that has been looked at but not started: what it would do, for -WhatIf and confirmation.</summary>
@@ -90,7 +92,7 @@ namespace PgBackup
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-CreateDatabase restores a whole backup; it cannot be combined with -Table or -Schema.");
             if (request.Options.Jobs < 1 || request.Options.Jobs > 64)
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs must be between 1 and 64.");
-            var source = BackupSource.Open(request.BackupPath, request.StoreOptions, log, ct);
+            var source = BackupSource.Open(request.BackupPath, request.StoreOptions, log, ct, request.VerifyKey);
             source.Decryption = request.Decryption;
             RestorePlan? plan = null;
             try

@@ -200,6 +200,8 @@ namespace PgBackup
             }
         }
 
+        public void Execute(PgCommand command, CancellationToken cancellationToken = default) => Execute(command.Sql, cancellationToken, command.Parameters);
+
         public List<object?[]> Query(string sql, CancellationToken cancellationToken = default, params (string Name, object Value)[] parameters)
         {
             try
@@ -315,7 +317,7 @@ namespace PgBackup
             {
                 var schema = (string)row[0]!;
                 var name = (string)row[1]!;
-                var count = Convert.ToInt64(Scalar($"SELECT count(*) FROM ONLY {PgIdentifier.Qualify(schema, name)}"), System.Globalization.CultureInfo.InvariantCulture);
+                var count = Convert.ToInt64(Scalar(PgSql.CountRows(schema, name)), System.Globalization.CultureInfo.InvariantCulture);
                 result.Add(new TableRowCount(schema, name, count));
                 cancellationToken.ThrowIfCancellationRequested();
             }
@@ -345,7 +347,7 @@ namespace PgBackup
                 long rows = -1;
                 if (exists.ExecuteScalar() is true)
                 {
-                    using var count = new NpgsqlCommand($"SELECT count(*) FROM ONLY {t.QualifiedName}", connection);
+                    using var count = new NpgsqlCommand(PgSql.CountRows(t.Schema, t.Name), connection);
                     rows = Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
                 }
                 result.Add(new TableRowCount(t.Schema, t.Name, rows));

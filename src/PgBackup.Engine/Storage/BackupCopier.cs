@@ -22,6 +22,10 @@ namespace PgBackup
         /// copy that would not open with these secrets is not kept.
         /// </summary>
         public DecryptionSettings Decryption { get; init; } = DecryptionSettings.None;
+        /// <summary>Copy only a backup signed by one of these keys (-VerifyKey).</summary>
+        public SignatureVerifier? VerifyKey { get; init; }
+        /// <summary>Sign the copy's manifest with this key; without it, the source's signature (if any) is copied.</summary>
+        public SigningKey? Signing { get; init; }
     }
 
     /// <summary>
@@ -34,7 +38,7 @@ namespace PgBackup
     {
         public static BackupInfo Copy(CopyRequest request, IOperationLog log, CancellationToken ct)
         {
-            using var source = BackupSource.Open(request.SourcePath, request.SourceOptions, log, ct);
+            using var source = BackupSource.Open(request.SourcePath, request.SourceOptions, log, ct, request.VerifyKey);
             source.Decryption = request.Decryption;
             using var destination = StoreFactory.OpenLocation(request.Destination, request.DestinationOptions, create: true);
             var name = source.Name;
@@ -57,8 +61,8 @@ namespace PgBackup
             log.Verbose($"Copying {source.Path} to {target}.");
             try
             {
-                if (source.Format == BackupFormat.Directory) CopyDirectory(source, destination, log, activity, ct);
-                else CopyFile(source, destination, log, activity, ct);
+                if (source.Format == BackupFormat.Directory) CopyDirectory(source, destination, request.Signing, log, activity, ct);
+                else CopyFile(source, destination, request.Signing, log, activity, ct);
             }
             finally
             {
@@ -84,7 +88,7 @@ namespace PgBackup
             new PgBackupException(ErrorIds.BackupChecksumMismatch, ErrorKind.InvalidData,
                 $"{what}: the source was changed or damaged after the backup, or damaged on the way. The copy at {target} was removed.", target);
 
-        private static void CopyFile(BackupSource source, IBackupStore destination, IOperationLog log, string activity, CancellationToken ct)
+        private static void CopyFile(BackupSource source, IBackupStore destination, SigningKey? signing, IOperationLog log, string activity, CancellationToken ct)
         {
             var name = source.Name;
             var manifest = source.Manifest;
@@ -110,10 +114,12 @@ namespace PgBackup
                 if (manifest is not null)
                 {
                     CopyGlobals(source, destination, log, ct);
-                    BackupEngine.WriteManifest(destination, manifest, ct);
+                    CopyManifest(source, destination, signing, ct);
                 }
+                else if (signing is not null)
+                    log.Warning($"{source.Path} has no manifest (made by another tool), so its copy has no signature either.");
                 try { writer.Commit(ct); }
-                catch { TryDelete(destination, BackupNaming.ManifestName(name)); throw; }
+                catch { BackupEngine.DeleteManifest(destination, name); throw; }
             }
             catch
             {
@@ -150,7 +156,7 @@ namespace PgBackup
             }
         }
 
-        private static void CopyDirectory(BackupSource source, IBackupStore destination, IOperationLog log, string activity, CancellationToken ct)
+        private static void CopyDirectory(BackupSource source, IBackupStore destination, SigningKey? signing, IOperationLog log, string activity, CancellationToken ct)
         {
             var name = source.Name;
             var manifest = source.Manifest!; // a Directory backup without manifest is incomplete: BackupSource refuses it
@@ -171,7 +177,7 @@ namespace PgBackup
                 foreach (var f in files)
                 {
                     ct.ThrowIfCancellationRequested();
-                    var local = Path.Combine(writer.LocalPath, f.Name.Replace('/', Path.DirectorySeparatorChar));
+                    var local = StoreName.LocalPath(writer.LocalPath, f.Name);
                     Directory.CreateDirectory(Path.GetDirectoryName(local)!);
                     long before = done;
                     using (var input = new HashingReadStream(source.Store.OpenRead(name + "/" + f.Name, ct), n => progress(before + n)))
@@ -188,15 +194,31 @@ namespace PgBackup
                 log.Verbose($"All {files.Count} files match the manifest's SHA-256.");
                 writer.Finish(ct);
                 CopyGlobals(source, destination, log, ct);
-                BackupEngine.WriteManifest(destination, manifest, ct);
+                CopyManifest(source, destination, signing, ct);
                 try { writer.Commit(ct); }
-                catch { TryDelete(destination, BackupNaming.ManifestName(name)); throw; }
+                catch { BackupEngine.DeleteManifest(destination, name); throw; }
             }
             catch
             {
                 writer.Abort();
                 throw;
             }
+        }
+
+        /// <summary>
+        /// The manifest's bytes as they were read (so that a signature over them still fits) and its signature: a new
+        /// one with <paramref name="signing"/>, else the source's own, when it has one.
+        /// </summary>
+        private static void CopyManifest(BackupSource source, IBackupStore destination, SigningKey? signing, CancellationToken ct)
+        {
+            var json = source.Manifest!.Json ?? source.Manifest.ToJsonBytes();
+            var signature = signing?.Sign(json);
+            if (signature is null && source.Info.Signed)
+            {
+                using var s = source.Store.OpenRead(BackupNaming.SignatureName(source.Name), ct);
+                signature = ReadOnlyStream.ReadAtMost(s, SignatureVerifier.MaxSignatureBytes);
+            }
+            BackupEngine.WriteManifest(destination, source.Name, json, signature, ct);
         }
 
         /// <summary>The roles file saved beside a backup (when there is one), verified like the backup.</summary>
@@ -210,7 +232,7 @@ namespace PgBackup
             {
                 input.CopyTo(writer.Stream, 1 << 20);
                 writer.Finish(ct);
-                if (!string.IsNullOrEmpty(globals.Sha256) && !string.Equals(input.HashHex, globals.Sha256, StringComparison.OrdinalIgnoreCase))
+                if (!string.Equals(input.HashHex, globals.Sha256, StringComparison.OrdinalIgnoreCase))
                 {
                     writer.Abort();
                     throw Mismatch($"The roles file {globals.Name} differs from the manifest's SHA-256", destination.GetPath(globals.Name));
@@ -218,11 +240,6 @@ namespace PgBackup
             }
             writer.Commit(ct);
             log.Verbose($"Copied {globals.Name}.");
-        }
-
-        private static void TryDelete(IBackupStore store, string name)
-        {
-            try { store.Delete(name, CancellationToken.None); } catch (PgBackupException) { }
         }
     }
 }

@@ -26,7 +26,8 @@ namespace PgBackup
 
         public string Location { get; }
 
-        public string GetPath(string name) => Path.Combine(Location, name.Replace('/', Path.DirectorySeparatorChar));
+        /// <summary>The full path of <paramref name="name"/>, which must stay inside the folder (<see cref="StoreName"/>).</summary>
+        public string GetPath(string name) => StoreName.LocalPath(Location, name);
         public string? GetLocalPath(string name) => GetPath(name);
 
         public IReadOnlyList<StoreEntry> List(string? under, CancellationToken cancellationToken)
@@ -38,6 +39,8 @@ namespace PgBackup
             foreach (var info in new DirectoryInfo(dir).EnumerateFileSystemInfos())
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                // Links could lead out of the folder, and names that break the rule are nothing PgBackup wrote.
+                if ((info.Attributes & FileAttributes.ReparsePoint) != 0 || StoreName.Problem(prefix + info.Name) is not null) continue;
                 if (info is FileInfo f)
                     result.Add(new StoreEntry(prefix + f.Name, f.Length, f.LastWriteTimeUtc, false));
                 else if (info is DirectoryInfo d)

@@ -37,7 +37,10 @@ namespace PgBackup
         public S3Location Where { get; }
         public StoreOptions Options { get; }
         public string Location => Where.ToString();
-        public string GetPath(string name) => Where.Uri(name);
+        public string GetPath(string name) => Where.Uri(StoreName.Check(name, Location));
+
+        /// <summary>The object key of <paramref name="name"/>, which must pass the rule for names (<see cref="StoreName"/>).</summary>
+        private string Key(string name) => Where.Key(StoreName.Check(name, Location));
         public string? GetLocalPath(string name) => null;
 
         /// <summary>Where the requests go (endpoint or AWS region), for verbose lines.</summary>
@@ -59,11 +62,13 @@ namespace PgBackup
                 foreach (var o in page.S3Objects ?? new List<S3Object>())
                 {
                     if (o.Key.Length <= prefix.Length) continue; // the "folder" object itself
-                    result.Add(new StoreEntry(o.Key.Substring(Where.Prefix.Length), o.Size ?? 0, Utc(o.LastModified), false));
+                    var name = o.Key.Substring(Where.Prefix.Length);
+                    if (Listable(name)) result.Add(new StoreEntry(name, o.Size ?? 0, Utc(o.LastModified), false));
                 }
                 foreach (var p in page.CommonPrefixes ?? new List<string>())
                 {
                     var name = p.Substring(Where.Prefix.Length).TrimEnd('/');
+                    if (!Listable(name)) continue;
                     // A folder's size and time take a listing of all it holds: only for folders named like backups.
                     var leaf = name.Substring(name.LastIndexOf('/') + 1);
                     if (under is null && BackupNaming.Parse(BackupNaming.StripAuxiliarySuffix(leaf)) is null)
@@ -74,6 +79,9 @@ namespace PgBackup
             }
             return result;
         }
+
+        /// <summary>Whether a listed key's name passes the rule for names; keys that do not are left out, as a folder's are.</summary>
+        private static bool Listable(string name) => StoreName.Problem(name) is null;
 
         /// <summary>Every page of a ListObjectsV2 listing (S3 returns at most 1,000 keys a page).</summary>
         private IEnumerable<ListObjectsV2Response> ListPages(string prefix, string? delimiter, CancellationToken ct)
@@ -93,9 +101,10 @@ namespace PgBackup
             long size = 0;
             var newest = DateTime.MinValue;
             bool any = false;
-            foreach (var page in ListPages(Where.Key(name) + "/", null, ct))
+            foreach (var page in ListPages(Key(name) + "/", null, ct))
                 foreach (var o in page.S3Objects ?? new List<S3Object>())
                 {
+                    if (StoreName.Problem(o.Key.Substring(Where.Prefix.Length)) is not null) continue; // not listed either
                     any = true;
                     size += o.Size ?? 0;
                     var t = Utc(o.LastModified);
@@ -110,7 +119,7 @@ namespace PgBackup
         /// <summary>The object <paramref name="name"/> (HEAD), or null; folders are not looked for.</summary>
         private StoreEntry? GetObject(string name, CancellationToken cancellationToken)
         {
-            var request = new GetObjectMetadataRequest { BucketName = Where.Bucket, Key = Where.Key(name) };
+            var request = new GetObjectMetadataRequest { BucketName = Where.Bucket, Key = Key(name) };
             try
             {
                 var head = _s3.Call(c => _s3.Client.GetObjectMetadataAsync(request, c), "read", GetPath(name), write: false, cancellationToken);
@@ -129,7 +138,7 @@ namespace PgBackup
         /// </summary>
         private bool ObjectExists(string name, CancellationToken ct)
         {
-            var key = Where.Key(name);
+            var key = Key(name);
             var request = new ListObjectsV2Request { BucketName = Where.Bucket, Prefix = key, MaxKeys = 1 };
             var page = _s3.Call(c => _s3.Client.ListObjectsV2Async(request, c), "read", GetPath(name), write: false, ct);
             var first = page.S3Objects is { Count: > 0 } objects ? objects[0].Key : null;
@@ -140,12 +149,12 @@ namespace PgBackup
 
         // ---- reading -------------------------------------------------------------------------------------------
 
-        public Stream OpenRead(string name, CancellationToken cancellationToken) => new S3ReadStream(_s3, Where.Bucket, Where.Key(name), GetPath(name), cancellationToken);
+        public Stream OpenRead(string name, CancellationToken cancellationToken) => new S3ReadStream(_s3, Where.Bucket, Key(name), GetPath(name), cancellationToken);
 
         // ---- writing -------------------------------------------------------------------------------------------
 
         public IStoreWriter OpenWrite(string name, CancellationToken cancellationToken) =>
-            new ObjectWriter(this, name, withMarker: !name.EndsWith(BackupNaming.ManifestSuffix, StringComparison.Ordinal), cancellationToken);
+            new ObjectWriter(this, name, withMarker: !name.EndsWith(BackupNaming.ManifestSuffix, StringComparison.Ordinal) && !name.EndsWith(BackupNaming.SignatureSuffix, StringComparison.Ordinal), cancellationToken);
 
         public IDirectoryWriter OpenDirectoryWrite(string name, CancellationToken cancellationToken) => new FolderWriter(this, name, cancellationToken);
 
@@ -168,7 +177,7 @@ namespace PgBackup
         /// <summary>Puts the empty marker object that says "being written" (see the class summary).</summary>
         private void PutMarker(string name, CancellationToken ct)
         {
-            var request = new PutObjectRequest { BucketName = Where.Bucket, Key = Where.Key(BackupNaming.PartialName(name)), InputStream = new MemoryStream(Array.Empty<byte>()) };
+            var request = new PutObjectRequest { BucketName = Where.Bucket, Key = Key(BackupNaming.PartialName(name)), InputStream = new MemoryStream(Array.Empty<byte>()) };
             ApplyUploadSettings(Options, request);
             request.StorageClass = null; // tiny and short-lived: never an archive class with minimum storage durations
             _s3.Call(c => _s3.Client.PutObjectAsync(request, c), "write", GetPath(name), write: true, ct);
@@ -201,7 +210,7 @@ namespace PgBackup
                 if (store.ObjectExists(name, ct))
                     throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{store.GetPath(name)} already exists; it was not replaced.", store.GetPath(name));
                 if (withMarker) store.PutMarker(name, ct);
-                _upload = new S3UploadStream(store._s3, store.Where.Bucket, store.Where.Key(name), store.GetPath(name), ct);
+                _upload = new S3UploadStream(store._s3, store.Where.Bucket, store.Key(name), store.GetPath(name), ct);
             }
 
             public Stream Stream => _upload;
@@ -220,7 +229,7 @@ namespace PgBackup
                 if (_withMarker)
                 {
                     var marker = BackupNaming.PartialName(_name);
-                    var request = new DeleteObjectRequest { BucketName = _store.Where.Bucket, Key = _store.Where.Key(marker) };
+                    var request = new DeleteObjectRequest { BucketName = _store.Where.Bucket, Key = _store.Key(marker) };
                     _store._s3.Call(c => _store._s3.Client.DeleteObjectAsync(request, c), "remove", _store.GetPath(marker), write: true, cancellationToken);
                 }
                 _committed = true;
@@ -280,7 +289,7 @@ namespace PgBackup
                     cancellationToken.ThrowIfCancellationRequested();
                     var relative = file.Substring(LocalPath.Length + 1).Replace('\\', '/');
                     var name = _name + "/" + relative;
-                    using var upload = new S3UploadStream(_store._s3, _store.Where.Bucket, _store.Where.Key(name), _store.GetPath(name), cancellationToken);
+                    using var upload = new S3UploadStream(_store._s3, _store.Where.Bucket, _store.Key(name), _store.GetPath(name), cancellationToken);
                     using (var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
                         input.CopyTo(upload, 1 << 20);
                     upload.Complete();
@@ -292,7 +301,7 @@ namespace PgBackup
             {
                 if (!_uploaded) Finish(cancellationToken);
                 var marker = BackupNaming.PartialName(_name);
-                var request = new DeleteObjectRequest { BucketName = _store.Where.Bucket, Key = _store.Where.Key(marker) };
+                var request = new DeleteObjectRequest { BucketName = _store.Where.Bucket, Key = _store.Key(marker) };
                 _store._s3.Call(c => _store._s3.Client.DeleteObjectAsync(request, c), "remove", _store.GetPath(marker), write: true, cancellationToken);
                 _committed = true;
                 RemoveStaging();
@@ -326,10 +335,10 @@ namespace PgBackup
         public void Delete(string name, CancellationToken cancellationToken)
         {
             name = name.TrimEnd('/');
-            var single = new DeleteObjectRequest { BucketName = Where.Bucket, Key = Where.Key(name) };
+            var single = new DeleteObjectRequest { BucketName = Where.Bucket, Key = Key(name) };
             _s3.Call(c => _s3.Client.DeleteObjectAsync(single, c), "delete", GetPath(name), write: true, cancellationToken);
             var keys = new List<string>();
-            foreach (var page in ListPages(Where.Key(name) + "/", null, cancellationToken))
+            foreach (var page in ListPages(Key(name) + "/", null, cancellationToken))
                 keys.AddRange((page.S3Objects ?? new List<S3Object>()).Select(o => o.Key));
             foreach (var batch in keys.Select((k, i) => (k, i)).GroupBy(x => x.i / 1000, x => x.k))
             {

@@ -54,6 +54,11 @@ namespace PgBackup.Commands
         [Parameter]
         public System.Security.SecureString? SecretKeyPassphrase { get; set; }
 
+        /// <summary>A public key file: only a backup whose manifest is signed by one of its keys is copied.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? VerifyKey { get; set; }
+
         /// <summary>Replace a backup of the same name at the destination.</summary>
         [Parameter] public SwitchParameter Force { get; set; }
 
@@ -83,6 +88,8 @@ namespace PgBackup.Commands
             var name = System.IO.Path.GetFileName(path.TrimEnd('/', '\\'));
             var action = Force ? $"Copy backup {name} (replacing a copy of the same name)" : $"Copy backup {name}";
             if (!ShouldProcess(destination, action)) return;
+            var signing = LoadSigningKey(SigningKey, SigningKeyPassphrase);
+            using var decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase);
             if (TryRun((log, ct) => BackupCopier.Copy(new CopyRequest
                 {
                     SourcePath = path,
@@ -90,7 +97,9 @@ namespace PgBackup.Commands
                     Destination = destination,
                     DestinationOptions = destinationOptions,
                     Force = Force,
-                    Decryption = Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase),
+                    Decryption = decryption,
+                    VerifyKey = Verifier(VerifyKey),
+                    Signing = signing,
                 }, log, ct), path, out var copy))
                 WriteObject(copy);
         }

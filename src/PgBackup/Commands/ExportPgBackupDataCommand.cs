@@ -28,7 +28,8 @@ namespace PgBackup.Commands
             var path = InputObject?.Path ?? ResolvePath(Path);
             var storeOptions = StorageOptionsFor(InputObject);
             var outFile = OutFile is null ? null : GetUnresolvedProviderPathFromPSPath(OutFile);
-            var decryption = DecryptionFromParameters();
+            using var decryption = DecryptionFromParameters();
+            var verifier = Verifier();
             try
             {
                 var (result, rows) = Run((log, ct) => DataExporter.Export(new ExportRequest
@@ -40,6 +41,7 @@ namespace PgBackup.Commands
                     Where = Where,
                     OutFile = outFile,
                     Decryption = decryption,
+                    VerifyKey = verifier,
                     Options = new RestoreOptions { PgBinPath = PgBinPath is null ? null : ResolvePath(PgBinPath) },
                 }, log, ct));
                 if (outFile is not null)

@@ -8,7 +8,7 @@ namespace PgBackup.Commands
     /// <summary>Get-PgBackup: lists backups newest first, with their status and age; checks freshness.</summary>
     [Cmdlet(VerbsCommon.Get, "PgBackup", DefaultParameterSetName = "Path")]
     [OutputType(typeof(BackupInfo))]
-    public sealed class GetPgBackupCommand : PgBackupStorageCmdlet
+    public sealed class GetPgBackupCommand : PgBackupVerifyingCmdlet
     {
         [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("Location")]
@@ -35,6 +35,7 @@ namespace PgBackup.Commands
         protected override void ProcessRecord()
         {
             var options = StorageOptions();
+            var verifier = Verifier();
             foreach (var p in Path)
             {
                 var location = ResolvePath(p);
@@ -42,7 +43,7 @@ namespace PgBackup.Commands
                     {
                         using var store = StoreFactory.OpenLocation(location, options, create: false);
                         if (store is S3Store s3) log.Verbose($"Listing {store.Location} at {s3.Endpoint}.");
-                        return BackupCatalog.List(store, log, ct);
+                        return BackupCatalog.List(store, log, ct, verifier);
                     }, location, out var backups))
                     continue;
                 Emit(backups, location);
@@ -60,6 +61,10 @@ namespace PgBackup.Commands
             if (Since.HasValue) selected = selected.Where(b => b.StartTime >= Since.Value.ToUniversalTime());
             if (Before.HasValue) selected = selected.Where(b => b.StartTime < Before.Value.ToUniversalTime());
             var list = selected.ToList();
+            // A backup that readers refuse (its manifest unreadable or naming what it may not; with -VerifyKey, its
+            // signature failed) is an error with that id; it is still listed (Incomplete, or SignatureValid false) and
+            // never counts as good (-Latest, -MaxAge).
+            foreach (var b in list.Where(b => b.Refusal is not null)) WriteError(ToErrorRecord(b.Refusal!, b));
 
             if (MaxAge.HasValue)
             {

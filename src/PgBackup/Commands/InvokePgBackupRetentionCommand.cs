@@ -11,7 +11,7 @@ namespace PgBackup.Commands
     /// </summary>
     [Cmdlet(VerbsLifecycle.Invoke, "PgBackupRetention", DefaultParameterSetName = InputSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(RetentionDecision))]
-    public sealed class InvokePgBackupRetentionCommand : PgBackupStorageCmdlet
+    public sealed class InvokePgBackupRetentionCommand : PgBackupVerifyingCmdlet
     {
         private const string InputSet = "InputObject";
         private const string PathSet = "Path";
@@ -105,6 +105,7 @@ namespace PgBackup.Commands
         protected override void EndProcessing()
         {
             var candidates = new List<IRetentionCandidate>();
+            var verifier = Verifier();
             if (ParameterSetName == PathSet)
             {
                 var patterns = Database?.Select(d => new WildcardPattern(d, WildcardOptions.IgnoreCase)).ToList();
@@ -115,7 +116,7 @@ namespace PgBackup.Commands
                     if (!TryRun((log, ct) =>
                         {
                             using var store = StoreFactory.OpenLocation(location, options, create: false);
-                            return BackupCatalog.List(store, log, ct);
+                            return BackupCatalog.List(store, log, ct, verifier);
                         }, location, out var backups))
                         continue;
                     candidates.AddRange(backups.Where(b => patterns is null || patterns.Any(w => w.IsMatch(b.Database))));
@@ -127,10 +128,10 @@ namespace PgBackup.Commands
                 if (notInFolder is not null)
                     Fail(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
                         $"-AllInGroup lists the folders of PgBackup backups (from New-PgBackup or Get-PgBackup); {notInFolder.Id} is not one. Nothing was removed.", notInFolder);
-                var given = _input.Cast<BackupInfo>().ToList();
+                var given = Verified(_input, verifier).Cast<BackupInfo>().ToList();
                 try
                 {
-                    candidates.AddRange(Run((log, ct) => BackupCatalog.ListGroupsOf(given, log, ct)));
+                    candidates.AddRange(Run((log, ct) => BackupCatalog.ListGroupsOf(given, log, ct, verifier)));
                 }
                 catch (PgBackupException e)
                 {
@@ -139,7 +140,12 @@ namespace PgBackup.Commands
                 candidates.AddRange(given);
             }
             else
-                candidates.AddRange(_input);
+                candidates.AddRange(Verified(_input, verifier));
+            foreach (var b in candidates.OfType<BackupInfo>().Where(b => b.Refusal is not null && b.SignatureValid != false))
+                WriteWarning($"{b.Path} is incomplete: {b.Refusal!.Message}");
+            // A backup that fails -VerifyKey could claim any time or database: planning with it could keep or remove the wrong ones.
+            if (candidates.OfType<BackupInfo>().FirstOrDefault(b => b.SignatureValid == false) is { } refused)
+                Fail(new PgBackupException(refused.Refusal!.ErrorId, ErrorKind.SecurityError, refused.Refusal.Message + " Retention removed nothing.", refused.Path));
 
             List<RetentionDecision> plan = null!;
             try
@@ -161,6 +167,21 @@ namespace PgBackup.Commands
                     decision.Removed = TryRun((log, ct) => { decision.Candidate.Remove(log, ct); return true; }, decision.Backup, out _);
                 }
                 WriteObject(decision);
+            }
+        }
+
+        /// <summary>With -VerifyKey, the piped backups read again and their signatures checked; other candidates as they are.</summary>
+        private List<IRetentionCandidate> Verified(List<IRetentionCandidate> input, SignatureVerifier? verifier)
+        {
+            if (verifier is null) return input;
+            try
+            {
+                return Run((log, ct) => input.Select(c => c is BackupInfo b ? BackupCatalog.GetAt(b.Path, b.StoreOptions, log, ct, verifier) : c).ToList());
+            }
+            catch (PgBackupException e)
+            {
+                Fail(e);
+                return input;
             }
         }
 

@@ -98,7 +98,8 @@ namespace PgBackup.Commands
             int? level = IfGiven(nameof(CompressionLevel), CompressionLevel);
             string? binPath = PgBinPath is null ? null : ResolvePath(PgBinPath);
             var storeOptions = StorageOptions();
-            var encryption = new EncryptionSettings
+            var signing = LoadSigningKey(SigningKey, SigningKeyPassphrase);
+            using var encryption = new EncryptionSettings
             {
                 Passphrase = Chars(EncryptPassphrase),
                 RecipientKeyFiles = (EncryptRecipient ?? System.Array.Empty<string>()).Select(ResolvePath).ToArray(),
@@ -121,6 +122,7 @@ namespace PgBackup.Commands
                         PgBinPath = binPath,
                         ModuleVersion = ModuleVersion,
                         Encryption = encryption,
+                        Signing = signing,
                         Globals = Globals,
                         NoRolePasswords = NoRolePasswords,
                         LockWaitTimeoutSeconds = IfGiven(nameof(LockWaitTimeoutSeconds), LockWaitTimeoutSeconds),

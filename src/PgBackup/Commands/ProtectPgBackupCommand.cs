@@ -7,7 +7,7 @@ namespace PgBackup.Commands
     /// <summary>Protect-PgBackup: encrypts existing backups (OpenPGP) and updates their manifests.</summary>
     [Cmdlet(VerbsSecurity.Protect, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "InputObject")]
     [OutputType(typeof(BackupInfo))]
-    public sealed class ProtectPgBackupCommand : PgBackupStorageCmdlet
+    public sealed class ProtectPgBackupCommand : PgBackupVerifyingCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -25,6 +25,14 @@ namespace PgBackup.Commands
 
         [Parameter] public SwitchParameter KeepOriginal { get; set; }
 
+        /// <summary>A secret key file: the new manifest is signed with it.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SigningKey { get; set; }
+
+        [Parameter]
+        public SecureString? SigningKeyPassphrase { get; set; }
+
         protected override void BeginProcessing()
         {
             if ((Passphrase is null) == (Recipient is null))
@@ -41,12 +49,13 @@ namespace PgBackup.Commands
         private void One(string path, StoreOptions options)
         {
             if (!ShouldProcess(path, KeepOriginal ? "Encrypt into a new backup (.gpg)" : "Encrypt (the unencrypted original is removed)")) return;
-            var settings = new EncryptionSettings
+            using var settings = new EncryptionSettings
             {
                 Passphrase = Chars(Passphrase),
                 RecipientKeyFiles = (Recipient ?? System.Array.Empty<string>()).Select(ResolvePath).ToArray(),
             };
-            if (TryRun((log, ct) => BackupProtector.Protect(path, options, settings, KeepOriginal, ModuleVersion, log, ct), path, out var result))
+            var signing = LoadSigningKey(SigningKey, SigningKeyPassphrase);
+            if (TryRun((log, ct) => BackupProtector.Protect(path, options, settings, signing, Verifier(), KeepOriginal, ModuleVersion, log, ct), path, out var result))
                 WriteObject(result);
         }
     }

@@ -37,7 +37,8 @@ namespace PgBackup.Commands
             var path = InputObject?.Path ?? ResolvePath(Path);
             var storeOptions = StorageOptionsFor(InputObject);
             RestorePlan? plan = null;
-            var decryption = DecryptionFromParameters();
+            using var decryption = DecryptionFromParameters();
+            var verifier = Verifier();
             try
             {
                 plan = Run((log, ct) =>
@@ -56,6 +57,7 @@ namespace PgBackup.Commands
                         KeepPrevious = KeepPrevious,
                         Decryption = decryption,
                         CreateRoles = CreateRoles,
+                        VerifyKey = verifier,
                         Options = new RestoreOptions
                         {
                             Jobs = Jobs,

@@ -38,6 +38,7 @@ namespace PgBackup.Commands
                 try { connection = Run((log, ct) => ResolveConnection(ConnectionString, Credential, log)); }
                 catch (PgBackupException e) { Fail(e, path); }
             }
+            using var decryption = DecryptionFromParameters();
             var (result, failure) = Run((log, ct) => BackupTester.Run(new TestRequest
             {
                 BackupPath = path,
@@ -45,7 +46,8 @@ namespace PgBackup.Commands
                 Restore = Restore,
                 Keep = Keep,
                 Connection = connection,
-                Decryption = DecryptionFromParameters(),
+                Decryption = decryption,
+                VerifyKey = Verifier(),
                 Options = new RestoreOptions
                 {
                     Jobs = Jobs,

@@ -29,8 +29,8 @@ namespace PgBackup.Commands
         private void One(string path, StoreOptions options)
         {
             if (!ShouldProcess(path, KeepOriginal ? "Decrypt into a new backup" : "Decrypt (the encrypted original is removed)")) return;
-            var settings = DecryptionFromParameters();
-            if (TryRun((log, ct) => BackupProtector.Unprotect(path, options, settings, KeepOriginal, ModuleVersion, log, ct), path, out var result))
+            using var settings = DecryptionFromParameters();
+            if (TryRun((log, ct) => BackupProtector.Unprotect(path, options, settings, Verifier(), KeepOriginal, ModuleVersion, log, ct), path, out var result))
                 WriteObject(result);
         }
     }

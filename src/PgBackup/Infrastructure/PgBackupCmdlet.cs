@@ -170,7 +170,7 @@ namespace PgBackup.Commands
             return new System.Net.NetworkCredential(string.Empty, secure).Password;
         }
 
-        /// <summary>A SecureString's characters, for libraries that take char[] (the caller should clear them).</summary>
+        /// <summary>A SecureString's characters, for libraries that take char[]; the caller clears them (OpenPgp.Clear, or disposing the settings that hold them).</summary>
         protected static char[]? Chars(SecureString? secure)
         {
             if (secure is null || secure.Length == 0) return null;
@@ -184,7 +184,31 @@ namespace PgBackup.Commands
             finally { System.Runtime.InteropServices.Marshal.ZeroFreeGlobalAllocUnicode(ptr); }
         }
 
-        /// <summary>Decryption settings from the parameters every cmdlet that reads backups has.</summary>
+        /// <summary>
+        /// The unlocked key of -SigningKey (null when not given; read once), read before any work starts: a wrong passphrase or a
+        /// file without a signing key stops the cmdlet. The passphrase's characters are cleared once the key is read.
+        /// </summary>
+        protected SigningKey? LoadSigningKey(string? path, SecureString? passphrase)
+        {
+            if (path is null || _signingKey is not null) return _signingKey;
+            var chars = Chars(passphrase);
+            try { return _signingKey = SigningKey.Load(GetUnresolvedProviderPathFromPSPath(path), chars); }
+            catch (PgBackupException e) { Fail(e, path); return null; }
+            finally { OpenPgp.Clear(chars); }
+        }
+
+        private SigningKey? _signingKey;
+        private SignatureVerifier? _verifier;
+
+        /// <summary>The public keys of -VerifyKey (read once; null when not given); a file that holds none stops the cmdlet.</summary>
+        protected SignatureVerifier? Verifier(string? verifyKey)
+        {
+            if (verifyKey is null || _verifier is not null) return _verifier;
+            try { return _verifier = SignatureVerifier.Load(GetUnresolvedProviderPathFromPSPath(verifyKey)); }
+            catch (PgBackupException e) { Fail(e, verifyKey); return null; }
+        }
+
+        /// <summary>Decryption settings from the parameters every cmdlet that reads backups has; dispose them after use.</summary>
         protected DecryptionSettings Decryption(SecureString? passphrase, string? secretKeyPath, SecureString? secretKeyPassphrase) =>
             passphrase is null && secretKeyPath is null ? DecryptionSettings.None : new DecryptionSettings
             {

@@ -8,7 +8,7 @@ namespace PgBackup.Commands
     /// backups from the pipeline, and the secrets that open an encrypted one. Copy-PgBackup declares the same secret
     /// parameters itself, because it uploads as well (<see cref="PgBackupStorageWriteCmdlet"/>).
     /// </summary>
-    public abstract class PgBackupReadCmdlet : PgBackupStorageCmdlet
+    public abstract class PgBackupReadCmdlet : PgBackupVerifyingCmdlet
     {
         /// <summary>Backups from Get-PgBackup or New-PgBackup (the pipeline); each cmdlet declares its own -Path.</summary>
         [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
@@ -29,6 +29,22 @@ namespace PgBackup.Commands
 
         /// <summary>The decryption settings from these parameters (none when none was given).</summary>
         protected DecryptionSettings DecryptionFromParameters() => Decryption(Passphrase, SecretKeyPath, SecretKeyPassphrase);
+    }
+
+    /// <summary>
+    /// The base of cmdlets that read backups (Get-, Restore-, Test-, Protect-, Unprotect-PgBackup, Export-PgBackupData,
+    /// Invoke-PgBackupRetention): -VerifyKey, the public keys whose signatures they require. Copy-PgBackup declares it
+    /// itself, because it uploads as well.
+    /// </summary>
+    public abstract class PgBackupVerifyingCmdlet : PgBackupStorageCmdlet
+    {
+        /// <summary>A public key file: only backups whose manifest is signed by one of its keys are used.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? VerifyKey { get; set; }
+
+        /// <summary>The keys of -VerifyKey, or null when it was not given.</summary>
+        protected SignatureVerifier? Verifier() => Verifier(VerifyKey);
     }
 
     /// <summary>

@@ -79,9 +79,21 @@ namespace PgBackup.Commands
         }
     }
 
-    /// <summary>The base of cmdlets that upload (New-PgBackup, Copy-PgBackup): server-side encryption, storage class, parts.</summary>
+    /// <summary>
+    /// The base of cmdlets that write backups and upload them (New-PgBackup, Copy-PgBackup): the key that signs their
+    /// manifests; server-side encryption, storage class, parts.
+    /// </summary>
     public abstract class PgBackupStorageWriteCmdlet : PgBackupStorageCmdlet
     {
+        /// <summary>A secret key file: the manifest is signed with it (&lt;name&gt;.json.sig, an OpenPGP detached signature).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SigningKey { get; set; }
+
+        /// <summary>The passphrase of the secret key in -SigningKey.</summary>
+        [Parameter]
+        public System.Security.SecureString? SigningKeyPassphrase { get; set; }
+
         [Parameter]
         public S3ServerSideEncryption ServerSideEncryption { get; set; } = S3ServerSideEncryption.None;
 
