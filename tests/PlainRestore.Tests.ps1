@@ -281,7 +281,8 @@ CREATE INDEX play_events_slow ON public.play_events (public.slow(track_id));
             $deadline = [DateTime]::UtcNow.AddSeconds(60)
             do {
                 Start-Sleep -Milliseconds 200
-                $pid_ = Invoke-TestPsql -Server $Main -Sql "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = '$Db';"
+                # PgBackup's own session (autovacuum's ANALYZE of the index calls the sleeping function too).
+                $pid_ = Invoke-TestPsql -Server $Main -Sql "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = '$Db' AND backend_type = 'client backend' AND application_name = 'PgBackup' ORDER BY backend_start DESC LIMIT 1;"
             } until ($pid_ -or [DateTime]::UtcNow -gt $deadline)
             $pid_ | Should -Not -BeNullOrEmpty
             [int]($pid_ | Select-Object -First 1)
@@ -292,6 +293,14 @@ CREATE INDEX play_events_slow ON public.play_events (public.slow(track_id));
         $script:Before = Get-DatabaseFingerprint -Server $Main -Database $Db
     }
     AfterEach {
+        # The restore's session is gone soon after the cmdlet returns (Ctrl+C and a lost connection stop the server's
+        # work too), and the next test never mistakes it for its own.
+        $deadline = [DateTime]::UtcNow.AddSeconds(15)
+        do {
+            $left = [int](Invoke-TestPsql -Server $Main -Sql "SELECT count(*) FROM pg_stat_activity WHERE datname = '$Db' AND application_name = 'PgBackup';" | Select-Object -Last 1)
+            if ($left -gt 0) { Start-Sleep -Milliseconds 200 }
+        } while ($left -gt 0 -and [DateTime]::UtcNow -lt $deadline)
+        $left | Should -Be 0
         Invoke-TestPsql -Server $Main -Database $Db -Sql 'DELETE FROM public.pause;' | Out-Null
         Assert-SameDatabase -Expected $Before -Actual (Get-DatabaseFingerprint -Server $Main -Database $Db)
         Get-ScratchDatabases | Should -BeNullOrEmpty
