@@ -68,6 +68,15 @@ namespace PgBackup
         /// </summary>
         public Stream OpenScript(CancellationToken ct) => Decode(OpenStored(null, ct));
 
+        /// <summary>The SHA-256 of the stored file as the check before a restore read it whole (BackupVerifier).</summary>
+        public string? CheckedSha256 { get; internal set; }
+
+        /// <summary>
+        /// What a second reading of the stored file must hash to: the manifest's SHA-256, or for a backup without one
+        /// (the guide's files) what the check read; null when neither is known.
+        /// </summary>
+        public string? ExpectedSha256 => Manifest?.Sha256 ?? CheckedSha256;
+
         /// <summary>How to decrypt an encrypted backup (passphrase or secret key).</summary>
         public DecryptionSettings Decryption { get; set; } = DecryptionSettings.None;
 

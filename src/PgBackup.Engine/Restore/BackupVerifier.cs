@@ -115,6 +115,8 @@ namespace PgBackup
                 try { stored.ReadToEnd(); } catch (Exception) when (!ct.IsCancellationRequested) { }
             }
             clock.Stop();
+            // What the restore pass must read again (a backup without manifest has no other reference).
+            if (readError is null) source.CheckedSha256 = stored.HashHex;
 
             if (source.Manifest is not null)
             {

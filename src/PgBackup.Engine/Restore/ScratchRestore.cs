@@ -94,7 +94,7 @@ namespace PgBackup
                         using (var input = new NonClosingStream(p.StandardInput)) StreamPump.Copy(decoded, input, null, ct);
                         stored.ReadToEnd();
                         p.StandardInput.Dispose();
-                        if (source.Manifest is not null && !string.Equals(stored.HashHex, source.Manifest.Sha256, StringComparison.OrdinalIgnoreCase))
+                        if (source.ExpectedSha256 is string expected && !string.Equals(stored.HashHex, expected, StringComparison.OrdinalIgnoreCase))
                         {
                             p.Kill();
                             throw new PgBackupException(ErrorIds.BackupChecksumMismatch, ErrorKind.InvalidData,
@@ -152,9 +152,9 @@ namespace PgBackup
             if (reader.Truncated is not null || !reader.FooterSeen)
                 throw new PgBackupException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData,
                     $"The script is cut short: {reader.Truncated ?? "pg_dump's 'dump complete' line is missing"}.", source.Path);
-            if (source.Manifest is not null && !string.Equals(hash, source.Manifest.Sha256, StringComparison.OrdinalIgnoreCase))
+            if (source.ExpectedSha256 is string expected && !string.Equals(hash, expected, StringComparison.OrdinalIgnoreCase))
                 throw new PgBackupException(ErrorIds.BackupChecksumMismatch, ErrorKind.InvalidData,
-                    "The backup changed while it was being restored (its SHA-256 no longer matches the manifest).", source.Path);
+                    $"The backup changed while it was being restored (its SHA-256 no longer matches {(source.Manifest is not null ? "the manifest" : "what the check before the restore read")}).", source.Path);
             executor.Complete();
             return executor.Errors;
         }
