@@ -209,8 +209,19 @@ namespace PgBackup
                 _withMarker = withMarker;
                 if (store.ObjectExists(name, ct))
                     throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{store.GetPath(name)} already exists; it was not replaced.", store.GetPath(name));
-                if (withMarker) store.PutMarker(name, ct);
-                _upload = new S3UploadStream(store._s3, store.Where.Bucket, store.Key(name), store.GetPath(name), ct);
+                try
+                {
+                    if (withMarker) store.PutMarker(name, ct);
+                    _upload = new S3UploadStream(store._s3, store.Where.Bucket, store.Key(name), store.GetPath(name), ct);
+                }
+                catch
+                {
+                    // Stopped or failed while the marker was being written (the service may have stored it before the
+                    // answer came back) or just after: there is no writer to abort, so the constructor takes its
+                    // marker away itself.
+                    if (withMarker) store.TryDelete(BackupNaming.PartialName(name));
+                    throw;
+                }
             }
 
             public Stream Stream => _upload;
