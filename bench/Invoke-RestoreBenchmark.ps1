@@ -54,7 +54,7 @@ $params = @{}
 foreach ($p in (ConvertFrom-Json $Parameters).PSObject.Properties) { $params[$p.Name] = $p.Value }
 $idle = Get-Status 'VmRSS'
 # The high-water mark starts again from here: what the restore adds over an idle pwsh with the module imported.
-Set-Content -Path /proc/self/clear_refs -Value 5
+[IO.File]::WriteAllText('/proc/self/clear_refs', '5')
 $self = [Diagnostics.Process]::GetCurrentProcess()
 $cpu0 = $self.TotalProcessorTime
 $sw = [Diagnostics.Stopwatch]::StartNew()
@@ -71,12 +71,16 @@ function Invoke-Restore($Server, [string]$Name, [hashtable]$Parameters, [string]
     if ($Name -eq 'Guide') {
         $env:PGPASSWORD = $Server.Password
         $psql = "'$(Get-PsqlPath)' -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $($Server.Port) -U postgres -d restore_target"
+        $children0 = Get-ProcCpuSeconds -ProcessId $PID -Children
+        $own0 = Get-ProcCpuSeconds -ProcessId $PID
         $sw = [Diagnostics.Stopwatch]::StartNew()
         & bash -c "set -o pipefail; $psql -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public' >/dev/null 2>&1 && gunzip -c '$($Parameters.Path)' | $psql >/dev/null"
         $sw.Stop()
         Remove-Item Env:PGPASSWORD
         if ($LASTEXITCODE -ne 0) { throw "The guide's restore failed ($LASTEXITCODE)." }
-        return [pscustomobject]@{ Variant = $Name; Seconds = $sw.Elapsed.TotalSeconds; CpuSeconds = $null; PeakRssBytes = $null; IdleRssBytes = $null
+        # gunzip's and psql's CPU: what the guide's restore costs on the client.
+        $clientCpu = ((Get-ProcCpuSeconds -ProcessId $PID -Children) - $children0) - ((Get-ProcCpuSeconds -ProcessId $PID) - $own0)
+        return [pscustomobject]@{ Variant = $Name; Seconds = $sw.Elapsed.TotalSeconds; CpuSeconds = $clientCpu; PeakRssBytes = $null; IdleRssBytes = $null
             ServerCpuSeconds = (Get-ServerCpuSeconds $Server) - $serverCpu }
     }
     $script = Join-Path $Work 'measure-restore.ps1'
@@ -115,7 +119,11 @@ function Initialize-Restores($Server, [string]$Work) {
     }
 }
 
-function Get-Median([double[]]$v) { $v = @($v | Sort-Object); if ($v.Count % 2) { $v[[int][math]::Floor($v.Count / 2)] } else { ($v[$v.Count / 2 - 1] + $v[$v.Count / 2]) / 2 } }
+function Get-Median([double[]]$v) {
+    $v = @($v | Sort-Object)
+    if ($v.Count -eq 0) { return $null }
+    if ($v.Count % 2) { $v[[int][math]::Floor($v.Count / 2)] } else { ($v[$v.Count / 2 - 1] + $v[$v.Count / 2]) / 2 }
+}
 
 $results = [ordered]@{ Date = (Get-Date).ToUniversalTime().ToString('u'); LoadBefore = (Get-Content /proc/loadavg); Runs = @(); Small = @() }
 $server = Start-BenchPostgres -Scale $Scale -CacheDir $CacheDir
@@ -148,14 +156,16 @@ if ($SmallScale -gt 0) {
     finally { Stop-BenchPostgres -Server $small }
 }
 $results.LoadAfter = Get-Content /proc/loadavg
-$guideMedian = Get-Median @($results.Runs | Where-Object Variant -eq 'Guide' | ForEach-Object Seconds)
-Write-Host "`nVariant       median s   vs Guide   peak MB   added MB   CPU s   server CPU s"
+$results | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $OutDir 'restore-results.json')
+# Ratios: the median of per-round ratios, each run against the guide's restore of the same round.
+Write-Host "`nVariant       median s   vs Guide (range)      peak MB  added MB  client CPU s  server CPU s"
 foreach ($name in $Variants) {
     $rs = @($results.Runs | Where-Object Variant -eq $name)
-    $med = Get-Median @($rs | ForEach-Object Seconds)
-    $peak = if ($rs[0].PeakRssBytes) { (($rs | Measure-Object PeakRssBytes -Maximum).Maximum / 1MB) } else { $null }
-    $added = if ($rs[0].PeakRssBytes) { (($rs | ForEach-Object { $_.PeakRssBytes - $_.IdleRssBytes } | Measure-Object -Maximum).Maximum / 1MB) } else { $null }
-    Write-Host ('{0,-12} {1,9:N2} {2,9:N2}x {3,9:N0} {4,10:N0} {5,7:N1} {6,12:N1}' -f $name, $med, ($med / $guideMedian), $peak, $added,
-        (Get-Median @($rs | Where-Object CpuSeconds | ForEach-Object CpuSeconds)), (Get-Median @($rs | ForEach-Object ServerCpuSeconds)))
+    $ratios = @(foreach ($r in $rs) { $g = $results.Runs | Where-Object { $_.Variant -eq 'Guide' -and $_.Round -eq $r.Round }; if ($g) { $r.Seconds / $g.Seconds } })
+    $mem = @($rs | Where-Object PeakRssBytes)
+    Write-Host ('{0,-12} {1,9:N2} {2,8:N2}x ({3:N2}-{4:N2}) {5,8} {6,9} {7,13:N1} {8,13:N1}' -f $name, (Get-Median @($rs.Seconds)), (Get-Median $ratios),
+        ($ratios | Measure-Object -Minimum).Minimum, ($ratios | Measure-Object -Maximum).Maximum,
+        $(if ($mem) { '{0:N0}' -f (($mem | Measure-Object PeakRssBytes -Maximum).Maximum / 1MB) } else { '-' }),
+        $(if ($mem) { '{0:N0}' -f (($mem | ForEach-Object { $_.PeakRssBytes - $_.IdleRssBytes } | Measure-Object -Maximum).Maximum / 1MB) } else { '-' }),
+        (Get-Median @($rs | ForEach-Object CpuSeconds)), (Get-Median @($rs | ForEach-Object ServerCpuSeconds)))
 }
-$results | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $OutDir 'restore-results.json')
