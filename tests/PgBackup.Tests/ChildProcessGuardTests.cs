@@ -124,20 +124,21 @@ namespace PgBackup.Tests
         }
 
         [Fact]
-        public void NoWatchdogRunsWhileNoChildDoes()
+        public void NoWatchdogRunsWhileNoChildDoesAndTheLastOneIsNotSignalled()
         {
             if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) return;
             var guard = new WatchdogGuard();
             Assert.Null(guard.WatchdogId);
+            // Listed as ended while it still runs: what a reused process id would look like to the watchdog.
             using var child = Start("exec sleep 60");
             guard.Adopt(child.Id);
             var watchdog = Process.GetProcessById(guard.WatchdogId!.Value);
-            child.Kill();
-            child.WaitForExit();
             guard.Release(child.Id);
             Assert.Null(guard.WatchdogId);
             Assert.True(watchdog.WaitForExit(3000));
+            Assert.False(child.WaitForExit(500), "the watchdog signals no process that was listed as ended");
             Assert.Null(guard.Problem);
+            child.Kill();
         }
 
         [Fact]

@@ -62,7 +62,7 @@ namespace PgBackup.Tests
             Assert.Equal(now, back.Created);
             Assert.Equal(ProcessIdentity.StartKey, back.ProcessStartKey);
             Assert.False(back.Kept);
-            Assert.True(ScratchMark.Parse(back.AsKept().ToComment())!.Kept);
+            Assert.True(ScratchMark.Parse((back with { Kept = true }).ToComment())!.Kept);
         }
 
         [Theory]

@@ -160,7 +160,7 @@ namespace PgBackup
             if (request.Keep)
             {
                 // Still PgBackup's (listed by Get-PgBackupScratchDatabase), but never swept: removed only by name.
-                try { admin.Comment(scratch, mark.AsKept().ToComment()); }
+                try { admin.Comment(scratch, (mark with { Kept = true }).ToComment()); }
                 catch (PgBackupException e) { log.Warning($"Could not mark '{scratch}' as kept; a later PgBackup run may drop it once this process has ended: {e.Message}"); }
                 kept = scratch;
                 checks.Add(new CheckResult("Cleanup", true, $"Kept the scratch database '{scratch}' (-Keep).", TimeSpan.Zero));

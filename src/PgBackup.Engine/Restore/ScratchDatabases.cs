@@ -58,7 +58,7 @@ namespace PgBackup
     /// When the database becomes the user's (a restore's swap or rename), the mark is replaced by the database's own
     /// comment in the same transaction, so a restored database never carries it.
     /// </summary>
-    public sealed class ScratchMark
+    public sealed record ScratchMark
     {
         public const string Prefix = "PgBackup scratch database: ";
 
@@ -83,11 +83,6 @@ namespace PgBackup
             ProcessStartKey = ProcessIdentity.StartKey,
             Created = serverNow.ToUniversalTime(),
             Kept = kept,
-        };
-
-        public ScratchMark AsKept() => new ScratchMark
-        {
-            Kind = Kind, Host = Host, ProcessId = ProcessId, ProcessStart = ProcessStart, ProcessStartKey = ProcessStartKey, Created = Created, Kept = true,
         };
 
         public string ToComment()
@@ -163,7 +158,7 @@ namespace PgBackup
         public ScratchStatus Status { get; init; }
         /// <summary>True when PgBackup drops it before it makes a database of its own on this server.</summary>
         public bool Stale { get; init; }
-        public long? SizeBytes { get; init; }
+        public long? SizeBytes { get; internal set; }
         public int Connections { get; init; }
         /// <summary>When it was made, by the server's clock (UTC).</summary>
         public DateTime Created { get; init; }
@@ -192,15 +187,20 @@ namespace PgBackup
         /// <summary>After this, a database made on another machine counts as left behind (as partial files do).</summary>
         public static readonly TimeSpan SafeAge = TimeSpan.FromHours(24);
 
-        /// <summary>Every marked database with a reserved name on the server <paramref name="admin"/> is connected to.</summary>
-        public static List<ScratchDatabase> List(DatabaseAdmin admin, CancellationToken ct)
+        /// <summary>
+        /// Every marked database with a reserved name on the server <paramref name="admin"/> is connected to; with
+        /// <paramref name="staleSizesOnly"/>, only the stale ones are measured (a restore under way can be large).
+        /// </summary>
+        public static List<ScratchDatabase> List(DatabaseAdmin admin, CancellationToken ct, bool staleSizesOnly = false)
         {
             var result = new List<ScratchDatabase>();
             foreach (var (name, comment, connections, now) in admin.MarkedDatabases(ScratchMark.Prefix, ct))
             {
                 var mark = ScratchMark.Parse(comment);
                 if (mark is null || !ScratchNames.IsReserved(name)) continue;
-                result.Add(Describe(name, mark, connections, now, ProcessIdentity.Check(mark.Host, mark.ProcessId, mark.ProcessStartKey), admin.SizeOf(name), admin.Server.Info.Server));
+                var db = Describe(name, mark, connections, now, ProcessIdentity.Check(mark.Host, mark.ProcessId, mark.ProcessStartKey), null, admin.Server.Info.Server);
+                if (!staleSizesOnly || db.Stale) db.SizeBytes = admin.SizeOf(name);
+                result.Add(db);
             }
             return result.OrderBy(d => d.Created).ToList();
         }
@@ -242,7 +242,7 @@ namespace PgBackup
         {
             var dropped = new List<ScratchDatabase>();
             List<ScratchDatabase> all;
-            try { all = List(admin, ct); }
+            try { all = List(admin, ct, staleSizesOnly: true); }
             catch (PgBackupException e)
             {
                 log.Warning($"Could not look for scratch databases that interrupted PgBackup jobs left on {admin.Server.Info.Server}: {e.Message}");

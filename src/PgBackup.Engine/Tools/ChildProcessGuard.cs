@@ -104,9 +104,9 @@ kill -KILL $pids
             lock (_gate)
             {
                 if (!_children.Remove(id)) return;
-                // With nothing to guard, no watchdog: closing its input ends it (it has no one left to signal).
+                Send("- " + id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                // With nothing to guard, no watchdog: closing its input ends it, with no one left to signal.
                 if (_children.Count == 0) Close();
-                else Send("- " + id.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
         }
 
@@ -129,6 +129,7 @@ kill -KILL $pids
                     if (_watchdog is null)
                     {
                         // A new watchdog (the first child, or the last one died): it learns every child listed now.
+                        if (_children.Count == 0) return;
                         _watchdog = StartWatchdog();
                         foreach (var id in _children) Write("+ " + id.ToString(System.Globalization.CultureInfo.InvariantCulture));
                         return;
