@@ -1,7 +1,8 @@
 # Jobs killed half-way with kill -9, as a scheduler's time limit, Azure Automation's fair share, a reboot or an
 # out-of-memory kill end them: nine PowerShell processes, each in the middle of its work, are killed at once. Then no
-# child process of theirs is left, the next restoring cmdlets drop the databases they left (never one that a live
-# restore uses, never one with sessions), nothing they left looks like a good backup, and each job runs again.
+# child process of theirs and no session of theirs on the server is left, the next restore drops the databases they
+# left (never one that a live restore uses; one with sessions: Get-PgBackupScratchDatabase.Tests), nothing they left
+# looks like a good backup, and each job runs again.
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestCommon.ps1')
     Add-Type -Path (Join-Path $PSScriptRoot 'harness/CutProxy.cs')
@@ -30,8 +31,8 @@ CREATE INDEX users_gate ON public.users (public.gate(id));
     New-TestDatabase -Server $Main -Name $Other -Sql "CREATE TABLE t AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) AS v FROM generate_series(1, 20000) g;"
     $script:OtherUri = Get-TestPostgresUri -Server $Main -Database $Other
     $script:Small = New-PgBackup -ConnectionString $OtherUri -Path (Join-Path $Out 'small')
+    # In S3: a copy and an encryption both read it when they are killed (the encryption removes it when it runs again).
     $script:Big = New-PgBackup -ConnectionString $OtherUri -Path "s3://$Bucket/big/" -Compression None @S3Params
-    $script:ToProtect = New-PgBackup -ConnectionString $OtherUri -Path "s3://$Bucket/protect/" -Compression None @S3Params
     # Six backups of which retention keeps two.
     $script:Kept = Join-Path $Out 'retention'
     New-Item -ItemType Directory $Kept | Out-Null
@@ -110,10 +111,6 @@ Import-Module '$($env:PGBACKUP_TEST_MODULE)'
         # Sessions in databases named like the pattern that are creating the gated index.
         [int](Invoke-TestPsql -Server $Main -Sql "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE '$Pattern' AND state = 'active' AND query LIKE '%users_gate%';" | Select-Object -Last 1)
     }
-
-    function Get-Scratch([string]$Pattern) {
-        @(Get-PgBackupScratchDatabase -ConnectionString $SrcUri | Where-Object Name -like $Pattern)
-    }
 }
 
 AfterAll {
@@ -149,7 +146,7 @@ Describe 'A job killed half-way (kill -9)' {
             Start-KilledJob E "Restore-PgBackup -Path '$($Plain.Path)' -ConnectionString '$SrcUri' -TargetDatabase $($Targets.E) -CreateDatabase -Jobs 2 -Confirm:`$false"
             Start-KilledJob F "New-PgBackup -ConnectionString '$OtherUri' -Path 's3://$Bucket/killed/' $auth -EndpointUrl '$($S3.Endpoint)'"
             Start-KilledJob G "Copy-PgBackup -Path '$($Big.Path)' -Destination '$CopyTo' $auth -EndpointUrl '$($ProxyCopy.Url)'"
-            Start-KilledJob H "Protect-PgBackup -Path '$($ToProtect.Path)' -Passphrase (ConvertTo-SecureString pw -AsPlainText -Force) $auth -EndpointUrl '$($ProxyProtect.Url)' -Confirm:`$false"
+            Start-KilledJob H "Protect-PgBackup -Path '$($Big.Path)' -Passphrase (ConvertTo-SecureString pw -AsPlainText -Force) $auth -EndpointUrl '$($ProxyProtect.Url)' -Confirm:`$false"
             Start-KilledJob I "Invoke-PgBackupRetention -Path '$Kept' -KeepLast 2 -Confirm:`$false | ForEach-Object { if (`$_.Removed) { Set-Content '$retentionMark' `$_.Id; while (`$true) { Start-Sleep 1 } } }"
         )
         try {
@@ -283,13 +280,13 @@ Describe 'A job killed half-way (kill -9)' {
         (Get-ChildItem $CopyTo -Name | Sort-Object) | Should -Be (@($Big.Name, "$($Big.Name).json") | Sort-Object)
 
         # H: the original is as it was; the unfinished encrypted copy is incomplete; the same encryption runs again.
-        $listed = Get-PgBackup -Path "s3://$Bucket/protect/" @S3Params
-        ($listed | Where-Object Name -eq $ToProtect.Name).Status | Should -Be 'Complete'
-        ($listed | Where-Object Name -eq "$($ToProtect.Name).gpg").Status | Should -Be 'Incomplete'
-        $p = Protect-PgBackup -Path $ToProtect.Path -Passphrase (ConvertTo-SecureString pw -AsPlainText -Force) @S3Params -Confirm:$false
+        $listed = Get-PgBackup -Path "s3://$Bucket/big/" @S3Params
+        ($listed | Where-Object Name -eq $Big.Name).Status | Should -Be 'Complete'
+        ($listed | Where-Object Name -eq "$($Big.Name).gpg").Status | Should -Be 'Incomplete'
+        $p = Protect-PgBackup -Path $Big.Path -Passphrase (ConvertTo-SecureString pw -AsPlainText -Force) @S3Params -Confirm:$false
         $p.Status | Should -Be 'Complete'
-        $listed = @(Get-PgBackup -Path "s3://$Bucket/protect/" @S3Params)
-        $listed.Name | Should -Be "$($ToProtect.Name).gpg"
+        $listed = @(Get-PgBackup -Path "s3://$Bucket/big/" @S3Params)
+        $listed.Name | Should -Be "$($Big.Name).gpg"
         $listed.Status | Should -Be 'Complete'
 
         # I: retention stopped after its first removal: what is left is whole; run again, it ends where it would have.
