@@ -49,11 +49,10 @@ namespace PgBackup.Commands
                             $"'{name}' is not a database PgBackup made for its own use on {admin.Server.Info.Server} (none by that name carries PgBackup's mark); nothing was dropped.", name)));
                     else if (db.Connections > 0)
                         WriteError(ToErrorRecord(InUse(db, $"{db.Connections} session(s) are connected to it")));
-                    else if ((db.Status == ScratchStatus.Running || db.Status == ScratchStatus.Recent) && !Force)
-                        WriteError(ToErrorRecord(new PgBackupException(ErrorIds.ScratchDatabaseInUse, ErrorKind.ResourceBusy,
-                            db.Status == ScratchStatus.Running
-                                ? $"'{db.Name}' belongs to a PgBackup job that is still running (process {db.ProcessId}); it was not dropped. -Force drops it anyway."
-                                : $"'{db.Name}' was made on {db.Host} {RetentionPolicy.FormatSpan(db.Age)} ago, and its job may still run; it was not dropped. -Force drops it anyway.", db.Name)));
+                    else if (db.Status == ScratchStatus.Running && !Force)
+                        WriteError(ToErrorRecord(InUse(db, $"the PgBackup job that made it still runs (process {db.ProcessId}); -Force drops it anyway")));
+                    else if (db.Status == ScratchStatus.Recent && !Force)
+                        WriteError(ToErrorRecord(InUse(db, $"it was made on {db.Host} {RetentionPolicy.FormatSpan(db.Age)} ago, and its job may still run; -Force drops it anyway")));
                     else Drop(admin, db);
                 }
             }
