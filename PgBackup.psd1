@@ -17,6 +17,7 @@
         'formats/RetentionDecision.Format.ps1xml'
         'formats/ExportResult.Format.ps1xml'
         'formats/NeonBackupBranch.Format.ps1xml'
+        'formats/ScratchDatabase.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'New-PgBackup'
@@ -33,6 +34,8 @@
         'Remove-NeonBackupBranch'
         'Restore-NeonBackupBranch'
         'Copy-PgBackup'
+        'Get-PgBackupScratchDatabase'
+        'Remove-PgBackupScratchDatabase'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -59,6 +59,24 @@ namespace PgBackup.Tests
         }
 
         [Fact]
+        public void APartialFileLeftByAKilledWriterIsReplacedOneBeingWrittenIsNot()
+        {
+            var store = new LocalStore(_dir, false);
+            const string name = "backup_app_20260110_030000.sql.gz.gpg";
+            Write(name + ".partial", 5);
+            using (var writer = store.OpenWrite(name, CancellationToken.None))
+            {
+                writer.Stream.Write(new byte[] { 1, 2, 3 });
+                // While it writes, the same name cannot be written again.
+                var e = Assert.Throws<PgBackupException>(() => store.OpenWrite(name, CancellationToken.None));
+                Assert.Equal(ErrorIds.BackupExists, e.ErrorId);
+                writer.Commit(CancellationToken.None);
+            }
+            Assert.Equal(new byte[] { 1, 2, 3 }, File.ReadAllBytes(Path.Combine(_dir, name)));
+            Assert.False(File.Exists(Path.Combine(_dir, name + ".partial")));
+        }
+
+        [Fact]
         public void SweepsOnlyStalePartials()
         {
             Write("backup_app_20260110_030000.sql.gz.partial", 5, DateTime.UtcNow.AddDays(-2));

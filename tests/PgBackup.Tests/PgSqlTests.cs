@@ -100,7 +100,7 @@ namespace PgBackup.Tests
                 Assert.Contains(shell.Settings, s => s.Role == role && s.Name == "search_path" && s.Value == path);
                 admin.Create(copy, shell, NullLog.Instance, None);
                 Assert.Equal(Describe(server, source), Describe(server, copy));
-                admin.Rename(copy, renamed);
+                admin.Rename(copy, renamed, shell.Comment);
                 Assert.Equal(Describe(server, source), Describe(server, renamed));
                 admin.Drop(renamed, None);
                 Assert.False(admin.Exists(renamed));

@@ -84,6 +84,10 @@ namespace PgBackup
         public const string RoleCreationFailed = "RoleCreationFailed";
         /// <summary>A plain script in an encoding PgBackup cannot convert to the server's protocol encoding (UTF-8).</summary>
         public const string RestoreEncodingUnsupported = "RestoreEncodingUnsupported";
+        /// <summary>Remove-PgBackupScratchDatabase was given a database that is not one PgBackup made and marked for its own use.</summary>
+        public const string NotAScratchDatabase = "NotAScratchDatabase";
+        /// <summary>A scratch database has connections, or the job that made it may still run; it was not dropped.</summary>
+        public const string ScratchDatabaseInUse = "ScratchDatabaseInUse";
 
         // Retention and removal
         public const string RetentionPolicyMissing = "RetentionPolicyMissing";

@@ -112,12 +112,14 @@ namespace PgBackup
             var redactor = new Redactor(connection.Secrets());
             var activity = $"Restore drill of {source.Name}";
             using var admin = DatabaseAdmin.Connect(connection, null, redactor, ct);
-            var scratch = admin.NewScratchName(DatabaseAdminNames.DrillPrefix);
+            ScratchDatabases.SweepStale(admin, log, ct);
+            var scratch = admin.NewScratchName(ScratchKind.Drill);
             if (string.Equals(scratch, source.Info.Database, StringComparison.Ordinal) || string.Equals(scratch, connection.Database, StringComparison.Ordinal))
                 throw new PgBackupException(ErrorIds.DrillFailed, ErrorKind.InvalidOperation, $"The scratch name '{scratch}' equals the source database; the drill did not run.");
             log.Verbose($"Drill: restoring into the new scratch database '{scratch}' on {connection.Server}.");
             var clock = Stopwatch.StartNew();
-            admin.Create(scratch, null, log, ct);
+            var mark = admin.NewMark(ScratchKind.Drill);
+            admin.Create(scratch, null, log, ct, mark);
             PgBackupException? error = null;
             try
             {
@@ -159,6 +161,9 @@ namespace PgBackup
             }
             if (request.Keep)
             {
+                // Still PgBackup's (listed by Get-PgBackupScratchDatabase), but never swept: removed only by name.
+                try { admin.Comment(scratch, (mark with { Kept = true }).ToComment()); }
+                catch (PgBackupException e) { log.Warning($"Could not mark '{scratch}' as kept; a later PgBackup run may drop it once this process has ended: {e.Message}"); }
                 kept = scratch;
                 checks.Add(new CheckResult("Cleanup", true, $"Kept the scratch database '{scratch}' (-Keep).", TimeSpan.Zero));
             }

@@ -59,10 +59,11 @@ namespace PgBackup
             var connection = request.Connection.WithoutNeonPooler(out _);
             var redactor = new Redactor(connection.Secrets());
             using var admin = DatabaseAdmin.Connect(connection, null, redactor, ct);
-            var scratch = admin.NewScratchName("pgbackup_export_");
+            ScratchDatabases.SweepStale(admin, log, ct);
+            var scratch = admin.NewScratchName(ScratchKind.Export);
             var activity = $"Exporting {qualified} from {source.Name}";
             log.Verbose($"Restoring {source.Name} into the scratch database '{scratch}' on {connection.Server}.");
-            admin.Create(scratch, null, log, ct);
+            admin.Create(scratch, null, log, ct, admin.NewMark(ScratchKind.Export));
             try
             {
                 // Every definition, but only this table's data, without owners, grants or foreign keys (pg_restore's

@@ -85,19 +85,45 @@ namespace PgBackup
         public int OtherSessions(string db) =>
             Convert.ToInt32(_server.Scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = @d AND pid <> pg_backend_pid()", ("d", db)), CultureInfo.InvariantCulture);
 
-        /// <summary>A new database name that does not exist: <paramref name="prefix"/> plus a random suffix, at most 63 bytes.</summary>
-        public string NewScratchName(string prefix)
+        /// <summary>A name for a database of PgBackup's own (<see cref="ScratchNames"/>) that does not exist on the server.</summary>
+        public string NewScratchName(ScratchKind kind, string? target = null)
         {
             for (int i = 0; i < 20; i++)
             {
-                var suffix = Guid.NewGuid().ToString("n").Substring(0, 8);
-                var p = prefix;
-                while (System.Text.Encoding.UTF8.GetByteCount(p + suffix) > 63) p = p.Substring(0, p.Length - 1);
-                var name = p + suffix;
+                var name = ScratchNames.New(kind, target);
                 if (!Exists(name)) return name;
             }
             throw new PgBackupException(ErrorIds.ServerQueryFailed, ErrorKind.InvalidOperation, "Could not find a free name for a scratch database.");
         }
+
+        /// <summary>The mark for a database of <paramref name="kind"/> this process makes now, timed by the server's clock.</summary>
+        public ScratchMark NewMark(ScratchKind kind, bool kept = false) =>
+            ScratchMark.ForThisProcess(kind, Convert.ToDateTime(_server.Scalar("SELECT now()"), CultureInfo.InvariantCulture), kept);
+
+        /// <summary>
+        /// The databases whose comment starts with <paramref name="commentPrefix"/>: name, comment, the sessions on it
+        /// (autovacuum aside, which DROP DATABASE ends itself) and the server's clock.
+        /// </summary>
+        public List<(string Name, string Comment, int Connections, DateTime Now)> MarkedDatabases(string commentPrefix, CancellationToken ct)
+        {
+            var notAutovacuum = Version.Major >= 10 ? " AND a.backend_type <> 'autovacuum worker'" : "";
+            return _server.Query(
+                "SELECT d.datname, shobj_description(d.oid, 'pg_database'), " +
+                $"(SELECT count(*) FROM pg_stat_activity a WHERE a.datid = d.oid AND a.pid <> pg_backend_pid(){notAutovacuum})::int, now() " +
+                "FROM pg_database d WHERE position(@p IN coalesce(shobj_description(d.oid, 'pg_database'), '')) = 1 ORDER BY 1", ct, ("p", commentPrefix))
+                .Select(r => ((string)r[0]!, (string)r[1]!, Convert.ToInt32(r[2], CultureInfo.InvariantCulture), Convert.ToDateTime(r[3], CultureInfo.InvariantCulture)))
+                .ToList();
+        }
+
+        /// <summary>A database's size on disk, or null when it cannot be read (no CONNECT privilege, dropped meanwhile).</summary>
+        public long? SizeOf(string db)
+        {
+            try { return Convert.ToInt64(_server.Scalar("SELECT pg_database_size(@d::name)", ("d", db)), CultureInfo.InvariantCulture); }
+            catch (PgBackupException) { return null; }
+        }
+
+        /// <summary>Sets a database's comment (null removes it).</summary>
+        public void Comment(string db, string? comment) => _server.Execute(PgSql.CommentOnDatabase(db, comment));
 
         public DatabaseShell ReadShell(string db)
         {
@@ -144,9 +170,11 @@ namespace PgBackup
         /// <summary>
         /// Creates an empty database from template0, like <paramref name="like"/> when given: its owner, locale,
         /// grants, settings (also its roles' settings in it) and comment. Names and values from the catalog reach the
-        /// server only quoted or as parameters (<see cref="PgSql"/>).
+        /// server only quoted or as parameters (<see cref="PgSql"/>). With <paramref name="mark"/> (a database of
+        /// PgBackup's own) the mark is its comment, written at once; <paramref name="like"/>'s comment is then left for
+        /// the swap or rename that makes it the user's database.
         /// </summary>
-        public void Create(string name, DatabaseShell? like, IOperationLog log, CancellationToken ct)
+        public void Create(string name, DatabaseShell? like, IOperationLog log, CancellationToken ct, ScratchMark? mark = null)
         {
             var sql = PgSql.CreateDatabase(name, like);
             try
@@ -158,8 +186,18 @@ namespace PgBackup
                 log.Warning($"Could not give the new database to '{like.Owner}' ({e.Message}); it is owned by the restoring user instead.");
                 _server.Execute(sql, ct);
             }
+            if (mark is not null)
+            {
+                // Never an unmarked database of PgBackup's own: one that cannot be marked goes again at once.
+                try { Comment(name, mark.ToComment()); }
+                catch (PgBackupException)
+                {
+                    try { Drop(name, CancellationToken.None); } catch (PgBackupException) { }
+                    throw;
+                }
+            }
             if (like is null) return;
-            foreach (var command in PgSql.CopyShell(name, like))
+            foreach (var command in PgSql.CopyShell(name, like, withComment: mark is null))
             {
                 try { _server.Execute(command, ct); }
                 catch (PgBackupException e) { log.Warning($"Could not carry over '{command}' to the restored database: {e.Message}"); }
@@ -179,11 +217,30 @@ namespace PgBackup
         }
 
         /// <summary>
+        /// Drops a database unless a session is connected to it (never ending sessions): false when one is. Missing
+        /// databases are fine.
+        /// </summary>
+        public bool DropIfUnused(string name, CancellationToken ct)
+        {
+            try
+            {
+                _server.Execute(PgSql.DropDatabase(name, force: false), ct);
+                return true;
+            }
+            catch (PgBackupException e) when (e.Message.Contains("SQLSTATE 55006"))
+            {
+                return false;
+            }
+        }
+
+        /// <summary>
         /// Puts <paramref name="replacement"/> in the place of <paramref name="target"/> in one transaction, the old
         /// database keeping its contents under <paramref name="previous"/>. With <paramref name="endSessions"/>,
-        /// sessions on the target (and only on it) are ended first; otherwise other sessions make this fail.
+        /// sessions on the target (and only on it) are ended first; otherwise other sessions make this fail. In the same
+        /// transaction the new target gets <paramref name="comment"/> (its own, instead of PgBackup's mark) and the old one
+        /// <paramref name="previousMark"/>.
         /// </summary>
-        public void Swap(string target, string replacement, string previous, bool endSessions, IOperationLog log)
+        public void Swap(string target, string replacement, string previous, bool endSessions, IOperationLog log, string? comment, ScratchMark previousMark)
         {
             for (int attempt = 1; ; attempt++)
             {
@@ -199,15 +256,15 @@ namespace PgBackup
                 }
                 try
                 {
-                    _server.Execute("BEGIN");
-                    _server.Execute(PgSql.RenameDatabase(target, previous));
-                    _server.Execute(PgSql.RenameDatabase(replacement, target));
-                    _server.Execute("COMMIT");
+                    InTransaction(
+                        PgSql.RenameDatabase(target, previous),
+                        PgSql.RenameDatabase(replacement, target),
+                        PgSql.CommentOnDatabase(target, comment),
+                        PgSql.CommentOnDatabase(previous, previousMark.ToComment()));
                     return;
                 }
                 catch (PgBackupException e)
                 {
-                    try { _server.Execute("ROLLBACK"); } catch (PgBackupException) { }
                     bool busy = e.Message.IndexOf("being accessed by other users", StringComparison.OrdinalIgnoreCase) >= 0;
                     if (busy && endSessions && attempt < 10) continue;
                     if (busy)
@@ -218,7 +275,24 @@ namespace PgBackup
             }
         }
 
-        public void Rename(string from, string to) => _server.Execute(PgSql.RenameDatabase(from, to));
+        /// <summary>Renames a database and sets its comment (PgBackup's mark goes) in one transaction.</summary>
+        public void Rename(string from, string to, string? comment) =>
+            InTransaction(PgSql.RenameDatabase(from, to), PgSql.CommentOnDatabase(to, comment));
+
+        private void InTransaction(params string[] statements)
+        {
+            _server.Execute("BEGIN");
+            try
+            {
+                foreach (var s in statements) _server.Execute(s);
+                _server.Execute("COMMIT");
+            }
+            catch (PgBackupException)
+            {
+                try { _server.Execute("ROLLBACK"); } catch (PgBackupException) { }
+                throw;
+            }
+        }
 
         public void Dispose() => _server.Dispose();
     }

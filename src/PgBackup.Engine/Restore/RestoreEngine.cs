@@ -104,6 +104,9 @@ namespace PgBackup
                 if (pooler) log.Verbose($"Using Neon's direct host {connection.Host} instead of its connection pooler.");
                 var target = request.TargetDatabase ?? connection.Database
                     ?? throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "No target database: give -TargetDatabase or a database in the connection string.");
+                if (ScratchNames.IsReserved(target))
+                    throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
+                        $"'{target}' is named like the databases PgBackup makes for its own use (and drops when it finds them left behind); restore into a database with another name.", target);
                 var redactor = new Redactor(connection.Secrets());
                 plan = new RestorePlan(request, source, DatabaseAdmin.Connect(connection, target, redactor, ct), connection, redactor) { Target = target };
                 var admin = plan.Admin;
@@ -165,10 +168,12 @@ namespace PgBackup
                 rolesCreated = GlobalsScript.Load(source, ct).CreateMissingRoles(admin.Server, log, ct);
             }
 
-            var scratch = admin.NewScratchName(plan.Partial ? "pgbackup_partial_" : DatabaseAdminNames.ScratchPrefix(plan.Target));
+            ScratchDatabases.SweepStale(admin, log, ct);
+            var kind = plan.Partial ? ScratchKind.Partial : ScratchKind.Restore;
+            var scratch = admin.NewScratchName(kind, plan.Target);
             var shell = plan.TargetExists && !plan.Partial ? admin.ReadShell(plan.Target) : null;
             log.Verbose($"Restoring into the new database '{scratch}' first; '{plan.Target}' is not touched until the restore is verified.");
-            admin.Create(scratch, shell, log, ct);
+            admin.Create(scratch, shell, log, ct, admin.NewMark(kind));
             bool scratchInUse = true;
             try
             {
@@ -201,9 +206,9 @@ namespace PgBackup
                 }
                 else if (plan.TargetExists)
                 {
-                    previous = admin.NewScratchName(DatabaseAdminNames.PreviousPrefix(plan.Target));
+                    previous = admin.NewScratchName(ScratchKind.Previous, plan.Target);
                     log.Progress(new ProgressInfo(activity, $"Putting the restored database in the place of '{plan.Target}'"));
-                    admin.Swap(plan.Target, scratch, previous, request.Force, log);
+                    admin.Swap(plan.Target, scratch, previous, request.Force, log, shell!.Comment, admin.NewMark(ScratchKind.Previous, kept: request.KeepPrevious));
                     scratchInUse = false;
                     if (request.KeepPrevious) log.Verbose($"The previous contents of '{plan.Target}' are kept in the database '{previous}'.");
                     else
@@ -216,7 +221,7 @@ namespace PgBackup
                 }
                 else
                 {
-                    admin.Rename(scratch, plan.Target);
+                    admin.Rename(scratch, plan.Target, null);
                     scratchInUse = false;
                     mode = "Created";
                 }
@@ -308,13 +313,6 @@ namespace PgBackup
             try { plan.Admin.Drop(scratch, CancellationToken.None); } catch (PgBackupException e) { log.Warning($"Could not drop the scratch database '{scratch}': {e.Message}"); }
             return actual;
         }
-    }
-
-    internal static class DatabaseAdminNames
-    {
-        public static string ScratchPrefix(string target) => target + "_pgbackup_restore_";
-        public static string PreviousPrefix(string target) => target + "_pgbackup_previous_";
-        public const string DrillPrefix = "pgbackup_drill_";
     }
 
     /// <summary>The outcome of a restore (<c>PgBackup.RestoreResult</c>).</summary>

@@ -71,6 +71,7 @@ namespace PgBackup
             try
             {
                 connection.OpenAsync(ct).GetAwaiter().GetResult();
+                StopStatementsWhenClientGone(connection);
                 var session = new ScriptSession(connection, target, redactor, continueOnError);
                 foreach (var sql in setup) session.ExecuteNow(sql, new StatementOrigin(0, "PgBackup's session setting"));
                 return session;
@@ -80,6 +81,23 @@ namespace PgBackup
                 connection.Dispose();
                 throw PgServer.Translate(e, target, redactor, "connect to");
             }
+        }
+
+        /// <summary>
+        /// When PgBackup's process dies in the middle of a statement (kill -9, a scheduler's time limit), the server
+        /// notices within a second and stops it, instead of running it to its end (a CREATE INDEX of a large table can
+        /// take an hour) and keeping a session in the scratch database that long: PostgreSQL 14 and later, on servers
+        /// that can tell (Linux, macOS, BSD; elsewhere the setting is refused, and left alone).
+        /// </summary>
+        private static void StopStatementsWhenClientGone(NpgsqlConnection connection)
+        {
+            if (connection.PostgreSqlVersion.Major < 14) return;
+            try
+            {
+                using var cmd = new NpgsqlCommand("SET client_connection_check_interval = 1000", connection);
+                cmd.ExecuteNonQuery();
+            }
+            catch (PostgresException) { }
         }
 
         /// <summary>Adds a statement to the batch; the batch is sent when full or on <see cref="Flush"/>.</summary>

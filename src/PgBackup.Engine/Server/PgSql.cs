@@ -36,7 +36,7 @@ namespace PgBackup
         /// What makes database <paramref name="name"/> like <paramref name="like"/> after CREATE DATABASE: grants,
         /// settings (of the database, and of roles in it), comment.
         /// </summary>
-        public static List<PgCommand> CopyShell(string name, DatabaseShell like)
+        public static List<PgCommand> CopyShell(string name, DatabaseShell like, bool withComment = true)
         {
             var db = PgIdentifier.Quote(name);
             var commands = new List<PgCommand>();
@@ -53,7 +53,7 @@ namespace PgBackup
                     ? new PgCommand("SELECT pg_catalog.set_config(@name, @value, true); " + set + " FROM CURRENT", ("name", s.Name), ("value", s.Value))
                     : new PgCommand(set + " TO " + PgIdentifier.Literal(s.Value)));
             }
-            if (like.Comment is not null) commands.Add(new PgCommand("COMMENT ON DATABASE " + db + " IS " + PgIdentifier.Literal(like.Comment)));
+            if (withComment && like.Comment is not null) commands.Add(new PgCommand(CommentOnDatabase(name, like.Comment)));
             return commands;
         }
 
@@ -61,6 +61,10 @@ namespace PgBackup
 
         private static string Privilege(string privilege) => DatabasePrivileges.Contains(privilege) ? privilege
             : throw new PgBackupException(ErrorIds.ServerQueryFailed, ErrorKind.InvalidData, $"'{privilege}' is not a privilege on databases; it was not granted.", privilege);
+
+        /// <summary>Sets a database's comment; null removes it.</summary>
+        public static string CommentOnDatabase(string name, string? comment) =>
+            "COMMENT ON DATABASE " + PgIdentifier.Quote(name) + " IS " + (comment is null ? "NULL" : PgIdentifier.Literal(comment));
 
         public static string DropDatabase(string name, bool force) => "DROP DATABASE IF EXISTS " + PgIdentifier.Quote(name) + (force ? " WITH (FORCE)" : "");
 

@@ -46,7 +46,9 @@ namespace PgBackup
             if (string.Equals(target, source.Path, StringComparison.Ordinal))
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, $"{source.Path} is already in {destination.Location}: the destination must be another folder or prefix.", source.Path);
 
-            var existing = new[] { name, BackupNaming.ManifestName(name), BackupNaming.PartialName(name) }
+            // A partial file or marker alone is what an interrupted copy left: the writer replaces it (unless a live
+            // writer holds it), so that the same copy simply runs again.
+            var existing = new[] { name, BackupNaming.ManifestName(name) }
                 .Where(n => destination.Get(n, ct) is not null).ToList();
             if (existing.Count > 0)
             {

@@ -160,17 +160,41 @@ namespace PgBackup
                 {
                     var dir = Path.GetDirectoryName(_final);
                     if (dir is not null) Directory.CreateDirectory(dir);
-                    _file = new FileStream(_partial, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
+                    _file = Create(_partial);
                 }
                 catch (IOException e) when (File.Exists(_partial))
                 {
-                    throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{_partial} already exists: another backup is being written under this name.", _partial, e);
+                    // Left by a writer that was killed (a rerun of the same copy or encryption), or being written now.
+                    if (!RemoveIfAbandoned(_partial))
+                        throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{_partial} already exists: another backup is being written under this name.", _partial, e);
+                    try { _file = Create(_partial); }
+                    catch (Exception again) when (again is IOException || again is UnauthorizedAccessException) { throw WriteFailure(_partial, again); }
                 }
                 catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
                 {
                     throw WriteFailure(_partial, e);
                 }
             }
+
+            /// <summary>
+            /// The writer holds its partial file open (FileShare.Read: on Windows a share mode, elsewhere .NET's shared
+            /// flock), so that only a partial nobody holds opens exclusively: one whose writer has died. It is deleted as
+            /// it closes. On NFS and SMB mounts, where .NET takes no lock for writers, a live writer's partial looks abandoned.
+            /// </summary>
+            private static bool RemoveIfAbandoned(string partial)
+            {
+                try
+                {
+                    using (new FileStream(partial, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+                    return true;
+                }
+                catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+                {
+                    return false;
+                }
+            }
+
+            private static FileStream Create(string partial) => new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16);
 
             public Stream Stream => _file;
             public long BytesWritten => _finished ? new FileInfo(_partial).Length : _file.Position;

@@ -11,8 +11,9 @@ using System.Threading.Tasks;
 namespace PgBackup
 {
     /// <summary>
-    /// A child process (pg_dump, pg_restore, psql) with its standard streams as .NET streams, stderr captured
-    /// line by line (redacted), secrets passed only through its environment, and a kill that also works on Ctrl+C.
+    /// A child process (pg_dump, pg_dumpall, pg_restore) with its standard streams as .NET streams, stderr captured
+    /// line by line (redacted), secrets passed only through its environment, a kill that also works on Ctrl+C, and an
+    /// end that comes with PgBackup's own process, however that ends (<see cref="ChildProcessGuard"/>).
     /// </summary>
     public sealed class ChildProcess : IDisposable
     {
@@ -84,6 +85,8 @@ namespace PgBackup
                 throw new PgBackupException(ErrorIds.PgToolNotFound, ErrorKind.NotInstalled,
                     $"Could not start {Path.GetFileName(fileName)}: {e.Message}", fileName, e);
             }
+            // Ended with this process, also when it is killed (kill -9, a scheduler's time limit): see ChildProcessGuard.
+            ChildProcessGuard.Current.Adopt(process);
             return new ChildProcess(process, redactor, display, onStderrLine);
         }
 
@@ -158,6 +161,8 @@ namespace PgBackup
         {
             if (!HasExited) Kill();
             try { _process.WaitForExit(5000); } catch (InvalidOperationException) { }
+            // One that would not die stays with the guard, which ends it with this process.
+            if (HasExited) ChildProcessGuard.Current.Release(_process);
             _process.Dispose();
         }
 
