@@ -126,6 +126,19 @@ namespace PgBackup.Tests
             Assert.DoesNotContain(key, e.Message);
         }
 
+        [Fact]
+        public void DefaultAzureCredentialOnlyOverHttps()
+        {
+            var location = AzureLocation.Parse("az://acct1/c01/");
+            var none = new AzureCredentialChoice(AzureCredentialKind.DefaultAzureCredential, null, "DefaultAzureCredential");
+            // Made without a request: the managed identity is asked for a token only when the first request goes out.
+            var cloud = new AzureConnection(location, StoreOptions.Default, none);
+            Assert.Equal("https://acct1.blob.core.windows.net", cloud.Endpoint);
+            var e = Assert.Throws<PgBackupException>(() => new AzureConnection(location, new StoreOptions { AzureEndpointUrl = "http://127.0.0.1:10000/acct1" }, none));
+            Assert.Equal(ErrorIds.AzureAccessDenied, e.ErrorId);
+            Assert.Contains("https", e.Message);
+        }
+
         [Theory]
         [InlineData(409, "BlobImmutableDueToPolicy", "AzureBlobImmutable")]
         [InlineData(409, "BlobImmutableDueToLegalHold", "AzureBlobImmutable")]

@@ -1,7 +1,6 @@
 using System;
 using System.IO;
 using System.Net.Http;
-using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
 using Azure;
@@ -55,8 +54,6 @@ namespace PgBackup
         public const string SasTokenVariable = "AZURE_STORAGE_SAS_TOKEN";
         public const string AccountKeyVariable = "AZURE_STORAGE_KEY";
 
-        private static readonly Regex SasSignature = new Regex(@"(?<=\bsig=)[^&\s;""']+", RegexOptions.Compiled | RegexOptions.IgnoreCase);
-        private static readonly Regex ConnectionKey = new Regex(@"(?<=\b(?:AccountKey|SharedAccessSignature)\s*=)[^;\s""']+", RegexOptions.Compiled | RegexOptions.IgnoreCase);
         private readonly Redactor _redactor;
 
         public AzureConnection(AzureLocation location, StoreOptions options)
@@ -97,6 +94,10 @@ namespace PgBackup
             else
             {
                 var endpoint = options.AzureEndpointUrl is not null ? new Uri(options.AzureEndpointUrl.TrimEnd('/') + "/") : location.DefaultServiceUri;
+                if (credential.Kind == AzureCredentialKind.DefaultAzureCredential && endpoint.Scheme != Uri.UriSchemeHttps)
+                    throw new PgBackupException(ErrorIds.AzureAccessDenied, ErrorKind.AuthenticationError,
+                        $"No SAS token, connection string or account key was given for {location}, so DefaultAzureCredential (Microsoft Entra ID) would be used, and its tokens are sent only over https; {endpoint.GetLeftPart(UriPartial.Path)} is plain http. Nothing was read or written.", location.ToString())
+                    { RecommendedAction = "Give -AzureSasToken, -AzureConnectionString or -AzureAccountKey (or AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_KEY), or an https:// -AzureEndpointUrl." };
                 service = credential.Kind switch
                 {
                     AzureCredentialKind.SasToken => new BlobServiceClient(endpoint, new AzureSasCredential(secret!.TrimStart('?')), clientOptions),
@@ -129,7 +130,7 @@ namespace PgBackup
         public string Endpoint { get; }
 
         /// <summary>Masks SAS signatures and account keys in text that may quote a request or a connection string.</summary>
-        internal static string Redact(string text) => ConnectionKey.Replace(SasSignature.Replace(text, Redactor.Mask), Redactor.Mask);
+        internal static string Redact(string text) => Redactor.None.Redact(text);
 
         private string Say(string text) => Redact(_redactor.Redact(text));
 
