@@ -186,7 +186,9 @@ Describe 'New-PgBackup to Azure' {
     It 'lists past 5,000 blobs (several pages)' {
         $many = New-TestContainer -Server $Azure -Prefix 'many'
         $names = 0..5010 | ForEach-Object { 'p/backup_app_{0:yyyyMMdd_HHmmss}.sql.gz' -f ([datetime]'2025-01-01').AddMinutes($_) }
-        Write-TestBlob -Server $Azure -Container $many -Name ($names + 'p/notes.txt') -Text ('x' * 30)
+        # Blobs whose names would leave the store, or that Windows could not hold, are never listed.
+        $hostile = 'p/backup_app_20250101_000001.sql.gz\..\..\evil', "p/backup_app_20250101_000002.sql.gz`t"
+        Write-TestBlob -Server $Azure -Container $many -Name ($names + $hostile + 'p/notes.txt') -Text ('x' * 30)
         $real = New-PgBackup -ConnectionString $Uri -Path "az://$($Azure.Account)/$many/p" -SchemaOnly @AzureParams
         $list = @(Get-PgBackup -Path "az://$($Azure.Account)/$many/p" @AzureParams)
         $list.Count | Should -Be ($names.Count + 1)

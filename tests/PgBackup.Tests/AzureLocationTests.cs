@@ -126,6 +126,19 @@ namespace PgBackup.Tests
             Assert.DoesNotContain(key, e.Message);
         }
 
+        [Theory]
+        [InlineData("../x")]
+        [InlineData("a/../../x")]
+        [InlineData("/etc/passwd")]
+        [InlineData("a\\b")]
+        [InlineData("backup_x.sql.gz\u0000")]
+        public void TheStoreRefusesNamesThatCouldLeaveIt(string name)
+        {
+            using var store = new AzureStore(AzureLocation.Parse("az://acct1/c01/pg/"), StoreOptions.Default);
+            Assert.Equal(ErrorIds.UnsafeName, Assert.Throws<PgBackupException>(() => store.GetPath(name)).ErrorId);
+            Assert.Equal("az://acct1/c01/pg/backup_x_20260101_000000.sql.gz", store.GetPath("backup_x_20260101_000000.sql.gz"));
+        }
+
         [Fact]
         public void DefaultAzureCredentialOnlyOverHttps()
         {

@@ -72,8 +72,10 @@ namespace PgBackup
                         var leaf = name.Substring(name.LastIndexOf('/') + 1);
                         if (under is null && BackupNaming.Parse(BackupNaming.StripAuxiliarySuffix(leaf)) is null)
                             result.Add(new StoreEntry(name, 0, DateTime.MinValue, true));
-                        else
-                            result.Add(FolderEntry(name, cancellationToken) ?? new StoreEntry(name, 0, DateTime.MinValue, true));
+                        // A folder named like a backup whose blobs all have unsafe names (say 'backup_x.sql.gz\..\..\evil',
+                        // whose backslashes the service stores as '/') holds nothing that can be listed: it is left out.
+                        else if (FolderEntry(name, cancellationToken) is { } folder)
+                            result.Add(folder);
                     }
                 }
             }
