@@ -183,6 +183,32 @@ Describe 'New-PgBackup to Azure' {
         finally { $proxy.Dispose() }
     }
 
+    It 'Ctrl+C stops the upload and leaves nothing' {
+        $lock = Start-TableLock -Server $Main -Database $Db -Table 'public.users'
+        try {
+            $job = Start-AsyncPipeline -Script { param($u, $b, $p) New-PgBackup -ConnectionString $u -Path "$b/stopped" @p } -Arguments $Uri, $Base, $AzureParams
+            Wait-PgDumpWaiting -Server $Main -Database $Db
+            Get-TestBlobName -Server $Azure -Container $Container -Prefix 'stopped/' | Should -BeLike '*.partial' -Because 'the marker says: being written'
+            $job.PowerShell.Stop()
+            Get-BackupLikeBlobs $Container 'stopped/' | Should -BeNullOrEmpty
+        }
+        finally { Stop-TableLock $lock; Stop-AsyncPipeline $job }
+    }
+
+    It 'a download cut off mid-way resumes where it stopped (Test-PgBackup of the large backup)' {
+        $big = Get-PgBackup -Path "$Base/big" @AzureParams
+        Add-Type -Path (Join-Path $PSScriptRoot 'harness/CutProxy.cs')
+        $proxy = [PgBackup.TestHarness.CutProxy]::new('127.0.0.1', $Azure.Port)
+        $proxy.CutDownloadAfterBytes = 2MB
+        $proxy.DownloadCuts = 1
+        try {
+            $t = Test-PgBackup -Path $big.Path -AzureAccountKey $AzureParams.AzureAccountKey -AzureEndpointUrl "$($proxy.Url)/$($Azure.Account)"
+            $t.Passed | Should -BeTrue -Because ($t.Checks | Out-String)
+            $proxy.Cuts | Should -Be 1
+        }
+        finally { $proxy.Dispose() }
+    }
+
     It 'lists past 5,000 blobs (several pages)' {
         $many = New-TestContainer -Server $Azure -Prefix 'many'
         $names = 0..5010 | ForEach-Object { 'p/backup_app_{0:yyyyMMdd_HHmmss}.sql.gz' -f ([datetime]'2025-01-01').AddMinutes($_) }
