@@ -89,11 +89,14 @@ Describe 'New-PgBackup to Azure' {
         $verbose = @($all | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
         $plain = $all | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
         $custom = New-PgBackup -ConnectionString $Uri -Path $prefix -Format Custom @SasParams
-        $dir = New-PgBackup -ConnectionString $Uri -Path $prefix -Format Directory -Jobs 2 @SasParams
+        $dir = New-PgBackup -ConnectionString $Uri -Path $prefix -Format Directory -Jobs 2 -AccessTier Cold @SasParams
         foreach ($b in $plain, $custom, $dir) { $b.Status | Should -Be 'Complete' }
         ($verbose -join "`n") | Should -Match '-AzureSasToken' -Because 'the verbose line says which credential was used'
         Assert-NoSecret ($verbose -join "`n") 'verbose lines'
         Get-TestBlobName -Server $Azure -Container $Container -Prefix "formats/$($dir.Name)/" | Should -Contain "formats/$($dir.Name)/toc.dat"
+        (Get-TestAzureContainer -Server $Azure -Name $Container).GetBlobClient("formats/$($dir.Name)/toc.dat").GetProperties().Value.AccessTier | Should -Be 'Cold'
+        (Get-TestAzureContainer -Server $Azure -Name $Container).GetBlobClient("formats/$($plain.Name)").GetProperties().Value.AccessTier | Should -Not -Be 'Cold'
+
         Get-TestBlobName -Server $Azure -Container $Container -Prefix 'formats/' | Where-Object { $_ -like '*.partial' } | Should -BeNullOrEmpty
         Assert-NoSecret ([System.Text.Encoding]::UTF8.GetString((Read-TestBlob -Server $Azure -Container $Container -Name "formats/$($plain.Name).json"))) 'the manifest'
 
