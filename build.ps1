@@ -93,7 +93,7 @@ function Start-TestEnvironment {
     Import-Module (Join-Path $root 'tests/harness/TestServers.psm1') -Force
     Import-Module (Join-Path $root 'tests/harness/TestS3.psm1') -Force
     Import-Module (Join-Path $root 'tests/harness/TestAzure.psm1') -Force
-    Install-TestPrerequisites -S3
+    Install-TestPrerequisites -S3 -Azure
     $servers = $script:TestServers = [ordered]@{}
     $servers.Main = Start-TestPostgres -Name main
     Write-Host "PostgreSQL $($servers.Main.Version) on 127.0.0.1:$($servers.Main.Port)"

@@ -489,7 +489,7 @@ $machine = [ordered]@{
 }
 
 $useS3 = @($names | Where-Object { $definitions[$_]['S3'] }).Count -gt 0
-Install-TestPrerequisites -S3:$useS3
+Install-TestPrerequisites -S3:$useS3 -Azure:(@($names | Where-Object { $definitions[$_]['Azure'] }).Count -gt 0)
 $result = [ordered]@{ Machine = $machine; Module = $ModuleManifest; Rounds = $Rounds; Big = $null; Small = $null; S3 = $null; Azure = $null }
 $server = $null
 $savedTestModule = $env:PGBACKUP_TEST_MODULE
