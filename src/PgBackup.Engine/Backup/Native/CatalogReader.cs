@@ -131,7 +131,7 @@ namespace PgBackup.Native
             if (_includeTables.Count > 0 && !_tables.Values.Any(t => t.Dump))
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.ObjectNotFound,
                     $"No table matches -Table {string.Join(", ", _includeTables.Select(p => p.Text))}.", string.Join(", ", _includeTables.Select(p => p.Text)));
-            if (_includeSchemas.Count > 0 && !_namespaces.Values.Any(n => n.DumpContains))
+            if (_includeSchemas.Count > 0 && !_namespaces.Values.Any(n => _includeSchemas.Any(p => p.MatchesSchema(n.Name))))
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.ObjectNotFound,
                     $"No schema matches -Schema {string.Join(", ", _includeSchemas.Select(p => p.Text))}.", string.Join(", ", _includeSchemas.Select(p => p.Text)));
         }
@@ -269,9 +269,15 @@ namespace PgBackup.Native
                 char typtype = r.Char("typtype");
                 bool isArray = typtype == 'b' && r.Oid("typelem") != 0 && r.Long("typlen") == -1;
                 bool tableRowType = typtype == 'c' && r.Char("relkind") != 'c';
-                if (tableRowType || isArray || typtype == 'm') continue; // made with their table, element or range type
-                if (!InDumpedNamespace(r.Oid("typnamespace"), pgType, oid)) continue;
-                var ns = _namespaces[r.Oid("typnamespace")];
+                if (!_namespaces.TryGetValue(r.Oid("typnamespace"), out var ns)) continue;
+                if (tableRowType || isArray || typtype == 'm')
+                {
+                    // Made with their table, element or range type: never written, but sorted as pg_dump's dummy types
+                    // (after the tables), so that what depends on them does not pull tables up among the types.
+                    Add(new DumpObject(ObjKind.DummyType, pgType, oid, r.Str("typname")) { Namespace = ns });
+                    continue;
+                }
+                if (!InDumpedNamespace(ns.Oid, pgType, oid)) continue;
                 if (typtype is 'b' or 'p')
                 {
                     Unsupported.Add(new UnsupportedObject(typtype == 'b' ? "base type" : "shell type", PgIdentifier.Qualify(ns.Name, r.Str("typname"))));
@@ -366,7 +372,9 @@ namespace PgBackup.Native
                 "ARRAY(SELECT tn.nspname || ' ' || ty.typname FROM pg_catalog.unnest(p.proargtypes) WITH ORDINALITY AS u(x, o) " +
                 "      JOIN pg_catalog.pg_type ty ON ty.oid = u.x JOIN pg_catalog.pg_namespace tn ON tn.oid = ty.typnamespace ORDER BY o) AS sortargs, " +
                 "p.proacl::pg_catalog.text[] AS acl, pg_catalog.acldefault('f', p.proowner)::pg_catalog.text[] AS acldefault " +
-                "FROM pg_catalog.pg_proc p WHERE p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace AND p.pronamespace <> 'information_schema'::pg_catalog.regnamespace ORDER BY p.oid");
+                "FROM pg_catalog.pg_proc p WHERE p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace AND p.pronamespace <> 'information_schema'::pg_catalog.regnamespace " +
+                // Functions made with something else (a range type's constructors), as pg_dump's getFuncs leaves them out.
+                "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'i') ORDER BY p.oid");
             var functions = new List<FuncObj>();
             var aggregates = new List<FuncObj>();
             foreach (var r in rows)
@@ -546,7 +554,10 @@ namespace PgBackup.Native
                          "  pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.format_type(x, NULL) FROM pg_catalog.unnest(p.proargtypes) WITH ORDINALITY AS u(x, o) ORDER BY o), ', ') || ')' " +
                          "  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace WHERE p.oid = c.castfunc) END AS func " +
                          "FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type s ON s.oid = c.castsource JOIN pg_catalog.pg_type t ON t.oid = c.casttarget " +
-                         "WHERE c.oid >= @first ORDER BY c.oid", ("first", (long)FirstNormalObjectId)))
+                         "WHERE c.oid >= @first " +
+                         // A range type's cast to its multirange comes with the type (pg_dump's getCasts leaves it out).
+                         (_v >= 140000 ? "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_range r WHERE c.castsource = r.rngtypid AND c.casttarget = r.rngmultitypid) " : "") +
+                         "ORDER BY c.oid", ("first", (long)FirstNormalObjectId)))
             {
                 uint oid = r.Oid("oid");
                 if (IsExtensionMember(cls, oid)) continue;
@@ -616,6 +627,14 @@ namespace PgBackup.Native
                 }
             }
 
+            // pg_dump: sequences owned by a dumped table are dumped with it (getOwnedSeqs).
+            foreach (var seq in _tables.Values.Where(t => t.IsSequence && t.OwningTable != 0 && !t.Dump))
+                if (_tables.TryGetValue(seq.OwningTable, out var owner) && owner.Dump && !IsExtensionMember(seq.ClassOid, seq.Oid))
+                {
+                    seq.Dump = true;
+                    seq.DumpData = !_o.Scope.SchemaOnly && !_excludeData.Any(p => p.MatchesRelation(seq.Namespace!.Name, seq.Name, true));
+                }
+
             // Definitions from the server, only for the relations the dump writes (and holds locks on, where it can).
             var dumped = DumpedTableOids(t => t.RelKind is 'p' or 'v' or 'm' || t.IsPartition);
             if (dumped.Length > 0)
@@ -641,14 +660,6 @@ namespace PgBackup.Native
                         Type = r.Str("seqtype"), Start = r.Long("seqstart"), Increment = r.Long("seqincrement"), Max = r.Long("seqmax"),
                         Min = r.Long("seqmin"), Cache = r.Long("seqcache"), Cycle = r.Bool("seqcycle"),
                     };
-
-            // pg_dump: sequences owned by a dumped table are dumped with it (getOwnedSeqs).
-            foreach (var seq in _tables.Values.Where(t => t.IsSequence && t.OwningTable != 0 && !t.Dump))
-                if (_tables.TryGetValue(seq.OwningTable, out var owner) && owner.Dump && !IsExtensionMember(seq.ClassOid, seq.Oid))
-                {
-                    seq.Dump = true;
-                    seq.DumpData = !_o.Scope.SchemaOnly && !_excludeData.Any(p => p.MatchesRelation(seq.Namespace!.Name, seq.Name, true));
-                }
 
             // pg_dump's flagInhTables: a partition is created on its own and attached to its parent afterwards.
             foreach (var t in _tables.Values.Where(t => t.IsPartition && t.Dump && t.Parents.Count == 1).OrderBy(t => t.Oid))
@@ -800,8 +811,7 @@ namespace PgBackup.Native
                     {
                         Namespace = t.Namespace, Table = t, ConType = r.Char("contype"), Definition = r.Str("condef"), Separate = true, Index = ix, Dump = true,
                     });
-                    ix.Constraint = c;
-                    ix.Dump = false; // written as the constraint
+                    ix.Constraint = c; // the constraint writes its definition; the index only its comment
                 }
             }
             foreach (var ix in _indexes.Values.Where(i => i.ParentIndex != 0))
@@ -1208,29 +1218,12 @@ namespace PgBackup.Native
 
         private readonly List<(TableObj MatView, TableObj Reads)> MatViewReads = new List<(TableObj, TableObj)>();
 
-        private DumpObject Resolve(uint classOid, uint oid)
-        {
-            if (_byCatalogId.TryGetValue((classOid, oid), out var obj)) return obj;
-            var shadow = Add(new DumpObject(ObjKind.Shadow, classOid, oid, "")
-            {
-                ShadowPriority = ShadowPriorityOf(classOid),
-            });
-            return shadow;
-        }
-
-        private int ShadowPriorityOf(uint classOid)
-        {
-            string? name = _classes.FirstOrDefault(kv => kv.Value == classOid).Key;
-            return name switch
-            {
-                "pg_type" => DumpSorter.Priority(ObjKind.Type),
-                "pg_proc" => DumpSorter.Priority(ObjKind.Function),
-                "pg_constraint" => DumpSorter.Priority(ObjKind.Constraint),
-                "pg_extension" => DumpSorter.Priority(ObjKind.Extension),
-                "pg_namespace" => DumpSorter.Priority(ObjKind.Namespace),
-                _ => DumpSorter.Priority(ObjKind.Table),
-            };
-        }
+        /// <summary>
+        /// The object a catalog id stands for; an object the dump does not know becomes a shadow: never written, sorted
+        /// last (<see cref="DumpSorter"/>) so that it passes dependencies through without pulling anything forward.
+        /// </summary>
+        private DumpObject Resolve(uint classOid, uint oid) =>
+            _byCatalogId.TryGetValue((classOid, oid), out var obj) ? obj : Add(new DumpObject(ObjKind.Shadow, classOid, oid, ""));
 
         private void MakeDataObjects()
         {

@@ -71,8 +71,6 @@ namespace PgBackup.Native
         public List<int> Deps { get; } = new List<int>();
         /// <summary>Written at all (shadows and objects out of the backup's scope are only sorted).</summary>
         public bool Dump { get; set; }
-        /// <summary>Its shadow priority: the priority of the kind of catalog object it stands for.</summary>
-        public int ShadowPriority { get; set; }
 
         public void AddDep(DumpObject other)
         {

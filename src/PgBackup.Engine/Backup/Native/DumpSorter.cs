@@ -62,10 +62,12 @@ namespace PgBackup.Native
             ObjKind.DefaultAcl => 44,
             ObjKind.EventTrigger => 45,
             ObjKind.RefreshMatView => 46,
-            _ => 20,
+            // Objects only sorted, never written (an extension's members, internal triggers): last, so that they
+            // never pull what depends on them forward.
+            _ => 100,
         };
 
-        private static int PriorityOf(DumpObject o) => o.Kind == ObjKind.Shadow ? o.ShadowPriority : Priority(o.Kind);
+        private static int PriorityOf(DumpObject o) => Priority(o.Kind);
 
         /// <summary>pg_dump's DOTypeNameCompare.</summary>
         private static int Compare(DumpObject a, DumpObject b)

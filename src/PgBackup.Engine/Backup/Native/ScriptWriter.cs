@@ -104,9 +104,10 @@ namespace PgBackup.Native
             Write(sb.ToString());
         }
 
-        private static string Header(string prefix, string tag, string desc, string? schema, string? owner) =>
+        /// <summary>The comment before an entry, as pg_dump writes it (without owners when they are not restored).</summary>
+        private string Header(string prefix, string tag, string desc, string? schema, string? owner) =>
             "--\n-- " + prefix + SqlText.CommentLine(tag) + "; Type: " + desc + "; Schema: " + SqlText.CommentLine(schema ?? "-") +
-            "; Owner: " + SqlText.CommentLine(owner ?? "-") + "\n--\n\n";
+            "; Owner: " + SqlText.CommentLine(_o.Scope.NoOwner ? "-" : owner ?? "-") + "\n--\n\n";
 
         private string TableDataHeader(TableObj t) => Header("Data for Name: ", t.Name, "TABLE DATA", t.Namespace!.Name, t.Owner);
 
@@ -120,11 +121,14 @@ namespace PgBackup.Native
                 if (comment is null) comment = "";
                 else if (comment == initdbComment) comment = null;
             }
+            // The entry's tag names the object without its schema, as pg_dump's does.
+            var prefix = schema is null ? null : PgIdentifier.Quote(schema) + ".";
+            var tag = type + " " + (prefix is not null && name.StartsWith(prefix, StringComparison.Ordinal) ? name.Substring(prefix.Length) : name);
             if (comment is not null)
-                Entry(type + " " + name, "COMMENT", schema, owner, "COMMENT ON " + type + " " + name + " IS " + SqlText.Literal(comment) + ";");
+                Entry(tag, "COMMENT", schema, owner, "COMMENT ON " + type + " " + name + " IS " + SqlText.Literal(comment) + ";");
             if (_c.SecurityLabels.TryGetValue((classOid, oid, sub), out var labels))
                 foreach (var (provider, label) in labels)
-                    Entry(type + " " + name, "SECURITY LABEL", schema, owner,
+                    Entry(tag, "SECURITY LABEL", schema, owner,
                         "SECURITY LABEL FOR " + PgIdentifier.Quote(provider) + " ON " + type + " " + name + " IS " + SqlText.Literal(label) + ";");
         }
 
@@ -187,7 +191,7 @@ namespace PgBackup.Native
             if (n.DumpDefinition)
                 Entry(n.Name, "SCHEMA", null, n.Owner, n.Create ? "CREATE SCHEMA " + q + ";" : "-- *not* creating schema, since initdb creates it", "SCHEMA " + q);
             Describe("SCHEMA", q, n.ClassOid, n.Oid, 0, null, n.Owner, n.Create ? null : "standard public schema");
-            Acl(n.Name, "SCHEMA", q, null, n.Acl, null, n.Owner);
+            Acl("SCHEMA " + q, "SCHEMA", q, null, n.Acl, null, n.Owner);
         }
 
         private void WriteExtension(ExtensionObj e)
@@ -195,7 +199,7 @@ namespace PgBackup.Native
             if (!Schema) return;
             var q = PgIdentifier.Quote(e.Name);
             Entry(e.Name, "EXTENSION", null, null, $"CREATE EXTENSION IF NOT EXISTS {q} WITH SCHEMA {PgIdentifier.Quote(e.SchemaName)};");
-            Describe("EXTENSION", q, e.ClassOid, e.Oid, 0, null, null);
+            Describe("EXTENSION", q, e.ClassOid, e.Oid, 0, null, "");
         }
 
         private void WriteType(TypeObj t)
@@ -248,7 +252,7 @@ namespace PgBackup.Native
             var schema = t.Namespace!.Name;
             Entry(t.Name, desc, schema, t.Owner, sb.ToString(), desc + " " + q);
             Describe(desc, q, t.ClassOid, t.Oid, 0, schema, t.Owner);
-            Acl(t.Name, "TYPE", q, null, t.Acl, schema, t.Owner);
+            Acl("TYPE " + PgIdentifier.Quote(t.Name), "TYPE", q, null, t.Acl, schema, t.Owner);
             foreach (var a in t.Attributes.Where(a => !a.Dropped))
                 Describe("COLUMN", q + "." + PgIdentifier.Quote(a.Name), _c.ClassOid("pg_class"), t.RelId, a.Number, schema, t.Owner);
             foreach (var c in t.DomainChecks.Concat(t.DomainNotNull is null ? Enumerable.Empty<ConstraintObj>() : new[] { t.DomainNotNull }).Where(c => !c.Separate))
@@ -259,19 +263,19 @@ namespace PgBackup.Native
         {
             if (!Schema) return;
             var schema = f.Namespace!.Name;
-            var tag = f.Name + "(" + f.IdentityArgs + ")";
+            var tag = f.Name + "(" + (f.Kind == ObjKind.Aggregate && f.ArgTypes.Length == 0 ? "*" : f.ArgTypes) + ")";
             Entry(tag, f.Keyword, schema, f.Owner, f.Definition.TrimEnd('\n'), f.Keyword + " " + f.Signature);
             Describe(f.Keyword, f.Signature, f.ClassOid, f.Oid, 0, schema, f.Owner);
             var grantName = PgIdentifier.Qualify(schema, f.Name) + "(" + f.ArgTypes + ")";
-            Acl(tag, f.ProKind == 'p' ? "PROCEDURE" : "FUNCTION", grantName, null, f.Acl, schema, f.Owner);
+            var aclType = f.ProKind == 'p' ? "PROCEDURE" : "FUNCTION";
+            Acl(aclType + " " + f.Name + "(" + f.IdentityArgs + ")", aclType, grantName, null, f.Acl, schema, f.Owner);
         }
 
         private void WriteOperator(OperatorObj o)
         {
             if (!Schema) return;
             var schema = o.Namespace!.Name;
-            var tag = $"{o.Name} ({(o.LeftType.Length == 0 ? "NONE" : o.LeftType)}, {(o.RightType.Length == 0 ? "NONE" : o.RightType)})";
-            Entry(tag, "OPERATOR", schema, o.Owner, o.Definition.TrimEnd('\n'), "OPERATOR " + o.Signature);
+            Entry(o.Name, "OPERATOR", schema, o.Owner, o.Definition.TrimEnd('\n'), "OPERATOR " + o.Signature);
             Describe("OPERATOR", o.Signature, o.ClassOid, o.Oid, 0, schema, o.Owner);
         }
 
@@ -280,7 +284,7 @@ namespace PgBackup.Native
             if (!Schema) return;
             var what = $"({c.Source} AS {c.Target})";
             Entry("CAST " + what, "CAST", null, null, c.Definition.TrimEnd('\n'));
-            Describe("CAST", what, c.ClassOid, c.Oid, 0, null, null);
+            Describe("CAST", what, c.ClassOid, c.Oid, 0, null, "");
         }
 
         // ------------------------------------------------------------------------------------------------------------
@@ -301,9 +305,9 @@ namespace PgBackup.Native
             Entry(t.Name, desc, schema, t.Owner, TableDefinition(t).TrimEnd('\n'), desc + " " + q,
                   tablespace: t.Tablespace, accessMethod: t.AccessMethod);
             DescribeTable(t, desc);
-            Acl(t.Name, "TABLE", q, null, t.Acl, schema, t.Owner);
+            Acl("TABLE " + PgIdentifier.Quote(t.Name), "TABLE", q, null, t.Acl, schema, t.Owner);
             foreach (var (column, acl) in t.ColumnAcls)
-                Acl(t.Name + "." + column, "TABLE", q, PgIdentifier.Quote(column), acl, schema, t.Owner);
+                Acl("COLUMN " + PgIdentifier.Quote(t.Name) + "." + PgIdentifier.Quote(column), "TABLE", q, PgIdentifier.Quote(column), acl, schema, t.Owner);
         }
 
         private void DescribeTable(TableObj t, string desc)
@@ -465,7 +469,7 @@ namespace PgBackup.Native
                     Entry(s.Name, "SEQUENCE OWNED BY", schema, s.Owner, $"ALTER SEQUENCE {q} OWNED BY {owner.Qualified}.{PgIdentifier.Quote(column.Name)};");
             }
             Describe("SEQUENCE", q, s.ClassOid, s.Oid, 0, schema, s.Owner);
-            Acl(s.Name, "SEQUENCE", q, null, s.Acl, schema, s.Owner);
+            Acl("SEQUENCE " + PgIdentifier.Quote(s.Name), "SEQUENCE", q, null, s.Acl, schema, s.Owner);
         }
 
         private void WriteTableAttach(TableAttachObj a)
@@ -488,6 +492,11 @@ namespace PgBackup.Native
         {
             if (!Schema) return;
             var t = i.Table;
+            if (i.Constraint is not null)
+            {
+                Describe("INDEX", PgIdentifier.Qualify(t.Namespace!.Name, i.Name), i.ClassOid, i.Oid, 0, t.Namespace.Name, t.Owner);
+                return;
+            }
             var sb = new StringBuilder(i.Definition).Append(";\n");
             AppendIndexExtras(sb, i);
             foreach (var (column, value) in i.StatTargets)
@@ -550,7 +559,6 @@ namespace PgBackup.Native
                     break;
             }
             Describe("CONSTRAINT " + name + " ON", q, c.ClassOid, c.Oid, 0, schema, t.Owner);
-            if (c.Index is IndexObj ix) Describe("INDEX", PgIdentifier.Qualify(schema, ix.Name), ix.ClassOid, ix.Oid, 0, schema, t.Owner);
         }
 
         private void WriteRule(RuleObj r)
