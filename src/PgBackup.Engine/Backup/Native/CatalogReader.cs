@@ -170,12 +170,17 @@ namespace PgBackup.Native
                 var acl = r.Texts("acl");
                 if (name == "public")
                 {
-                    // pg_dump's public schema: initdb creates it; its owner is written only when it is not
-                    // pg_database_owner, and its ACL is compared with the standard {owner=UC/owner,=U/owner}.
-                    ns.Create = false;
-                    ns.DumpDefinition = ns.Owner != "pg_database_owner";
+                    // pg_dump's public schema: its ACL is compared with initdb's, {owner=UC/owner,=U/owner} (pg_dump
+                    // assumes this, PostgreSQL 15's; before 15 initdb gave PUBLIC CREATE too, and a REVOKE of it there
+                    // is kept here). Unless named in -Schema (then it is written like any other schema), initdb creates
+                    // it, and its owner is written only when it is not pg_database_owner.
                     var owner = AclRoleName(ns.Owner);
-                    ns.Acl = new Acl(acl ?? r.Texts("acldefault"), new[] { owner + "=UC/" + owner, "=U/" + owner });
+                    ns.Acl = new Acl(acl ?? r.Texts("acldefault"), new[] { owner + "=UC/" + owner, (_v >= 150000 ? "=U/" : "=UC/") + owner });
+                    if (_includeSchemas.Count == 0 && _includeTables.Count == 0)
+                    {
+                        ns.Create = false;
+                        ns.DumpDefinition = ns.Owner != "pg_database_owner";
+                    }
                 }
                 else ns.Acl = new Acl(acl, r.Texts("acldefault"));
             }
@@ -627,13 +632,16 @@ namespace PgBackup.Native
                 }
             }
 
-            // pg_dump: sequences owned by a dumped table are dumped with it (getOwnedSeqs).
-            foreach (var seq in _tables.Values.Where(t => t.IsSequence && t.OwningTable != 0 && !t.Dump))
-                if (_tables.TryGetValue(seq.OwningTable, out var owner) && owner.Dump && !IsExtensionMember(seq.ClassOid, seq.Oid))
-                {
-                    seq.Dump = true;
-                    seq.DumpData = !_o.Scope.SchemaOnly && !_excludeData.Any(p => p.MatchesRelation(seq.Namespace!.Name, seq.Name, true));
-                }
+            // pg_dump's getOwnedSeqs: an identity sequence is dumped exactly when its table is; another owned sequence
+            // (serial) also when its table is.
+            foreach (var seq in _tables.Values.Where(t => t.IsSequence && t.OwningTable != 0))
+            {
+                if (!_tables.TryGetValue(seq.OwningTable, out var owner) || IsExtensionMember(seq.ClassOid, seq.Oid)) continue;
+                if (seq.IsIdentitySequence) seq.Dump = owner.Dump;
+                else if (owner.Dump && !seq.Dump) seq.Dump = true;
+                else continue;
+                seq.DumpData = seq.Dump && !_o.Scope.SchemaOnly && !_excludeData.Any(p => p.MatchesRelation(seq.Namespace!.Name, seq.Name, true));
+            }
 
             // Definitions from the server, only for the relations the dump writes (and holds locks on, where it can).
             var dumped = DumpedTableOids(t => t.RelKind is 'p' or 'v' or 'm' || t.IsPartition);

@@ -441,7 +441,8 @@ namespace PgBackup.Native
                 default: defaultMin = ascending ? 1 : long.MinValue; defaultMax = ascending ? long.MaxValue : -1; break;
             }
             var sb = new StringBuilder();
-            var owner = s.OwningTable != 0 ? _c.Table(s.OwningTable) : null;
+            // The owning table, when it is written too (a serial's table may be left out of the backup).
+            var owner = s.OwningTable != 0 && _c.Table(s.OwningTable) is { Dump: true } t ? t : null;
             if (s.IsIdentitySequence && owner is not null)
             {
                 var column = owner.Columns.First(c => c.Number == s.OwningColumn);
@@ -462,7 +463,7 @@ namespace PgBackup.Native
             sb.Append(s.IsIdentitySequence && owner is not null ? "\n);" : ";");
             // An identity sequence has no DROP of its own, so pg_dump writes no owner for it.
             Entry(s.Name, "SEQUENCE", schema, s.Owner, sb.ToString(), s.IsIdentitySequence ? null : "SEQUENCE " + q);
-            if (owner is not null && !s.IsIdentitySequence && owner.Dump)
+            if (owner is not null && !s.IsIdentitySequence)
             {
                 var column = owner.Columns.FirstOrDefault(c => c.Number == s.OwningColumn);
                 if (column is not null)
