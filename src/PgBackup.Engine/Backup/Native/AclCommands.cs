@@ -32,7 +32,7 @@ namespace PgBackup.Native
             var revokes = baseItems.Where(b => !items.Contains(b)).ToList();
             var first = new StringBuilder();
             var second = new StringBuilder();
-            var target = name.Length > 0 ? name + " " : "";
+            var target = name + " "; // pg_dump's " ON %s %s FROM": default privileges (no name) get two spaces
             foreach (var text in revokes)
             {
                 var item = Parse(text);
