@@ -71,7 +71,9 @@ namespace PgBackup.Native
 
         public static DumpSession Open(PgConnectionInfo info, Redactor redactor, CancellationToken ct)
         {
-            var connection = new NpgsqlConnection(PgServer.ToNpgsqlConnectionString(info));
+            // COPY sends one message per row: a read buffer far larger than Npgsql's 8 kB means fewer socket reads.
+            var builder = new NpgsqlConnectionStringBuilder(PgServer.ToNpgsqlConnectionString(info)) { ReadBufferSize = 1 << 20 };
+            var connection = new NpgsqlConnection(builder.ConnectionString);
             try
             {
                 connection.OpenAsync(ct).GetAwaiter().GetResult();
