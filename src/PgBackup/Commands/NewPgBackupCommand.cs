@@ -52,7 +52,7 @@ namespace PgBackup.Commands
         [Parameter]
         public DumpEngine Engine { get; set; } = DumpEngine.Auto;
 
-        /// <summary>How long pg_dump may wait for its table locks (pg_dump --lock-wait-timeout); unset: as long as it takes.</summary>
+        /// <summary>How long pg_dump (--lock-wait-timeout) or the native engine may wait for its table locks; unset: as long as it takes.</summary>
         [Parameter]
         [ValidateRange(1, 86400)]
         public int LockWaitTimeoutSeconds { get; set; }

@@ -672,7 +672,7 @@ namespace PgBackup.Native
             // pg_dump's flagInhTables: a partition is created on its own and attached to its parent afterwards.
             foreach (var t in _tables.Values.Where(t => t.IsPartition && t.Dump && t.Parents.Count == 1).OrderBy(t => t.Oid))
             {
-                var attach = Add(new TableAttachObj(t.Parents[0], t) { Dump = true });
+                var attach = Add(new AttachObj<TableObj>(ObjKind.TableAttach, t.Parents[0], t) { Dump = true });
                 attach.AddDep(t.Parents[0]);
                 attach.AddDep(t);
             }
@@ -825,7 +825,7 @@ namespace PgBackup.Native
             foreach (var ix in _indexes.Values.Where(i => i.ParentIndex != 0))
                 if (_indexes.TryGetValue(ix.ParentIndex, out var parent))
                 {
-                    var attach = Add(new IndexAttachObj(parent, ix) { Dump = true });
+                    var attach = Add(new AttachObj<IndexObj>(ObjKind.IndexAttach, parent, ix) { Dump = true });
                     attach.AddDep(ix);
                     attach.AddDep(parent);
                     attach.AddDep(ix.Table);
@@ -855,7 +855,7 @@ namespace PgBackup.Native
 
         private void AddAttachDependencies(DumpObject fk, IndexObj index)
         {
-            foreach (var attach in Objects.OfType<IndexAttachObj>().Where(a => a.Parent == index))
+            foreach (var attach in Objects.OfType<AttachObj<IndexObj>>().Where(a => a.Parent == index))
             {
                 fk.AddDep(attach);
                 AddAttachDependencies(fk, attach.Partition);

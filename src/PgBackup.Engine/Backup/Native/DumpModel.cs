@@ -338,30 +338,18 @@ namespace PgBackup.Native
         public ConstraintObj? Constraint { get; set; }
     }
 
-    internal sealed class IndexAttachObj : DumpObject
+    /// <summary>A partition attached to its parent (TABLE ATTACH), or a partition's index to its parent's (INDEX ATTACH).</summary>
+    internal sealed class AttachObj<T> : DumpObject where T : DumpObject
     {
-        public IndexAttachObj(IndexObj parent, IndexObj partition) : base(ObjKind.IndexAttach, 0, 0, partition.Name)
+        public AttachObj(ObjKind kind, T parent, T partition) : base(kind, 0, 0, partition.Name)
         {
             Parent = parent;
             Partition = partition;
             Namespace = partition.Namespace;
         }
 
-        public IndexObj Parent { get; }
-        public IndexObj Partition { get; }
-    }
-
-    internal sealed class TableAttachObj : DumpObject
-    {
-        public TableAttachObj(TableObj parent, TableObj partition) : base(ObjKind.TableAttach, 0, 0, partition.Name)
-        {
-            Parent = parent;
-            Partition = partition;
-            Namespace = partition.Namespace;
-        }
-
-        public TableObj Parent { get; }
-        public TableObj Partition { get; }
+        public T Parent { get; }
+        public T Partition { get; }
     }
 
     internal sealed class StatsExtObj : DumpObject

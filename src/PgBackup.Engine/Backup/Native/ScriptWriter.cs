@@ -153,10 +153,10 @@ namespace PgBackup.Native
                 case CollationObj c: WriteSimple(c, "COLLATION", PgIdentifier.Qualify(c.Namespace!.Name, c.Name), c.Definition, c.Owner); break;
                 case CastObj c: WriteCast(c); break;
                 case TableObj t: WriteTable(t); break;
-                case TableAttachObj a: WriteTableAttach(a); break;
+                case AttachObj<TableObj> a: WriteTableAttach(a); break;
                 case AttrDefObj d: WriteDefault(d); break;
                 case IndexObj i: WriteIndex(i); break;
-                case IndexAttachObj a: WriteIndexAttach(a); break;
+                case AttachObj<IndexObj> a: WriteIndexAttach(a); break;
                 case StatsExtObj s: WriteStatistics(s); break;
                 case ConstraintObj c: WriteConstraint(c); break;
                 case RuleObj r: WriteRule(r); break;
@@ -473,7 +473,7 @@ namespace PgBackup.Native
             Acl("SEQUENCE " + PgIdentifier.Quote(s.Name), "SEQUENCE", q, null, s.Acl, schema, s.Owner);
         }
 
-        private void WriteTableAttach(TableAttachObj a)
+        private void WriteTableAttach(AttachObj<TableObj> a)
         {
             if (!Schema) return;
             Entry(a.Partition.Name, "TABLE ATTACH", a.Partition.Namespace!.Name, a.Partition.Owner,
@@ -512,7 +512,7 @@ namespace PgBackup.Native
             if (i.ReplIdent) sb.Append("\nALTER TABLE ONLY ").Append(i.Table.Qualified).Append(" REPLICA IDENTITY USING INDEX ").Append(PgIdentifier.Quote(i.Name)).Append(";\n");
         }
 
-        private void WriteIndexAttach(IndexAttachObj a)
+        private void WriteIndexAttach(AttachObj<IndexObj> a)
         {
             if (!Schema) return;
             Entry(a.Partition.Name, "INDEX ATTACH", a.Partition.Namespace!.Name, a.Parent.Table.Owner,
