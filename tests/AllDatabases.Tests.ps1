@@ -116,8 +116,17 @@ Describe 'New-PgBackup -AllDatabases' {
         $b.Name | Should -BeLike "backup_${P}_it's _q__.._x_*.sql.gz"
         (Split-Path $b.Path -Parent) | Should -Be (Resolve-Path $Run1).Path
         Get-ChildItem -Path $Out -Recurse -Force | Where-Object { $_.FullName -notlike "$Run1*" -and $_.FullName -notlike (Join-Path $Out 'single*') } | Should -BeNullOrEmpty
-        $r = $b | Test-PgBackup -Restore -ConnectionString (Get-TestPostgresUri -Server $Main)
-        $r.Passed | Should -BeTrue
+    }
+
+    It 'drills every database of the set, two at a time (Test-PgBackup -ThrottleLimit), one failure hiding none' {
+        $missing = [pscustomobject]@{ Path = (Join-Path $Out "backup_${P}_missing_20260101_000000.sql.gz") }
+        $in = @(Get-PgBackup -Path $Run1 -Latest | ForEach-Object { [pscustomobject]@{ Path = $_.Path } }) + $missing
+        $r = @($in | Test-PgBackup -Restore -ThrottleLimit 2 -ConnectionString (Get-TestPostgresUri -Server $Main) -ErrorAction SilentlyContinue -ErrorVariable err)
+        @($r | Where-Object Passed).Count | Should -Be 4
+        (@($r | Where-Object Passed).Database | Sort-Object) | Should -Be ($Good | Sort-Object)
+        $err.Count | Should -Be 1
+        $err[0].TargetObject | Should -Be $missing.Path
+        @(Get-DatabaseNames -Server $Main | Where-Object { $_ -like 'pgbackup_drill_*' }).Count | Should -Be 0
     }
 
     It 'gives the same backups with -ThrottleLimit 2, and -ExcludeDatabase leaves a database out' {

@@ -1,11 +1,9 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
 using System.Text;
 using System.Threading;
-using System.Threading.Tasks;
 
 namespace PgBackup
 {
@@ -62,15 +60,13 @@ namespace PgBackup
     /// </summary>
     public static class ServerBackup
     {
-        public const int MaxThrottleLimit = 64;
+        public const int MaxThrottleLimit = Throttle.MaxLimit;
 
         /// <param name="emit">Called with each <see cref="DatabaseBackupResult"/>, and with a <see cref="PgBackupException"/> for a
         /// failure of the run that is not one database's (the roles); from worker threads, one call at a time.</param>
         public static void Run(ServerBackupRequest request, IOperationLog log, Action<object> emit, CancellationToken ct)
         {
-            if (request.ThrottleLimit < 1 || request.ThrottleLimit > MaxThrottleLimit)
-                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
-                    $"-ThrottleLimit must be between 1 and {MaxThrottleLimit}; {request.ThrottleLimit} was given.", request.ThrottleLimit);
+            Throttle.Validate(request.ThrottleLimit);
             var template = request.Backup;
             var connection = template.Connection.WithoutNeonPooler(out _);
             var redactor = new Redactor(connection.Secrets());
@@ -109,36 +105,24 @@ namespace PgBackup
                 }
             }
 
-            var queue = new ConcurrentQueue<string>(databases);
             var names = new BackupNameRegistry();
             var gate = new object();
             int done = 0, failed = 0;
-            void Emit(DatabaseBackupResult r)
+            Throttle.ForEach(databases, request.ThrottleLimit, (database, slot) =>
             {
+                var result = BackupOne(template, database, server, names, globals, new ItemLog(log, Printable(database), slot), ct);
+                if (result is null) return;
                 lock (gate)
                 {
                     done++;
-                    if (r.Status == DatabaseBackupStatus.Failed) failed++;
-                    emit(r);
+                    if (result.Status == DatabaseBackupStatus.Failed) failed++;
+                    emit(result);
                     log.Progress(new ProgressInfo(activity, $"{done} of {databases.Count} done" + (failed > 0 ? $", {failed} failed" : ""))
                     {
                         PercentComplete = 100 * done / databases.Count,
                     });
                 }
-            }
-
-            int workers = Math.Min(request.ThrottleLimit, databases.Count);
-            var tasks = Enumerable.Range(1, workers).Select(slot => Task.Factory.StartNew(() =>
-            {
-                while (!ct.IsCancellationRequested && queue.TryDequeue(out var database))
-                {
-                    var result = BackupOne(template, database, server, names, globals, new DatabaseLog(log, database, slot), ct);
-                    if (result is null) return;
-                    Emit(result);
-                }
-            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
-            Task.WaitAll(tasks);
-            ct.ThrowIfCancellationRequested();
+            }, ct);
             log.Progress(new ProgressInfo(activity, "Done") { Completed = true });
         }
 
@@ -199,33 +183,6 @@ namespace PgBackup
             var sb = new StringBuilder(name.Length + 2).Append('\'');
             foreach (char c in name) sb.Append(c < 32 || c == 127 ? '?' : c);
             return sb.Append('\'').ToString();
-        }
-
-        /// <summary>One worker's view of the log: its lines name the database, its progress has its own activity.</summary>
-        private sealed class DatabaseLog : IOperationLog
-        {
-            private readonly IOperationLog _log;
-            private readonly string _prefix;
-            private readonly int _slot;
-
-            public DatabaseLog(IOperationLog log, string database, int slot)
-            {
-                _log = log;
-                _prefix = Printable(database) + ": ";
-                _slot = slot;
-            }
-
-            public void Verbose(string message) => _log.Verbose(_prefix + message);
-            public void Warning(string message) => _log.Warning(_prefix + message);
-
-            public void Progress(ProgressInfo p) => _log.Progress(new ProgressInfo(p.Activity, p.Status)
-            {
-                PercentComplete = p.PercentComplete,
-                CurrentOperation = p.CurrentOperation,
-                SecondsRemaining = p.SecondsRemaining,
-                Completed = p.Completed,
-                ActivityId = _slot * 100 + p.ActivityId,
-            });
         }
     }
 }
