@@ -188,6 +188,12 @@ Describe 'A whole server restored on another one' {
         }
         Invoke-TestPsql -Server $new -Sql "SELECT pg_has_role('$Owner', '$Readers', 'member'), (SELECT setconfig::text FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = '$Owner');" |
             Should -Be 't|{work_mem=5MB}'
+
+        # Again, without -Force: each database is its own error (TargetDatabaseExists), and every one is tried.
+        $again = @(Get-PgBackup -Path $Run1 -Latest | Restore-PgBackup -ConnectionString "postgresql://$($new.User):$($new.Password)@127.0.0.1:$($new.Port)" -CreateDatabase -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable err)
+        $again.Count | Should -Be 0
+        $err.Count | Should -Be 4
+        $err.FullyQualifiedErrorId | Sort-Object -Unique | Should -Be 'TargetDatabaseExists,PgBackup.Commands.RestorePgBackupCommand'
     }
 
     It 'says clearly when the roles cannot be saved (no pg_dumpall for PostgreSQL 17 here), and still backs up the databases' {
