@@ -37,8 +37,10 @@ param(
     [string[]]$ExcludeDatabase,
     # With -AllDatabases: how many databases are backed up at a time.
     [int]$ThrottleLimit = 1,
-    # Save the cluster's roles beside the backups (pg_dumpall --globals-only), for restores on a new server.
+    # Save the cluster's roles beside the backups (pg_dumpall --globals-only), for restores on a new server;
+    # -NoRolePasswords leaves their passwords out (needed unless the job runs as a superuser).
     [switch]$Globals,
+    [switch]$NoRolePasswords,
     # Where backups are written: a folder or an s3:// location.
     [string]$BackupPath = (Join-Path $PSScriptRoot 'backups'),
     # Restore the new backup into a scratch database and compare (the guide's monthly drill, every night).
@@ -88,7 +90,7 @@ try {
     $step = 'backup'
     $dump = @{}
     if ($LockWaitTimeoutSeconds -gt 0) { $dump.LockWaitTimeoutSeconds = $LockWaitTimeoutSeconds }
-    if ($Globals) { $dump.Globals = $true }
+    if ($Globals) { $dump.Globals = $true; if ($NoRolePasswords) { $dump.NoRolePasswords = $true } }
     $failed = 0
     if ($AllDatabases) {
         # One summary per database; a failed one is logged and the others go on (its error is not terminating).
@@ -124,12 +126,14 @@ try {
     }
 
     $step = 'retention'
-    # By name, not by -Database (a database's name may hold wildcard characters).
-    $names = @($backups | ForEach-Object Database)
-    $plan = Get-PgBackup -Path $BackupPath @s3 | Where-Object { $names -ccontains $_.Database } |
-        Invoke-PgBackupRetention -KeepDaily $KeepDaily -KeepWeekly $KeepWeekly -KeepMonthly $KeepMonthly -Confirm:$false
-    $removed = @($plan | Where-Object Action -eq 'Remove')
-    Write-JobLog ("retention ok: kept {0}, removed {1}" -f @($plan | Where-Object Action -eq 'Keep').Count, $removed.Count)
+    if ($backups.Count -gt 0) {
+        # By name, not by -Database (a database's name may hold wildcard characters).
+        $names = @($backups | ForEach-Object Database)
+        $plan = Get-PgBackup -Path $BackupPath @s3 | Where-Object { $names -ccontains $_.Database } |
+            Invoke-PgBackupRetention -KeepDaily $KeepDaily -KeepWeekly $KeepWeekly -KeepMonthly $KeepMonthly -Confirm:$false
+        $removed = @($plan | Where-Object Action -eq 'Remove')
+        Write-JobLog ("retention ok: kept {0}, removed {1}" -f @($plan | Where-Object Action -eq 'Keep').Count, $removed.Count)
+    }
 
     if ($failed -gt 0) {
         Write-JobLog ("job FAILED: {0} database(s) not backed up; the other {1} were, in {2:N1} s" -f $failed, $backups.Count, ((Get-Date) - $started).TotalSeconds)
