@@ -121,16 +121,15 @@ namespace PgBackup
             };
 
             if (engine == DumpEngine.Native)
-            {
                 RunNative(request, manifest, redactor, connection, log, activity, cancellationToken);
-                log.Progress(new ProgressInfo(activity, "Done") { Completed = true });
-                return BackupInfo.FromManifest(manifest, store, BackupStatus.Complete, null);
-            }
-            var args = PgDumpArguments(request, connection, pgDump!.Version, level, snapshot);
-            if (request.Format == BackupFormat.Directory)
-                RunDirectory(request, server, pgDump, args, manifest, locator, redactor, connection, log, activity, cancellationToken);
             else
-                RunStreamed(request, server, pgDump, args, manifest, locator, redactor, connection, log, activity, cancellationToken);
+            {
+                var args = PgDumpArguments(request, connection, pgDump!.Version, level, snapshot);
+                if (request.Format == BackupFormat.Directory)
+                    RunDirectory(request, server, pgDump, args, manifest, locator, redactor, connection, log, activity, cancellationToken);
+                else
+                    RunStreamed(request, server, pgDump, args, manifest, locator, redactor, connection, log, activity, cancellationToken);
+            }
 
             log.Progress(new ProgressInfo(activity, "Done") { Completed = true });
             var info = BackupInfo.FromManifest(manifest, store, BackupStatus.Complete, null);
