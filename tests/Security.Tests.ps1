@@ -190,9 +190,10 @@ Describe 'Signed backups' {
 
     AfterAll { Remove-Item Env:GNUPGHOME -ErrorAction SilentlyContinue }
 
-    It 'PgBackup signs with an <Who> key; gpg --verify accepts the signature, and so does -VerifyKey' -ForEach @(@{ Who = 'signer' }, @{ Who = 'rsa' }) {
-        $b = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out "signs-$Who") -SchemaOnly -SigningKey (Join-Path $Out "$Who.sec.asc") -SigningKeyPassphrase $KeyPass
+    It 'PgBackup signs with an <Who> key (<Engine> engine); gpg --verify accepts the signature, and so does -VerifyKey' -ForEach @(@{ Who = 'signer'; Engine = 'PgDump' }, @{ Who = 'rsa'; Engine = 'Native' }) {
+        $b = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out "signs-$Who") -Engine $Engine -SchemaOnly -SigningKey (Join-Path $Out "$Who.sec.asc") -SigningKeyPassphrase $KeyPass
         $b.Signed | Should -BeTrue
+        $b.Engine | Should -Be $Engine
         $v = Test-GpgVerify "$($b.Path).json"
         $v.ExitCode | Should -Be 0 -Because $v.Output
         $v.Output | Should -Match "Good signature from `"$Who"
