@@ -40,7 +40,10 @@ try {
     New-Item -ItemType Directory -Force -Path $stage | Out-Null
     Copy-Item -Path (Join-Path $ModulePath '*') -Destination $stage -Recurse
 
-    # Azure Automation: PgBackup/<files> at the zip's root, '/' separators.
+    # Azure Automation: PgBackup/<files> at the zip's root, '/' separators. Made in the work folder and moved to the
+    # output only when both packages are made and checked: a refused package leaves nothing that looks complete.
+    $finalZip = $zip
+    $zip = Join-Path $work 'PgBackup.zip'
     Add-Type -AssemblyName System.IO.Compression.FileSystem
     [System.IO.Compression.ZipFile]::CreateFromDirectory((Split-Path $stage), $zip, [System.IO.Compression.CompressionLevel]::Optimal, $false)
     $archive = [System.IO.Compression.ZipFile]::OpenRead($zip)
@@ -70,6 +73,8 @@ if (Get-PSResourceRepository -Name $Name -ErrorAction SilentlyContinue) { throw 
     $made = Join-Path $repository "PgBackup.$version.nupkg"
     if (-not (Test-Path $made)) { throw "Publish-PSResource made no PgBackup.$version.nupkg: $(@(Get-ChildItem $repository).Name -join ', ') $($r.Output)" }
     Move-Item $made $nupkg
+    Move-Item $zip $finalZip
+    $zip = $finalZip
 
     $sums = foreach ($f in $nupkg, $zip) { '{0}  {1}' -f (Get-FileHash -Algorithm SHA256 $f).Hash.ToLowerInvariant(), (Split-Path -Leaf $f) }
     # LF line ends on every system, as sha256sum writes them.
