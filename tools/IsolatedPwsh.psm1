@@ -43,9 +43,6 @@ function Invoke-IsolatedPwsh {
     $psi = [System.Diagnostics.ProcessStartInfo]::new($command[0])
     foreach ($a in @($command | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', $file) + $Arguments) { $psi.ArgumentList.Add($a) }
     foreach ($k in $folders.Keys) { $psi.Environment[$k] = $folders[$k] }
-    # The dotnet host finds its tools and NuGet packages through HOME: keep the parent's.
-    if (-not $env:DOTNET_CLI_HOME -and $env:HOME) { $psi.Environment['DOTNET_CLI_HOME'] = $env:HOME }
-    $psi.Environment['NUGET_PACKAGES'] = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages' }
     $psi.Environment['PSModulePath'] = if ($ModulePath) { $ModulePath } else { '' }
     foreach ($k in $Environment.Keys) { $psi.Environment[$k] = [string]$Environment[$k] }
     $psi.WorkingDirectory = $UserHome
