@@ -62,12 +62,12 @@ $commands = foreach ($c in Get-Command -Module PgBackup) {
 } | ConvertTo-Json -Depth 4 | Set-Content $ResultFile
 '@
 
-    function Assert-InstalledModuleWorks($Result, [string]$ModuleRoot) {
+    function Assert-InstalledModuleWorks($Result, [string]$ModuleRoot, [string]$Framework) {
         # What every install must show: PgBackup imported by name from where it was installed, its build, a backup
         # that is listed and passes its drill, every cmdlet with its help.
         $Result.ModuleBase | Should -BeLike "$ModuleRoot*"
         $Result.Version | Should -Be $Version
-        $Result.Assembly | Should -BeLike "$ModuleRoot*bin*$($env:PGBACKUP_TEST_FRAMEWORK)*PgBackup.dll"
+        $Result.Assembly | Should -BeLike "$ModuleRoot*bin*$Framework*PgBackup.dll"
         $Result.Backup | Should -BeLike "backup_$($Database)_*"
         $Result.Listed | Should -Be @($Result.Backup)
         $Result.Drill | Should -BeTrue
@@ -165,22 +165,24 @@ Install-PSResource -Name PgBackup -Repository PgBackupTest -Scope CurrentUser -T
         $useFile = Join-Path $Work 'use.ps1'
         Set-Content -Path $useFile -Value $UseModule
         $r = Invoke-IsolatedPwsh -Script $install -UserHome $userHome -Environment $ChildEnvironment `
-            -Arguments @($repository, $env:PGBACKUP_TEST_FRAMEWORK, (Join-Path $Work 'backups-gallery'), $result, $useFile)
+            -Arguments @($repository, 'net8.0', (Join-Path $Work 'backups-gallery'), $result, $useFile)
         $r.ExitCode | Should -Be 0 -Because $r.Output
         $after = if (Test-Path $settings) { (Get-FileHash $settings).Hash } else { 'absent' }
         $after | Should -Be $before
-        Assert-InstalledModuleWorks -Result (Get-Content -Raw $result | ConvertFrom-Json) -ModuleRoot (Join-Path $userHome ".local/share/powershell/Modules/PgBackup/$Version")
+        Assert-InstalledModuleWorks -Result (Get-Content -Raw $result | ConvertFrom-Json) -ModuleRoot (Join-Path $userHome ".local/share/powershell/Modules/PgBackup/$Version") -Framework 'net8.0'
     }
 
-    It 'the Azure Automation zip, unpacked into an empty module path: imported by name, backs up, lists and drills' {
+    # This file runs once (tests/Invoke-PesterSuite.ps1): the Gallery install runs the net8.0 build, the zip the
+    # netstandard2.0 build (Windows PowerShell 5.1's, and PowerShell 7.2's in Azure Automation).
+    It 'the Azure Automation zip, unpacked into an empty module path: imported by name with the netstandard2.0 build, backs up, lists and drills' {
         $modules = Join-Path $Work 'modules-zip'
         Expand-Archive -Path $Package.Zip -DestinationPath $modules
         $useFile = Join-Path $Work 'use-zip.ps1'
         Set-Content -Path $useFile -Value $UseModule
         $result = Join-Path $Work 'zip.json'
         $r = Invoke-IsolatedPwsh -Script (Get-Content -Raw $useFile) -UserHome (Join-Path $Work 'home-zip') -ModulePath $modules `
-            -Environment $ChildEnvironment -Arguments @($env:PGBACKUP_TEST_FRAMEWORK, (Join-Path $Work 'backups-zip'), $result)
+            -Environment $ChildEnvironment -Arguments @('netstandard2.0', (Join-Path $Work 'backups-zip'), $result)
         $r.ExitCode | Should -Be 0 -Because $r.Output
-        Assert-InstalledModuleWorks -Result (Get-Content -Raw $result | ConvertFrom-Json) -ModuleRoot (Join-Path $modules 'PgBackup')
+        Assert-InstalledModuleWorks -Result (Get-Content -Raw $result | ConvertFrom-Json) -ModuleRoot (Join-Path $modules 'PgBackup') -Framework 'netstandard2.0'
     }
 }
