@@ -116,7 +116,7 @@ namespace PgBackup
             finally
             {
                 copy?.Dispose();
-                if (listFile is not null) try { File.Delete(listFile); } catch (IOException) { }
+                if (listFile is not null) FileCommit.TryDeleteFile(listFile);
             }
         }
 

@@ -261,13 +261,17 @@ namespace PgBackup
             }
         }
 
-        /// <summary>Writes a query's rows as CSV with a header (PostgreSQL's own COPY ... CSV); returns the row count.</summary>
+        /// <summary>
+        /// Writes a query's rows as CSV with a header (PostgreSQL's own COPY ... CSV) to <c>path.partial</c>, then puts it
+        /// in <paramref name="path"/>'s place in one step (an existing file is replaced, never deleted first); returns the
+        /// row count. A file that cannot be written or replaced (open in Excel, read-only) is an ExportFailed error, and
+        /// no <c>.partial</c> is left.
+        /// </summary>
         public long CopyOutCsv(string sql, string path, CancellationToken cancellationToken)
         {
+            var temp = path + ".partial";
             try
             {
-                long lines = 0;
-                var temp = path + ".partial";
                 using (var reader = _connection.BeginTextExport($"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)"))
                 using (var writer = new System.IO.StreamWriter(temp, false, new System.Text.UTF8Encoding(false)))
                 {
@@ -279,16 +283,31 @@ namespace PgBackup
                         writer.Write(buffer, 0, n);
                     }
                 }
-                if (System.IO.File.Exists(path)) System.IO.File.Delete(path);
-                System.IO.File.Move(temp, path);
+                FileCommit.Run(() =>
+                {
+                    if (System.IO.File.Exists(path)) System.IO.File.Replace(temp, path, null);
+                    else System.IO.File.Move(temp, path);
+                }, cancellationToken);
                 var count = Scalar($"SELECT count(*) FROM ({sql}) AS q");
-                lines = Convert.ToInt64(count, System.Globalization.CultureInfo.InvariantCulture);
-                return lines;
+                return Convert.ToInt64(count, System.Globalization.CultureInfo.InvariantCulture);
+            }
+            catch (Exception e) when ((e is System.IO.IOException || e is UnauthorizedAccessException) && !cancellationToken.IsCancellationRequested)
+            {
+                FileCommit.TryDeleteFile(temp);
+                throw new PgBackupException(ErrorIds.ExportFailed, ErrorKind.WriteError, $"Could not write {path}: {e.Message}", path, e)
+                {
+                    RecommendedAction = "Close the file if another program has it open (Excel keeps a CSV locked while it shows it), or give another -OutFile.",
+                };
             }
             catch (Exception e) when ((e is NpgsqlException || e is InvalidOperationException) && !cancellationToken.IsCancellationRequested)
             {
-                try { System.IO.File.Delete(path + ".partial"); } catch (System.IO.IOException) { }
+                FileCommit.TryDeleteFile(temp);
                 throw Translate(e, Info, _redactor, "export from");
+            }
+            catch
+            {
+                FileCommit.TryDeleteFile(temp);
+                throw;
             }
         }
 

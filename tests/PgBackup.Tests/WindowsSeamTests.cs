@@ -1,0 +1,353 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Security.Authentication;
+using System.Text;
+using System.Threading;
+using Amazon.S3;
+using PgBackup;
+using Xunit;
+
+namespace PgBackup.Tests
+{
+    /// <summary>
+    /// The decisions PgBackup makes for Windows and Windows PowerShell 5.1 (.NET Framework), each behind a seam and
+    /// run here with Windows-shaped inputs (issue 25). What these cannot show is in README's "Windows" section.
+    /// </summary>
+    public sealed class WindowsSeamTests
+    {
+        // ---- 5. CommandLine.Quote, the only argument path on Windows PowerShell (.NET Framework's ProcessStartInfo.Arguments).
+
+        /// <summary>
+        /// A reference splitter by the documented rules of the Microsoft C runtime (UCRT parse_cmdline, "Parsing C++
+        /// command-line arguments") and of CommandLineToArgvW, for the part after the program name: blanks separate;
+        /// quotes group; 2n backslashes before a quote give n and the quote delimits; 2n+1 give n and a literal quote;
+        /// other backslashes are literal. The two differ only on a doubled quote inside quotes: the C runtime keeps a
+        /// literal quote and stays quoted; CommandLineToArgvW keeps a literal quote and leaves the quoted part.
+        /// </summary>
+        internal static List<string> SplitWindows(string commandLine, bool commandLineToArgvW)
+        {
+            var args = new List<string>();
+            int i = 0, n = commandLine.Length;
+            while (true)
+            {
+                while (i < n && (commandLine[i] == ' ' || commandLine[i] == '\t')) i++;
+                if (i >= n) return args;
+                var sb = new StringBuilder();
+                bool quoted = false;
+                while (i < n)
+                {
+                    char c = commandLine[i];
+                    if ((c == ' ' || c == '\t') && !quoted) break;
+                    if (c == '\\')
+                    {
+                        int slashes = 0;
+                        while (i < n && commandLine[i] == '\\') { slashes++; i++; }
+                        if (i < n && commandLine[i] == '"')
+                        {
+                            sb.Append('\\', slashes / 2);
+                            if (slashes % 2 == 1) { sb.Append('"'); i++; }
+                        }
+                        else sb.Append('\\', slashes);
+                        continue;
+                    }
+                    if (c == '"')
+                    {
+                        if (quoted && i + 1 < n && commandLine[i + 1] == '"')
+                        {
+                            sb.Append('"');
+                            i += 2;
+                            if (commandLineToArgvW) quoted = false;
+                            continue;
+                        }
+                        quoted = !quoted;
+                        i++;
+                        continue;
+                    }
+                    sb.Append(c);
+                    i++;
+                }
+                args.Add(sb.ToString());
+            }
+        }
+
+        public static readonly string[] HostileArguments =
+        {
+            "plain", "", " ", "  two  spaces ", "a b", "tab\there", "\"", "\"\"", "a\"b", "\"quoted\"", "a\\\"b", "a\\\\\"b",
+            "trailing\\", "trailing\\\\", "C:\\Program Files\\PostgreSQL\\16\\bin\\", "\\\\server\\share\\dir\\", "\\\"", "\\",
+            "\\\\", "back\\slash", "end with quote\"", "\"start", "new\nline", "vertical\vtab", "ü ö ß 日本 🐘", "-t", "--table=\"Ölpreis\"",
+            "--dbname=host='h' dbname='a b' user='x\\'y'", "%PATH%", "^&|<>()!", "a\\\\\\\\\"\\\\", "\"\\\\\"",
+        };
+
+        [Fact]
+        public void QuotedArgumentsSplitBackUnchangedByTheCRuntimeAndCommandLineToArgvWRules()
+        {
+            foreach (var arg in HostileArguments)
+            {
+                var line = CommandLine.Join(new[] { arg });
+                Assert.Equal(new[] { arg }, SplitWindows(line, commandLineToArgvW: false));
+                Assert.Equal(new[] { arg }, SplitWindows(line, commandLineToArgvW: true));
+            }
+            // All at once, and every pair in both orders (an empty argument beside a quoted one).
+            var all = CommandLine.Join(HostileArguments);
+            Assert.Equal(HostileArguments, SplitWindows(all, false));
+            Assert.Equal(HostileArguments, SplitWindows(all, true));
+            foreach (var a in HostileArguments)
+                foreach (var b in HostileArguments)
+                {
+                    var pair = new[] { a, b };
+                    Assert.Equal(pair, SplitWindows(CommandLine.Join(pair), false));
+                    Assert.Equal(pair, SplitWindows(CommandLine.Join(pair), true));
+                }
+        }
+
+        [Fact]
+        public void RandomArgumentsOfQuotesBackslashesAndBlanksSurviveTheRoundTrip()
+        {
+            var rng = new Random(25);
+            const string alphabet = "\\\"  \tab\u00e9\u65e5";
+            for (int round = 0; round < 3000; round++)
+            {
+                var args = Enumerable.Range(0, rng.Next(1, 4))
+                    .Select(_ => new string(Enumerable.Range(0, rng.Next(0, 9)).Select(__ => alphabet[rng.Next(alphabet.Length)]).ToArray())).ToArray();
+                var line = CommandLine.Join(args);
+                Assert.Equal(args, SplitWindows(line, false));
+                Assert.Equal(args, SplitWindows(line, true));
+            }
+        }
+
+        [Fact]
+        public void TheReferenceSplitterFollowsTheDocumentedExamples()
+        {
+            // Microsoft's table ("Parsing C++ command-line arguments"), so that the splitter is not just Quote's mirror.
+            Assert.Equal(new[] { "a b c", "d", "e" }, SplitWindows("\"a b c\" d e", false));
+            Assert.Equal(new[] { "ab\"c", "\\", "d" }, SplitWindows("\"ab\\\"c\" \"\\\\\" d", false));
+            Assert.Equal(new[] { "a\\\\\\b", "de fg", "h" }, SplitWindows("a\\\\\\b d\"e f\"g h", false));
+            Assert.Equal(new[] { "a\\\"b", "c", "d" }, SplitWindows("a\\\\\\\"b c d", false));
+            Assert.Equal(new[] { "a\\\\b c", "d", "e" }, SplitWindows("a\\\\\\\\\"b c\" d e", false));
+            Assert.Equal(new[] { "ab\" c d" }, SplitWindows("a\"b\"\" c d", false));
+            // A trailing backslash left unquoted before a closing quote would escape it: Quote doubles it.
+            Assert.Equal("\"C:\\Program Files\\\\\"", CommandLine.Quote("C:\\Program Files\\"));
+            Assert.Equal("\"\"", CommandLine.Quote(""));
+        }
+
+        [Fact]
+        public void ArgumentsGivenAsOneStringReachARealProcessUnchanged()
+        {
+            // The netstandard2.0 build's path (ProcessStartInfo.Arguments) through .NET's own splitter, which follows
+            // the same rules on Linux: every hostile argument arrives byte for byte.
+            var psi = new ProcessStartInfo("/bin/sh")
+            {
+                Arguments = CommandLine.Join(new[] { "-c", "for a in \"$@\"; do printf '%s\\0' \"$a\"; done", "sh" }.Concat(HostileArguments)),
+                RedirectStandardOutput = true, UseShellExecute = false,
+                StandardOutputEncoding = new UTF8Encoding(false),
+            };
+            using var p = Process.Start(psi)!;
+            var output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            Assert.Equal(HostileArguments, output.Split('\0').SkipLast(1).ToArray());
+        }
+
+        // ---- 1. TLS on .NET Framework.
+
+        [Theory]
+        [InlineData(".NET Framework 4.8.9290.0", 48 | 192, true)]       // Ssl3 | Tls: powershell.exe without registry settings
+        [InlineData(".NET Framework 4.7.3190.0", 192, true)]            // Tls only
+        [InlineData(".NET Framework 4.7.3190.0", 192 | 768, true)]      // Tls | Tls11
+        [InlineData(".NET Framework 4.8.9290.0", 0, false)]             // SystemDefault (SystemDefaultTlsVersions=1): the OS decides
+        [InlineData(".NET Framework 4.8.9290.0", 192 | 3072, false)]    // already offers TLS 1.2 (SchUseStrongCrypto, or a script set it)
+        [InlineData(".NET 8.0.11", 48 | 192, false)]                    // .NET ignores ServicePointManager for HttpClient
+        [InlineData(".NET 9.0.0", 0, false)]
+        public void AsksForTls12OnlyWhereDotNetFrameworkWouldOfferLess(string framework, int servicePoint, bool tls12)
+        {
+            Assert.Equal(tls12 ? SslProtocols.Tls12 : (SslProtocols?)null, TlsPolicy.For(framework, servicePoint));
+        }
+
+        [Fact]
+        public void TheHandlersCarryTheProtocolAndTheAwsSdksOwnSettings()
+        {
+            Assert.Equal(SslProtocols.Tls12, TlsPolicy.CreateHandler(SslProtocols.Tls12).SslProtocols);
+            Assert.Equal(new System.Net.Http.HttpClientHandler().SslProtocols, TlsPolicy.CreateHandler(null).SslProtocols);
+            var config = new AmazonS3Config { Timeout = TimeSpan.FromSeconds(42), MaxConnectionsPerServer = 7 };
+            var factory = new TlsPolicy.AwsHttpClientFactory(SslProtocols.Tls12);
+            using var handler = factory.CreateHandler(config);
+            Assert.Equal(SslProtocols.Tls12, handler.SslProtocols);
+            Assert.Equal(config.AllowAutoRedirect, handler.AllowAutoRedirect);
+            Assert.Equal(System.Net.DecompressionMethods.None, handler.AutomaticDecompression);
+            Assert.Equal(7, handler.MaxConnectionsPerServer);
+            using var client = factory.CreateHttpClient(config);
+            Assert.Equal(TimeSpan.FromSeconds(42), client.Timeout);
+            // This process (.NET) leaves the choice to the runtime.
+            Assert.Null(TlsPolicy.Current);
+        }
+
+        [S3Fact]
+        public void AnS3StoreWorksThroughTheTls12ClientFactory()
+        {
+            // The S3 path a Windows PowerShell 5.1 host takes (the factory), against the real gateway.
+            var server = S3TestServer.Current!;
+            var bucket = server.NewBucket();
+            var options = server.Options();
+            options = new StoreOptions
+            {
+                AccessKey = options.AccessKey, SecretKey = options.SecretKey, Region = options.Region, EndpointUrl = options.EndpointUrl,
+                AddressingStyle = options.AddressingStyle, ChecksumMode = options.ChecksumMode, CacheHttpClient = false,
+                ForceTlsProtocols = SslProtocols.Tls12,
+            };
+            using var store = new S3Store($"s3://{bucket}/win", options);
+            var data = S3TestServer.RandomBytes(3000);
+            using (var w = store.OpenWrite("backup_app_20260101_030000.sql.gz", CancellationToken.None))
+            {
+                w.Stream.Write(data, 0, data.Length);
+                w.Commit(CancellationToken.None);
+            }
+            Assert.Equal(data, S3TestServer.ReadAll(store, "backup_app_20260101_030000.sql.gz"));
+        }
+
+        // ---- 3. Time zones: .NET Framework knows only Windows ids.
+
+        private static readonly HashSet<string> WindowsIds = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+        {
+            "W. Europe Standard Time", "Eastern Standard Time", "Tokyo Standard Time", "India Standard Time", "GMT Standard Time",
+        };
+
+        /// <summary>TimeZoneInfo.FindSystemTimeZoneById as on .NET Framework: Windows ids only.</summary>
+        private static TimeZoneInfo? WindowsLookup(string id) =>
+            WindowsIds.Contains(id) ? TimeZoneInfo.FindSystemTimeZoneById(TimeZoneConverter.TZConvert.WindowsToIana(id)) : null;
+
+        /// <summary>As on Linux and macOS without ICU's Windows names: IANA ids only.</summary>
+        private static TimeZoneInfo? IanaLookup(string id) =>
+            id.Contains('/') ? TimeZoneInfo.FindSystemTimeZoneById(id) : null;
+
+        [Theory]
+        [InlineData("Europe/Berlin", "W. Europe Standard Time")]
+        [InlineData("America/New_York", "Eastern Standard Time")]
+        [InlineData("Asia/Tokyo", "Tokyo Standard Time")]
+        [InlineData("Asia/Calcutta", "India Standard Time")]      // an old IANA alias
+        [InlineData("Europe/London", "GMT Standard Time")]
+        public void IanaAndWindowsIdsBothWorkOnBothKindsOfMachine(string iana, string windows)
+        {
+            var reference = TimeZoneInfo.FindSystemTimeZoneById(iana);
+            var summer = new DateTime(2026, 7, 1, 12, 0, 0, DateTimeKind.Utc);
+            foreach (var id in new[] { iana, windows })
+                foreach (var lookup in new Func<string, TimeZoneInfo?>[] { WindowsLookup, IanaLookup })
+                {
+                    var zone = RetentionPolicy.FindTimeZone(id, lookup);
+                    Assert.Equal(reference.GetUtcOffset(summer), zone.GetUtcOffset(summer));
+                    Assert.Equal(reference.GetUtcOffset(summer.AddMonths(6)), zone.GetUtcOffset(summer.AddMonths(6)));
+                }
+        }
+
+        [Fact]
+        public void AnUnknownZoneSaysBothKindsOfIdAreAccepted()
+        {
+            var e = Assert.Throws<PgBackupException>(() => RetentionPolicy.FindTimeZone("Mars/Olympus_Mons", WindowsLookup));
+            Assert.Equal(ErrorIds.TimeZoneNotFound, e.ErrorId);
+            Assert.Contains("W. Europe Standard Time", e.RecommendedAction);
+            Assert.Contains("Europe/Berlin", e.RecommendedAction);
+        }
+
+        // ---- 7. The commit's rename while another process holds a fresh file.
+
+        private static IOException SharingViolation() => new IOException("The process cannot access the file because it is being used by another process.", unchecked((int)0x80070020));
+
+        [Fact]
+        public void ACommitRetriesSharingViolationsAndAccessDeniedOnWindowsThenSucceeds()
+        {
+            int calls = 0;
+            var waits = new List<TimeSpan>();
+            FileCommit.Run(() =>
+            {
+                calls++;
+                if (calls == 1) throw SharingViolation();
+                if (calls == 2) throw new UnauthorizedAccessException("Access to the path is denied.");
+                if (calls == 3) throw new IOException("lock", unchecked((int)0x80070021));
+            }, windows: true, waits.Add);
+            Assert.Equal(4, calls);
+            Assert.Equal(FileCommit.Delays.Take(3), waits);
+        }
+
+        [Fact]
+        public void ACommitGivesUpAfterItsDelaysAndNeverRetriesOtherFailuresOrOtherPlatforms()
+        {
+            int calls = 0;
+            Assert.Throws<IOException>(() => FileCommit.Run(() => { calls++; throw SharingViolation(); }, windows: true, _ => { }));
+            Assert.Equal(FileCommit.Delays.Length + 1, calls);
+            Assert.True(FileCommit.Delays.Aggregate(TimeSpan.Zero, (a, b) => a + b) < TimeSpan.FromSeconds(10));
+
+            calls = 0;
+            Assert.Throws<IOException>(() => FileCommit.Run(() => { calls++; throw SharingViolation(); }, windows: false, _ => { }));
+            Assert.Equal(1, calls);
+            calls = 0;
+            Assert.Throws<PgBackupException>(() => FileCommit.Run(() => { calls++; throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, "exists"); }, windows: true, _ => { }));
+            Assert.Equal(1, calls);
+            calls = 0;
+            Assert.Throws<FileNotFoundException>(() => FileCommit.Run(() => { calls++; throw new FileNotFoundException("gone"); }, windows: true, _ => { }));
+            Assert.Equal(1, calls);
+            calls = 0;
+            Assert.Throws<IOException>(() => FileCommit.Run(() => { calls++; throw new IOException("disk full", unchecked((int)0x80070070)); }, windows: true, _ => { }));
+            Assert.Equal(1, calls);
+        }
+
+        [Fact]
+        public void ACommitOfARealFileWaitsForAHolderThatLetsGo()
+        {
+            // A mover that fails twice as a scanner would, then the real rename: the backup is kept, not thrown away.
+            var dir = Directory.CreateTempSubdirectory("pgbackup-commit-").FullName;
+            try
+            {
+                var from = Path.Combine(dir, "b.sql.gz.partial");
+                var to = Path.Combine(dir, "b.sql.gz");
+                File.WriteAllText(from, "data");
+                int held = 2;
+                FileCommit.Run(() =>
+                {
+                    if (held-- > 0) throw SharingViolation();
+                    File.Move(from, to);
+                }, windows: true, _ => { });
+                Assert.Equal("data", File.ReadAllText(to));
+                Assert.False(File.Exists(from));
+            }
+            finally { Directory.Delete(dir, true); }
+        }
+
+        // ---- 8. Tool discovery: quoted PATH entries and the EDB installer's registry key.
+
+        [Fact]
+        public void WindowsPathEntriesMayBeQuotedAndHoldSemicolons()
+        {
+            var path = "C:\\Windows\\system32;\"C:\\Program Files\\PostgreSQL\\16\\bin\";;  D:\\tools ;\"E:\\odd;name\\bin\";\"F:\\unclosed";
+            Assert.Equal(new[] { "C:\\Windows\\system32", "C:\\Program Files\\PostgreSQL\\16\\bin", "D:\\tools", "E:\\odd;name\\bin", "F:\\unclosed" },
+                PgToolLocator.SplitPath(path, windows: true));
+            Assert.Equal(new[] { "/usr/bin", "/opt/\"pg\"/bin" }, PgToolLocator.SplitPath("/usr/bin::/opt/\"pg\"/bin", windows: false));
+            Assert.Empty(PgToolLocator.SplitPath(null, windows: true));
+        }
+
+        private sealed class FakeRegistry : IRegistryReader
+        {
+            public readonly Dictionary<string, Dictionary<string, string>> Keys = new Dictionary<string, Dictionary<string, string>>(StringComparer.OrdinalIgnoreCase);
+
+            public IReadOnlyList<string> SubKeyNames(string key) =>
+                Keys.Keys.Where(k => k.StartsWith(key + "\\", StringComparison.OrdinalIgnoreCase) && k.IndexOf('\\', key.Length + 1) < 0)
+                    .Select(k => k.Substring(key.Length + 1)).ToList();
+
+            public string? GetString(string key, string valueName) =>
+                Keys.TryGetValue(key, out var values) && values.TryGetValue(valueName, out var v) ? v : null;
+        }
+
+        [Fact]
+        public void InstallsTheEdbInstallerRegisteredAreFoundWhereverTheyAre()
+        {
+            var registry = new FakeRegistry();
+            registry.Keys[@"SOFTWARE\PostgreSQL\Installations\postgresql-x64-16"] = new() { ["Base Directory"] = @"D:\PostgreSQL\16", ["Version"] = "16.4" };
+            registry.Keys[@"SOFTWARE\PostgreSQL\Installations\postgresql-x64-17"] = new() { ["Base Directory"] = "\"E:\\pg 17\"" };
+            registry.Keys[@"SOFTWARE\PostgreSQL\Installations\broken"] = new() { ["Version"] = "9.6" };
+            registry.Keys[@"SOFTWARE\WOW6432Node\PostgreSQL\Installations\postgresql-12"] = new() { ["Base Directory"] = @"C:\Program Files (x86)\PostgreSQL\12" };
+            Assert.Equal(new[] { Path.Combine(@"D:\PostgreSQL\16", "bin"), Path.Combine(@"E:\pg 17", "bin"), Path.Combine(@"C:\Program Files (x86)\PostgreSQL\12", "bin") },
+                PgToolLocator.RegisteredInstallDirs(registry));
+            Assert.Empty(PgToolLocator.RegisteredInstallDirs(new FakeRegistry()));
+        }
+    }
+}
