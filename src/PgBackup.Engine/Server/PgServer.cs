@@ -29,6 +29,32 @@ namespace PgBackup
         }
 
         public PgConnectionInfo Info { get; }
+
+        private string? _childOptions;
+        private bool _childOptionsKnown;
+
+        /// <summary>
+        /// <paramref name="info"/> for pg_dump, pg_dumpall and pg_restore on this server: with <c>-c lc_messages=C</c> in
+        /// its options when the server's messages are not English and this role may set lc_messages, so that what the
+        /// tools relay can be read (<see cref="ServerMessages"/>).
+        /// </summary>
+        public PgConnectionInfo ForChildTools(PgConnectionInfo info)
+        {
+            if (!_childOptionsKnown)
+            {
+                var existing = info.Get("options") ?? Environment.GetEnvironmentVariable("PGOPTIONS");
+                _childOptions = ServerMessages.ChildOptions(existing, Scalar("SHOW lc_messages")?.ToString(), CanSetLcMessages());
+                _childOptionsKnown = true;
+            }
+            return _childOptions is null ? info : info.With("options", _childOptions);
+        }
+
+        private bool CanSetLcMessages()
+        {
+            if (string.Equals(Scalar("SHOW is_superuser")?.ToString(), "on", StringComparison.Ordinal)) return true;
+            if (Version.Major < 15) return false;
+            return Scalar("SELECT pg_catalog.has_parameter_privilege('lc_messages', 'SET')") is true;
+        }
         public PgVersion Version { get; }
         /// <summary>The server's own version string, e.g. <c>15.18 (Debian 15.18-0+deb12u1)</c>.</summary>
         public string VersionText { get; }
