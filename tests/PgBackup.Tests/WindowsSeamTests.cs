@@ -313,6 +313,204 @@ namespace PgBackup.Tests
             finally { Directory.Delete(dir, true); }
         }
 
+        // ---- 6. Messages in other languages: SQLSTATE, English tools, English relayed server text, UTF-8 stderr.
+
+        private static string PgTool(string name) => new PgToolLocator().Find(name, 12, "the Windows seam tests").Path;
+
+        [Theory]
+        [InlineData("C", true)]
+        [InlineData("POSIX", true)]
+        [InlineData("en_US.UTF-8", true)]
+        [InlineData("English_United States.1252", true)]   // what EDB's installer writes on an English Windows
+        [InlineData("German_Germany.1252", false)]          // ... and on a German one
+        [InlineData("de_DE.UTF-8", false)]
+        [InlineData("C.UTF-8", false)]                      // gettext then follows the server's LANGUAGE
+        [InlineData("", false)]                             // inherited from the server's environment: unknown
+        public void KnowsWhichServerSettingsSurelySpeakEnglish(string lcMessages, bool english)
+        {
+            Assert.Equal(english, ServerMessages.IsEnglish(lcMessages));
+        }
+
+        [Fact]
+        public void AsksForEnglishServerMessagesOnlyWhenNeededAndAllowed()
+        {
+            Assert.Equal("-c lc_messages=C", ServerMessages.ChildOptions(null, "German_Germany.1252", canSetLcMessages: true));
+            Assert.Equal("-c search_path=app -c lc_messages=C", ServerMessages.ChildOptions(" -c search_path=app ", "de_DE.UTF-8", true));
+            Assert.Null(ServerMessages.ChildOptions(null, "de_DE.UTF-8", canSetLcMessages: false));   // the role may not: the server would refuse the login
+            Assert.Null(ServerMessages.ChildOptions(null, "English_United States.1252", true));
+            Assert.Null(ServerMessages.ChildOptions("-c lc_messages=fr_FR", "de_DE.UTF-8", true));   // the user's own choice stays
+        }
+
+        [Fact]
+        public void ErrorsAreClassifiedBySqlStateWhateverTheirText()
+        {
+            var german = new Npgsql.PostgresException("Datenbank »app« wird von anderen Benutzern verwendet", "FEHLER", "ERROR", "55006");
+            var wrapped = new PgBackupException(ErrorIds.ServerQueryFailed, ErrorKind.InvalidOperation, "Could not run", null, german);
+            Assert.Equal("55006", ServerMessages.SqlState(wrapped));
+            Assert.Null(ServerMessages.SqlState(new IOException("x")));
+        }
+
+        [Fact]
+        public void PgRestoreErrorLinesAreRecognisedWhenTheServerSpeaksGerman()
+        {
+            Assert.True(ServerMessages.IsToolErrorLine("pg_restore: error: could not execute query: FEHLER:  Relation »t« existiert bereits"));
+            Assert.True(ServerMessages.IsToolErrorLine("pg_restore: error: could not execute query: ERROR:  relation \"t\" already exists"));
+            Assert.False(ServerMessages.IsToolErrorLine("pg_restore: creating TABLE \"public.t\""));
+            Assert.False(ServerMessages.IsToolErrorLine("pg_restore: processing data for table \"public.errors\""));
+        }
+
+        [Fact]
+        public void TheToolsOwnMessagesAreEnglishEvenUnderAnLcAllOfAnotherLanguage()
+        {
+            // Debian's PostgreSQL ships German catalogs; LANGUAGE=de with a UTF-8 locale makes pg_dump speak German.
+            var pgDump = PgTool("pg_dump");
+            string Run(Action<IDictionary<string, string?>> prepare)
+            {
+                var psi = new ProcessStartInfo(pgDump, "--help") { RedirectStandardOutput = true, UseShellExecute = false };
+                psi.Environment["LC_ALL"] = "C.UTF-8";
+                psi.Environment["LANGUAGE"] = "de";
+                prepare(psi.Environment);
+                using var p = Process.Start(psi)!;
+                var text = p.StandardOutput.ReadToEnd();
+                p.WaitForExit();
+                return text;
+            }
+            // What PgBackup did before: LC_MESSAGES=C alone, which LC_ALL overrides.
+            Assert.Contains("gibt eine Datenbank", Run(env => env["LC_MESSAGES"] = "C"));
+            var english = Run(ServerMessages.ApplyChildLocale);
+            Assert.Contains("dumps a database", english);
+        }
+
+        [Fact]
+        public void StderrIsReadAsUtf8()
+        {
+            // pg_dump relays the server's text in the client encoding (UTF8); Windows' default would be the OEM code page.
+            Assert.Equal(65001, ServerMessages.StderrEncoding.CodePage);
+            Assert.Empty(ServerMessages.StderrEncoding.GetPreamble());
+            var r = ChildProcess.RunToEnd("/bin/sh", new[] { "-c", "printf 'FEHLER:  Relation \\303\\226lpreis\\n' >&2" }, null, TimeSpan.FromSeconds(30));
+            Assert.Contains("Relation Ölpreis", r.StandardError);
+        }
+
+        // ---- 4. Arguments and environment in the ANSI code page.
+
+        private static readonly System.Text.Encoding Cp1252 = CodePagesEncodingProvider.Instance.GetEncoding(1252)!;
+        private static readonly System.Text.Encoding Cp932 = CodePagesEncodingProvider.Instance.GetEncoding(932)!;
+
+        [Fact]
+        public void ValuesThatTheAnsiCodePageWouldChangeAreRefusedBeforeAnythingRuns()
+        {
+            var redactor = new Redactor(new[] { "pässwört" });
+            // A table pattern with ä arrives as the byte E4 in code page 1252, not as UTF-8: refused.
+            var e = Assert.Throws<PgBackupException>(() => AnsiArguments.Check("pg_dump.exe", new[] { "--table=Lagerbestände" }, null, 1252, Cp1252, redactor));
+            Assert.Equal(ErrorIds.ArgumentNotRepresentable, e.ErrorId);
+            Assert.Contains("--table=Lagerbestände", e.Message);
+            Assert.Contains("1252", e.Message);
+            // The password (PGPASSWORD) likewise, and the message never shows it.
+            var env = new Dictionary<string, string?> { ["PGPASSWORD"] = "pässwört" };
+            e = Assert.Throws<PgBackupException>(() => AnsiArguments.Check("pg_dump.exe", new[] { "--verbose" }, env, 1252, Cp1252, redactor));
+            Assert.Contains("the password", e.Message);
+            Assert.DoesNotContain("pässwört", e.Message + e.RecommendedAction);
+            // A path survives when the code page can write it: the C runtime converts it back when it opens the file.
+            AnsiArguments.Check("pg_restore.exe", new[] { "--use-list=C:\\Users\\Jürgen\\AppData\\Local\\Temp\\l.txt", "C:\\Users\\Jürgen\\b.dump" }, null, 1252, Cp1252, redactor);
+            e = Assert.Throws<PgBackupException>(() => AnsiArguments.Check("pg_restore.exe", new[] { "D:\\バックアップ\\b.dump" }, null, 1252, Cp1252, redactor));
+            Assert.Contains("path", e.Message);
+            AnsiArguments.Check("pg_restore.exe", new[] { "D:\\バックアップ\\b.dump" }, null, 932, Cp932, redactor);
+            // A code page PgBackup cannot convert with: paths must be ASCII too.
+            Assert.Throws<PgBackupException>(() => AnsiArguments.Check("pg_restore.exe", new[] { "C:\\Users\\Jürgen\\b.dump" }, null, 1252, null, redactor));
+            // With Windows' UTF-8 option (code page 65001) everything passes; ASCII always does.
+            AnsiArguments.Check("pg_dump.exe", new[] { "--table=Lagerbestände", "--file=D:\\バックアップ\\b" }, env, 65001, null, redactor);
+            AnsiArguments.Check("pg_dump.exe", HostileArguments.Where(AnsiArguments.IsAscii), null, 1252, Cp1252, redactor);
+        }
+
+        [Fact]
+        public void ANonAsciiConnectionGoesAsAPercentEncodedUriThatPassesAnyCodePage()
+        {
+            var info = PgConnectionInfo.Parse("postgresql://bénédicte@db.example:5433/Lagerbestände?sslmode=require&application_name=Sicherung%20%C3%BC");
+            var conninfo = info.ToLibpqConninfo();
+            Assert.True(AnsiArguments.IsAscii(conninfo), conninfo);
+            Assert.StartsWith("postgresql://?", conninfo);
+            Assert.Contains("dbname=Lagerbest%C3%A4nde", conninfo);
+            Assert.Contains("user=b%C3%A9n%C3%A9dicte", conninfo);
+            AnsiArguments.Check("pg_dump.exe", new[] { "--dbname=" + conninfo }, null, 1252, Cp1252, Redactor.None);
+            // ASCII connections keep libpq's key='value' form.
+            Assert.StartsWith("dbname='app'", PgConnectionInfo.Parse("postgresql://u@h/app").ToLibpqConninfo());
+        }
+
+        [PgFact]
+        public void PgDumpReachesADatabaseWithANonAsciiNameThroughTheUri()
+        {
+            var name = "Lagerbestände_ü_" + Guid.NewGuid().ToString("n").Substring(0, 6);
+            using var admin = DatabaseAdmin.Connect(PgTestServer.Info("postgres"), null, Redactor.None, CancellationToken.None);
+            admin.Create(name, null, NullLog.Instance, CancellationToken.None);
+            try
+            {
+                var info = PgTestServer.Info(name);
+                var conninfo = info.ToLibpqConninfo();
+                Assert.True(AnsiArguments.IsAscii(conninfo));
+                var env = info.ChildEnvironment().ToDictionary(kv => kv.Key, kv => (string?)kv.Value);
+                var r = ChildProcess.RunToEnd(PgTool("pg_dump"), new[] { "--dbname=" + conninfo, "--no-password", "--schema-only" }, env, TimeSpan.FromSeconds(60));
+                Assert.True(r.ExitCode == 0, r.StandardError);
+                Assert.Contains("PostgreSQL database dump complete", r.StandardOutput);
+            }
+            finally { admin.Drop(name, CancellationToken.None); }
+        }
+
+        // ---- 2. A child's stdin on .NET Framework with a UTF-8 console.
+
+        [Theory]
+        [InlineData(".NET Framework 4.8.9290.0", 65001, true, true)]     // chcp 65001: Encoding.GetEncoding(65001) has a BOM
+        [InlineData(".NET Framework 4.8.9290.0", 65001, false, false)]   // [Console]::InputEncoding = [Text.UTF8Encoding]::new($false)
+        [InlineData(".NET Framework 4.8.9290.0", 850, false, false)]     // an OEM code page has no preamble
+        [InlineData(".NET 8.0.11", 65001, true, false)]                  // .NET removes the preamble itself
+        public void KnowsWhenAChildsStdinWouldStartWithABom(string framework, int codePage, bool bom, bool expected)
+        {
+            var encoding = codePage == 65001 ? new UTF8Encoding(bom) : CodePagesEncodingProvider.Instance.GetEncoding(codePage)!;
+            Assert.Equal(expected, ChildStdin.WritesPreamble(framework, encoding));
+            Assert.Empty(ChildStdin.WithoutPreamble(encoding).GetPreamble());
+            Assert.Equal(encoding.CodePage, ChildStdin.WithoutPreamble(encoding).CodePage);
+        }
+
+        /// <summary>A pipe: no seeking, as a child's stdin.</summary>
+        private sealed class PipeLike : MemoryStream
+        {
+            public override bool CanSeek => false;
+        }
+
+        [Fact]
+        public void DotNetFrameworksStdinWriterWritesTheBomAtOnceAndTheSwappedEncodingDoesNot()
+        {
+            // What .NET Framework's Process.Start does with a redirected stdin (reference source: a StreamWriter over the
+            // pipe with Console.InputEncoding, then AutoFlush = true): the BOM is in the pipe before any data.
+            var pipe = new PipeLike();
+            var writer = new StreamWriter(pipe, Encoding.UTF8, 4096) { AutoFlush = true };
+            Assert.Equal(new byte[] { 0xEF, 0xBB, 0xBF }, pipe.ToArray());
+            var swapped = new PipeLike();
+            var writer2 = new StreamWriter(swapped, ChildStdin.WithoutPreamble(Encoding.UTF8), 4096) { AutoFlush = true };
+            Assert.Empty(swapped.ToArray());
+            GC.KeepAlive(writer); GC.KeepAlive(writer2);
+        }
+
+        [PgFact]
+        public void PgRestoreRefusesAnArchiveThatStartsWithABom()
+        {
+            // Why it matters: the same archive, with and without the three bytes, read by pg_restore --list from stdin.
+            var info = PgTestServer.Info("postgres");
+            var env = info.ChildEnvironment().ToDictionary(kv => kv.Key, kv => (string?)kv.Value);
+            using var dump = ChildProcess.Start(PgTool("pg_dump"), new[] { "--dbname=" + info.ToLibpqConninfo(), "--no-password", "--format=custom", "--schema-only" }, env, Redactor.None);
+            var archive = new MemoryStream();
+            dump.StandardOutput.CopyTo(archive);
+            Assert.Equal(0, dump.WaitForExit(CancellationToken.None));
+            string? ListToc(byte[] input)
+            {
+                using var p = ChildProcess.Start(PgTool("pg_restore"), new[] { "--list" }, null, Redactor.None, redirectStdin: true);
+                var output = System.Threading.Tasks.Task.Run(() => new StreamReader(p.StandardOutput).ReadToEnd());
+                try { p.StandardInput.Write(input, 0, input.Length); p.StandardInput.Dispose(); } catch (IOException) { }
+                return p.WaitForExit(CancellationToken.None) == 0 ? output.Result : null;
+            }
+            Assert.NotNull(ListToc(archive.ToArray()));
+            Assert.Null(ListToc(new byte[] { 0xEF, 0xBB, 0xBF }.Concat(archive.ToArray()).ToArray()));
+        }
+
         // ---- 8. Tool discovery: quoted PATH entries and the EDB installer's registry key.
 
         [Fact]

@@ -40,10 +40,12 @@ namespace PgBackup
             if (!isPath || ansi is null) return false;
             try
             {
-                var strict = Encoding.GetEncoding(ansi.CodePage, EncoderFallback.ExceptionFallback, DecoderFallback.ExceptionFallback);
+                var strict = (Encoding)ansi.Clone();
+                strict.EncoderFallback = EncoderFallback.ExceptionFallback;
+                strict.DecoderFallback = DecoderFallback.ExceptionFallback;
                 return strict.GetString(strict.GetBytes(value)) == value;
             }
-            catch (Exception e) when (e is EncoderFallbackException || e is DecoderFallbackException || e is ArgumentException || e is NotSupportedException)
+            catch (Exception e) when (e is ArgumentException || e is NotSupportedException || e is InvalidOperationException)
             {
                 return false;
             }
