@@ -50,7 +50,7 @@ Describe 'A server whose messages are in German' {
 
     It 'backs up, drills and restores, also as a role that may not set lc_messages (no option it would be refused for)' {
         $role = 'plain_' + [guid]::NewGuid().ToString('n').Substring(0, 6)
-        Invoke-TestPsql -Server $German -Sql "CREATE ROLE $role LOGIN PASSWORD 'pw-$role'; ALTER DATABASE $Db OWNER TO $role; GRANT SELECT ON ALL TABLES IN SCHEMA public TO $role; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO $role;" | Out-Null
+        Invoke-TestPsql -Server $German -Database $Db -Sql "CREATE ROLE $role LOGIN PASSWORD 'pw-$role'; ALTER DATABASE $Db OWNER TO $role; GRANT SELECT ON ALL TABLES IN SCHEMA public TO $role; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO $role;" | Out-Null
         $asRole = "postgresql://${role}:pw-$role@127.0.0.1:$($German.Port)/$Db"
         $b = New-PgBackup -ConnectionString $asRole -Path (Join-Path $Out 'role') -Format Custom
         $b.Status | Should -Be 'Complete'
@@ -88,16 +88,18 @@ Describe 'The scheduled-task example (examples/scheduled-task/Register-PgBackupT
         $script:Register = Join-Path $RepoRoot 'examples/scheduled-task/Register-PgBackupTask.ps1'
         function Invoke-Register([hashtable]$Parameters) {
             # The ScheduledTasks module's cmdlets (Windows only) as stand-ins that keep what they were given.
-            $script:Registered = @{}
-            function global:New-ScheduledTaskAction { param($Execute, $Argument, $WorkingDirectory) $script:Registered.Execute = $Execute; $script:Registered.Argument = $Argument; 'action' }
-            function global:New-ScheduledTaskTrigger { param([switch]$Daily, $At) $script:Registered.At = $At; 'trigger' }
+            $global:PgBackupRegistered = @{}
+            function global:New-ScheduledTaskAction { param($Execute, $Argument, $WorkingDirectory) $global:PgBackupRegistered.Execute = $Execute; $global:PgBackupRegistered.Argument = $Argument; 'action' }
+            function global:New-ScheduledTaskTrigger { param([switch]$Daily, $At) $global:PgBackupRegistered.At = $At; 'trigger' }
             function global:New-ScheduledTaskSettingsSet { param([switch]$StartWhenAvailable, $ExecutionTimeLimit, $RestartCount, $RestartInterval) 'settings' }
-            function global:Register-ScheduledTask { param($TaskName, $Action, $Trigger, $Settings, $User, $RunLevel, [switch]$Force) $script:Registered.TaskName = $TaskName }
+            function global:Register-ScheduledTask { param($TaskName, $Action, $Trigger, $Settings, $User, $RunLevel, [switch]$Force) $global:PgBackupRegistered.TaskName = $TaskName }
             try { & $Register @Parameters }
             finally {
                 Remove-Item Function:\New-ScheduledTaskAction, Function:\New-ScheduledTaskTrigger, Function:\New-ScheduledTaskSettingsSet, Function:\Register-ScheduledTask
             }
-            $script:Registered
+            $r = $global:PgBackupRegistered
+            Remove-Variable -Scope Global -Name PgBackupRegistered
+            $r
         }
         function Split-Windows([string]$CommandLine) {
             $crt = [PgBackup.TestHarness.WindowsArgv]::Split($CommandLine, $false)
@@ -146,11 +148,11 @@ Describe 'The scheduled-task example (examples/scheduled-task/Register-PgBackupT
         [string[]]$pre = if (Test-Path $pwshDll) { @($pwshDll) } else { @() }
         $env:TZ = 'Asia/Tokyo'
         try {
-            $output = & ([Environment]::ProcessPath) @pre -NoProfile -NonInteractive -File $launcher -ConnectionString 'postgresql://nobody@127.0.0.1:1/none' -BackupPath (Join-Path $Out 'job') -LogPath $log 2>&1
+            $output = & ([Environment]::ProcessPath) @pre -NoProfile -NonInteractive -File $launcher -ConnectionString 'postgresql://nobody@127.0.0.1:1/none' -BackupPath (Join-Path $Out 'job') -LogPath $log -ModulePath $env:PGBACKUP_TEST_MODULE 2>&1
             $code = $LASTEXITCODE
         }
         finally { Remove-Item Env:TZ }
-        $text = ($output | Out-String)
+        $text = ($output | Out-String) -replace '\x1b\[[0-9;?]*[A-Za-z]', ''
         $code | Should -Be 1 -Because $text
         $text | Should -Match "job FAILED at step 'backup'"
         $text | Should -BeLike '*Could not write the log*'

@@ -20,7 +20,7 @@ param(
     [string]$BackupPath = 'D:\backups',
     [string]$UploadTo,
     # The job's log: a local file (default: beside the job script), also when the backups go to a bucket.
-    [string]$LogPath = (Join-Path (Split-Path $JobScript) 'pgbackup-job.log'),
+    [string]$LogPath = (($JobScript -replace '\\[^\\]*$', '') + '\pgbackup-job.log'),
     # The PowerShell that runs the job (default: the one running this script).
     [string]$PowerShellPath = (Get-Process -Id $PID).Path,
     [string]$TaskName = 'PgBackup nightly',
@@ -39,7 +39,7 @@ function ConvertTo-WindowsArgument([string]$Value) {
 $jobArguments = @('-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', $JobScript, '-BackupPath', $BackupPath, '-Drill', '-LogPath', $LogPath)
 if ($UploadTo) { $jobArguments += @('-UploadTo', $UploadTo) }
 $arguments = ($jobArguments | ForEach-Object { ConvertTo-WindowsArgument $_ }) -join ' '
-$action = New-ScheduledTaskAction -Execute $PowerShellPath -Argument $arguments -WorkingDirectory (Split-Path $JobScript)
+$action = New-ScheduledTaskAction -Execute $PowerShellPath -Argument $arguments -WorkingDirectory ($JobScript -replace '\\[^\\]*$', '')
 $trigger = New-ScheduledTaskTrigger -Daily -At '03:00'
 $settings = New-ScheduledTaskSettingsSet -StartWhenAvailable -ExecutionTimeLimit (New-TimeSpan -Hours 4) -RestartCount 2 -RestartInterval (New-TimeSpan -Minutes 15)
 Register-ScheduledTask -TaskName $TaskName -Action $action -Trigger $trigger -Settings $settings -User $User -RunLevel Highest -Force
