@@ -161,3 +161,22 @@ Describe 'The scheduled-task example (examples/scheduled-task/Register-PgBackupT
         [Math]::Abs(([DateTime]::UtcNow - $when).TotalHours) | Should -BeLessThan 1
     }
 }
+
+Describe 'The module on Windows PowerShell 5.1' {
+    It 'asks for .NET Framework 4.7.2 in its manifest, and ships what its Windows PowerShell build needs' {
+        $m = Import-PowerShellDataFile $env:PGBACKUP_TEST_MODULE
+        $m.DotNetFrameworkVersion | Should -Be '4.7.2'
+        $m.PowerShellVersion | Should -Be '5.1'
+        $m.CompatiblePSEditions | Should -Contain 'Desktop'
+        # IANA <-> Windows time-zone ids (CLDR's table) beside the netstandard2.0 build.
+        Join-Path (Split-Path $env:PGBACKUP_TEST_MODULE) 'bin/netstandard2.0/TimeZoneConverter.dll' | Should -Exist
+    }
+
+    It '-TimeZone takes the help''s IANA example and a Windows id alike' {
+        $folder = Join-Path $Out 'tz'
+        New-Item -ItemType Directory -Path $folder | Out-Null
+        foreach ($zone in 'Europe/Berlin', 'W. Europe Standard Time') {
+            { Invoke-PgBackupRetention -Path $folder -KeepDaily 7 -TimeZone $zone -Confirm:$false } | Should -Not -Throw
+        }
+    }
+}

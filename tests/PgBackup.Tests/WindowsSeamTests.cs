@@ -461,6 +461,28 @@ namespace PgBackup.Tests
             Assert.Null(ListToc(new byte[] { 0xEF, 0xBB, 0xBF }.Concat(archive.ToArray()).ToArray()));
         }
 
+        [PgFact]
+        public void AnExportThatCannotTakeItsFilesPlaceIsExportFailedAndLeavesNoPartial()
+        {
+            // Windows: the CSV open in Excel. Here: a folder where the file should go, which no rename can replace.
+            var dir = Directory.CreateTempSubdirectory("pgbackup-csv-").FullName;
+            try
+            {
+                using var db = PgTestServer.Connect("postgres");
+                var existing = Path.Combine(dir, "rows.csv");
+                File.WriteAllText(existing, "old");
+                Assert.Equal(2, db.CopyOutCsv("SELECT g AS n FROM generate_series(1, 2) AS g", existing, CancellationToken.None));
+                Assert.Equal("n\n1\n2\n", File.ReadAllText(existing));
+                var blocked = Path.Combine(dir, "blocked.csv");
+                Directory.CreateDirectory(blocked);
+                var e = Assert.Throws<PgBackupException>(() => db.CopyOutCsv("SELECT 1 AS n", blocked, CancellationToken.None));
+                Assert.Equal(ErrorIds.ExportFailed, e.ErrorId);
+                Assert.Contains("Excel", e.RecommendedAction);
+                Assert.Equal(new[] { "blocked.csv", "rows.csv" }, Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal));
+            }
+            finally { Directory.Delete(dir, true); }
+        }
+
         // ---- 8. Tool discovery: quoted PATH entries and the EDB installer's registry key.
 
         [Fact]
