@@ -58,6 +58,16 @@ Describe 'A server whose messages are in German' {
         ($b | Test-PgBackup -Restore -ConnectionString $Uri).Passed | Should -BeTrue
     }
 
+    It 'backs up and drills a database whose name is not ASCII (its connection reaches pg_dump and pg_restore as a percent-encoded URI)' {
+        $name = 'Lagerbestände_' + [guid]::NewGuid().ToString('n').Substring(0, 6)
+        New-TestDatabase -Server $German -Name $name -Sql 'CREATE TABLE "Ölpreis" (n int); INSERT INTO "Ölpreis" VALUES (1), (2);'
+        $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $German -Database $name) -Path (Join-Path $Out 'umlaut') -Format Custom
+        $b.Status | Should -Be 'Complete'
+        $b.Database | Should -Be $name
+        $b.RowCount | Should -Be 2
+        ($b | Test-PgBackup -Restore -ConnectionString $Uri).Passed | Should -BeTrue
+    }
+
     It 'a database busy with another session is TargetDatabaseInUse when it is to be replaced (SQLSTATE 55006, not the English text)' {
         $target = New-TestDatabaseName 'busy'
         $replacement = New-TestDatabaseName 'repl'
