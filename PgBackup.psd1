@@ -44,9 +44,14 @@
     VariablesToExport    = @()
     AliasesToExport      = @()
     PrivateData          = @{
+        # What the PowerShell Gallery shows. No ProjectUri yet: the repository has no public address; add it here
+        # (ProjectUri = 'https://...') when it has one. No HelpInfoURI: the help ships in the module, not online.
         PSData = @{
-            Tags       = @('PostgreSQL', 'Postgres', 'Backup', 'Restore', 'pg_dump', 'S3', 'Neon', 'Linux', 'Windows')
-            LicenseUri = 'https://opensource.org/licenses/MIT'
+            Tags         = @('PostgreSQL', 'Postgres', 'Backup', 'Restore', 'pg_dump', 'S3', 'Neon', 'OpenPGP',
+                'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
+            LicenseUri   = 'https://opensource.org/licenses/MIT'
+            # build.ps1 puts this version's section of CHANGELOG.md here in the built module.
+            ReleaseNotes = 'See CHANGELOG.md.'
         }
     }
 }

@@ -157,7 +157,7 @@ Describe 'New-PgBackup to S3' {
                 New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $BigDb) -Path "s3://$Bucket/$prefix" -Compression None -S3PartSizeMB 5 `
                     -S3Credential $S3Params.S3Credential -EndpointUrl $proxy.Url @Extra
             }
-            $err.FullyQualifiedErrorId | Should -Be 'S3UploadFailed,PgBackup.Commands.NewPgBackupCommand'
+            $err.FullyQualifiedErrorId | Should -Be 'S3UploadFailed,PgBackup.Commands.NewPgBackupCommand' -Because $err.Exception.Message
             $err.CategoryInfo.Category | Should -Be $Category
             $err.Exception.Message | Should -BeLike $Message
             $proxy.$Count | Should -BeGreaterThan 0

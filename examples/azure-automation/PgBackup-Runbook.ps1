@@ -27,10 +27,11 @@ so other names work too):
 
 An optional asset that does not exist (or is empty) is simply not used; a required one that is missing fails the job.
 
-The backup is streamed from pg_dump to the bucket as a multipart upload, with no copy on local disk: Azure's cloud
-sandbox has about 1 GB of disk and 400 MB of memory, and the upload needs about 15 MiB of part buffers. The sandbox
-has no PostgreSQL client tools, though: run the runbook on a Hybrid Runbook Worker where pg_dump is installed (psql
-too for -Drill), or point -PgBinPath at a folder that holds them.
+The backup is streamed to the bucket as a multipart upload, with no copy on local disk: Azure's cloud sandbox has
+about 1 GB of disk and 400 MB of memory, and the upload needs about 15 MiB of part buffers. The sandbox has no
+PostgreSQL client tools and runs no programs: there New-PgBackup uses PgBackup's own engine (PostgreSQL 12 to 18, Plain
+backups), and the drill of a Plain backup needs no tool either. On a Hybrid Runbook Worker with a pg_dump at least as
+new as the server (on PATH, or in the folder -PgBinPath names), pg_dump is used.
 
 Each step (import, settings, backup, drill, retention) writes a line to the job's output, and a summary object is
 written at the end. When a step fails, the runbook writes "FAILED at step '<step>': <error id>: <message>" and
@@ -44,7 +45,7 @@ backed-up server or the one in the drill connection string variable. The user ne
 Retention in the bucket: newest backup of each of this many days (restic's rules; see Invoke-PgBackupRetention).
 Only backups of the same database under the same prefix are considered; the newest good backup is always kept.
 .PARAMETER PgBinPath
-A folder with pg_dump (and psql, pg_restore for drills), when they are not on PATH.
+A folder with pg_dump, when it is not on PATH (without a fitting one, PgBackup's own engine makes the backup).
 .PARAMETER ModulePath
 The PgBackup module to import: its name (imported into the Automation account) or a path to PgBackup.psd1.
 .EXAMPLE

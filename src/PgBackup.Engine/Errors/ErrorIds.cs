@@ -58,6 +58,10 @@ namespace PgBackup
         public const string BackupExists = "BackupExists";
         public const string GlobalsDumpFailed = "GlobalsDumpFailed";
         public const string OperationCancelled = "OperationCancelled";
+        /// <summary>The native engine failed (a lock not granted in time, a server it does not read, a script it could not finish).</summary>
+        public const string NativeDumpFailed = "NativeDumpFailed";
+        /// <summary>The database holds an object of a kind the native engine does not reproduce; nothing was written.</summary>
+        public const string UnsupportedObject = "UnsupportedObject";
 
         // Reading and verifying backups
         public const string ManifestMissing = "ManifestMissing";

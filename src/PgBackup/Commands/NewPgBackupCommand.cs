@@ -3,7 +3,7 @@ using System.Management.Automation;
 
 namespace PgBackup.Commands
 {
-    /// <summary>New-PgBackup: backs up one PostgreSQL database with pg_dump, streaming, verified, with a manifest.</summary>
+    /// <summary>New-PgBackup: backs up one PostgreSQL database with pg_dump or PgBackup's native engine, streaming, verified, with a manifest.</summary>
     [Cmdlet(VerbsCommon.New, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(BackupInfo))]
     public sealed class NewPgBackupCommand : PgBackupStorageWriteCmdlet
@@ -48,7 +48,11 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string? PgBinPath { get; set; }
 
-        /// <summary>How long pg_dump may wait for its table locks (pg_dump --lock-wait-timeout); unset: as long as it takes.</summary>
+        /// <summary>pg_dump, PgBackup's native engine, or Auto: pg_dump when one fits the server, else the native engine.</summary>
+        [Parameter]
+        public DumpEngine Engine { get; set; } = DumpEngine.Auto;
+
+        /// <summary>How long pg_dump (--lock-wait-timeout) or the native engine may wait for its table locks; unset: as long as it takes.</summary>
         [Parameter]
         [ValidateRange(1, 86400)]
         public int LockWaitTimeoutSeconds { get; set; }
@@ -126,6 +130,7 @@ namespace PgBackup.Commands
                         Globals = Globals,
                         NoRolePasswords = NoRolePasswords,
                         LockWaitTimeoutSeconds = IfGiven(nameof(LockWaitTimeoutSeconds), LockWaitTimeoutSeconds),
+                        Engine = Engine,
                     }, log, ct);
                 });
                 WriteObject(info);
