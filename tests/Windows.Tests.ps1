@@ -37,7 +37,7 @@ Describe 'A server whose messages are in German' {
         $lock = Start-TableLock -Server $German -Database $Db -Table 'public.tracks'
         try {
             $err = $null
-            try { New-PgBackup -ConnectionString $Uri -Path $folder -LockWaitTimeoutSeconds 1 } catch { $err = $_ }
+            try { New-PgBackup -ConnectionString $Uri -Path $folder -LockWaitTimeoutSeconds 1 -Engine PgDump } catch { $err = $_ }
             $err.FullyQualifiedErrorId | Should -Be 'PgDumpFailed,PgBackup.Commands.NewPgBackupCommand'
             $err.CategoryInfo.Category | Should -Be 'OperationTimeout' -Because "$err"
             # pg_dump connected with lc_messages=C (a superuser may set it): the server's words come in English.
@@ -52,7 +52,7 @@ Describe 'A server whose messages are in German' {
         $role = 'plain_' + [guid]::NewGuid().ToString('n').Substring(0, 6)
         Invoke-TestPsql -Server $German -Database $Db -Sql "CREATE ROLE $role LOGIN PASSWORD 'pw-$role'; ALTER DATABASE $Db OWNER TO $role; GRANT SELECT ON ALL TABLES IN SCHEMA public TO $role; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO $role;" | Out-Null
         $asRole = "postgresql://${role}:pw-$role@127.0.0.1:$($German.Port)/$Db"
-        $b = New-PgBackup -ConnectionString $asRole -Path (Join-Path $Out 'role') -Format Custom
+        $b = New-PgBackup -ConnectionString $asRole -Path (Join-Path $Out 'role') -Format Custom -Engine PgDump
         $b.Status | Should -Be 'Complete'
         $b = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'super') -Format Custom
         ($b | Test-PgBackup -Restore -ConnectionString $Uri).Passed | Should -BeTrue
