@@ -211,7 +211,7 @@ namespace PgBackup
         internal static PgVersion? ProbeVersion(string path)
         {
             DateTime stamp;
-            try { stamp = File.GetLastWriteTimeUtc(path); } catch (IOException) { return null; }
+            try { stamp = File.GetLastWriteTimeUtc(path); } catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { return null; }
             if (VersionCache.TryGetValue(path, out var cached) && cached.Stamp == stamp) return cached.Version;
             PgVersion? version = null;
             try
