@@ -21,6 +21,7 @@
         'formats/ExportResult.Format.ps1xml'
         'formats/NeonBackupBranch.Format.ps1xml'
         'formats/ScratchDatabase.Format.ps1xml'
+        'formats/DatabaseBackupResult.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'New-PgBackup'

@@ -21,7 +21,7 @@ Describe 'New-PgBackup' {
     It 'has the expected parameters' {
         $expected = 'ConnectionString', 'Credential', 'Path', 'Format', 'Compression', 'CompressionLevel', 'Jobs', 'Schema',
             'ExcludeSchema', 'Table', 'ExcludeTable', 'ExcludeTableData', 'SchemaOnly', 'DataOnly', 'NoOwner', 'NoPrivileges', 'PgBinPath', 'Engine', 'LockWaitTimeoutSeconds',
-            'Globals', 'NoRolePasswords', 'EncryptPassphrase', 'EncryptRecipient', 'SigningKey', 'SigningKeyPassphrase',
+            'Globals', 'NoRolePasswords', 'AllDatabases', 'IncludeDatabase', 'ExcludeDatabase', 'ThrottleLimit', 'Summary', 'EncryptPassphrase', 'EncryptRecipient', 'SigningKey', 'SigningKeyPassphrase',
             'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'ServerSideEncryption', 'KmsKeyId', 'StorageClass', 'S3PartSizeMB', 'S3UploadConcurrency'
         $actual = (Get-Command New-PgBackup).Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
         $actual | Sort-Object | Should -Be ($expected | Sort-Object)

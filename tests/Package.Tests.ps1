@@ -19,7 +19,7 @@ BeforeAll {
     $desktopOnly = 'Microsoft.Bcl.AsyncInterfaces.dll', 'Microsoft.Bcl.HashCode.dll', 'System.Buffers.dll', 'System.Collections.Immutable.dll',
         'System.Memory.dll', 'System.Numerics.Vectors.dll', 'System.Runtime.CompilerServices.Unsafe.dll', 'System.Text.Encodings.Web.dll',
         'System.Text.Json.dll', 'System.Threading.Channels.dll', 'System.Threading.Tasks.Extensions.dll'
-    $formats = 'BackupInfo', 'ExportResult', 'NeonBackupBranch', 'RestoreResult', 'RetentionDecision', 'ScratchDatabase', 'TestResult'
+    $formats = 'BackupInfo', 'DatabaseBackupResult', 'ExportResult', 'NeonBackupBranch', 'RestoreResult', 'RetentionDecision', 'ScratchDatabase', 'TestResult'
     $script:ExpectedFiles = @(
         'LICENSE', 'PgBackup.psd1', 'PgBackup.psm1', 'en-US/PgBackup.dll-Help.xml'
         'bin/PgBackup.LoadContext.dll', 'bin/PgBackup.LoadContext.pdb'

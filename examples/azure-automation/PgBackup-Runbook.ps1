@@ -38,6 +38,11 @@ written at the end. When a step fails, the runbook writes "FAILED at step '<step
 throws, so the Automation job ends as Failed (and, run with pwsh -File elsewhere, the process exits with code 1).
 Passwords and secret keys are never written: PgBackup keeps them out of its objects, messages and errors, and this
 runbook never writes the connection string.
+.PARAMETER AllDatabases
+Back up every database of the server the connection string names (each its own backup; -IncludeDatabase and
+-ExcludeDatabase wildcard patterns, -ThrottleLimit databases at a time, -Globals for the roles). A database that fails
+is logged ("backup FAILED: '<database>': <error id>: <message>") and the others are still backed up, drilled and
+pruned; then the runbook throws, so the job ends as Failed. The output ends with one summary per database.
 .PARAMETER Drill
 Restore the new backup into a scratch database and compare it with the manifest (Test-PgBackup -Restore), on the
 backed-up server or the one in the drill connection string variable. The user needs the right to create databases.
@@ -58,6 +63,11 @@ Start-AzAutomationRunbook -AutomationAccountName ops -ResourceGroupName ops-rg -
 
 Backs up another database with its own variables, on a Hybrid Runbook Worker group, keeping 14 daily backups.
 .EXAMPLE
+Start-AzAutomationRunbook -AutomationAccountName ops -ResourceGroupName ops-rg -Name PgBackup-Runbook -RunOn pg-workers `
+    -Parameters @{ AllDatabases = $true; Globals = $true; ExcludeDatabase = 'scratch_*'; ThrottleLimit = 2; Drill = $true }
+
+Backs up every database of the server (and its roles, with a pg_dumpall on the worker), two at a time, and drills each.
+.EXAMPLE
 New-AzAutomationSchedule -AutomationAccountName ops -ResourceGroupName ops-rg -Name 'PgBackup nightly' -StartTime (Get-Date '03:00').AddDays(1) -DayInterval 1
 Register-AzAutomationScheduledRunbook -AutomationAccountName ops -ResourceGroupName ops-rg -RunbookName PgBackup-Runbook -ScheduleName 'PgBackup nightly'
 
@@ -76,6 +86,13 @@ param(
     [string]$S3CredentialName = 'PgBackup-S3',
     [string]$DrillCredentialName = 'PgBackup-DrillDatabase',
     [switch]$Drill,
+    # The whole server: every database, each its own backup (see the help).
+    [switch]$AllDatabases,
+    [string[]]$IncludeDatabase,
+    [string[]]$ExcludeDatabase,
+    [int]$ThrottleLimit = 1,
+    # Save the cluster's roles beside the backups (pg_dumpall --globals-only --no-role-passwords).
+    [switch]$Globals,
     # How long pg_dump may wait for a table's lock before the job fails (instead of running until the job's time
     # limit); 0: no limit.
     [int]$LockWaitTimeoutSeconds = 600,
@@ -157,26 +174,57 @@ try {
     $step = 'backup'
     $dump = @{}
     if ($LockWaitTimeoutSeconds -gt 0) { $dump.LockWaitTimeoutSeconds = $LockWaitTimeoutSeconds }
-    $backup = New-PgBackup @connection -Path $s3Uri @s3 @tools @dump
-    Write-RunbookLog ("backup ok: {0} ({1:N0} bytes, {2} tables, {3:N0} rows, {4:N1} s)" -f $backup.Path, $backup.SizeBytes, $backup.TableCount, $backup.RowCount, $backup.Duration.TotalSeconds)
+    if ($Globals) { $dump.Globals = $true; $dump.NoRolePasswords = $true }
+    $results = @()
+    if ($AllDatabases) {
+        # One summary per database; a failed one is logged and the others go on (its error is not terminating).
+        if ($IncludeDatabase) { $dump.IncludeDatabase = $IncludeDatabase }
+        if ($ExcludeDatabase) { $dump.ExcludeDatabase = $ExcludeDatabase }
+        $results = @(New-PgBackup @connection -AllDatabases -ThrottleLimit $ThrottleLimit -Summary -Path $s3Uri @s3 @tools @dump -ErrorAction SilentlyContinue)
+        foreach ($r in $results | Where-Object Status -ne 'Complete') {
+            Write-RunbookLog ("backup FAILED: '{0}': {1}: {2}" -f ($r.Database -replace '[\x00-\x1f\x7f]', '?'), $r.ErrorId, $r.Message)
+        }
+        $backups = @($results | Where-Object Status -eq 'Complete' | ForEach-Object Backup)
+    }
+    else { $backups = @(New-PgBackup @connection -Path $s3Uri @s3 @tools @dump) }
+    foreach ($backup in $backups) {
+        Write-RunbookLog ("backup ok: {0} ({1:N0} bytes, {2} tables, {3:N0} rows, {4:N1} s)" -f $backup.Path, $backup.SizeBytes, $backup.TableCount, $backup.RowCount, $backup.Duration.TotalSeconds)
+    }
 
     $test = $null
     if ($Drill) {
         $step = 'drill'
         # The backup object carries its S3 settings: the drill streams it back from the bucket.
-        $test = $backup | Test-PgBackup -Restore @drillConnection @tools
-        Write-RunbookLog ("drill ok: {0} ({1:N1} s)" -f (($test.Checks | ForEach-Object Name) -join ', '), $test.Duration.TotalSeconds)
+        foreach ($backup in $backups) {
+            $test = $backup | Test-PgBackup -Restore @drillConnection @tools
+            Write-RunbookLog ("drill ok: {0} ({1:N1} s)" -f (($test.Checks | ForEach-Object Name) -join ', '), $test.Duration.TotalSeconds)
+        }
     }
 
     $step = 'retention'
-    $plan = @(Get-PgBackup -Path $s3Uri -Database $backup.Database @s3 |
-            Invoke-PgBackupRetention -KeepDaily $KeepDaily -KeepWeekly $KeepWeekly -KeepMonthly $KeepMonthly -Confirm:$false)
+    # By name, not by -Database (a database's name may hold wildcard characters).
+    $names = @($backups | ForEach-Object Database)
+    $plan = @(if ($names) {
+            Get-PgBackup -Path $s3Uri @s3 | Where-Object { $names -ccontains $_.Database } |
+                Invoke-PgBackupRetention -KeepDaily $KeepDaily -KeepWeekly $KeepWeekly -KeepMonthly $KeepMonthly -Confirm:$false
+        })
     $kept = @($plan | Where-Object Action -eq 'Keep')
     $removed = @($plan | Where-Object Action -eq 'Remove')
     Write-RunbookLog ("retention ok: kept {0}, removed {1}{2}" -f $kept.Count, $removed.Count,
         $(if ($removed) { ' (' + (($removed | ForEach-Object { $_.Backup.Name }) -join ', ') + ')' } else { '' }))
 
     $elapsed = (Get-Date) - $started
+    if ($AllDatabases) {
+        $results
+        $failed = @($results | Where-Object Status -ne 'Complete')
+        if ($failed) {
+            $step = 'backup'
+            Write-Error -Message ("{0} database(s) not backed up: {1}" -f $failed.Count, (($failed | ForEach-Object { "'$($_.Database -replace '[\x00-\x1f\x7f]', '?')' ($($_.ErrorId))" }) -join ', ')) `
+                -ErrorId 'DatabasesFailed' -Category InvalidResult
+        }
+        Write-RunbookLog ("runbook ok in {0:N1} s: {1} database(s)" -f $elapsed.TotalSeconds, $backups.Count)
+        return
+    }
     Write-RunbookLog ("runbook ok in {0:N1} s" -f $elapsed.TotalSeconds)
     [pscustomobject]@{
         Backup    = $backup.Name

@@ -43,6 +43,47 @@ namespace PgBackup
         public int? LockWaitTimeoutSeconds { get; init; }
         /// <summary>pg_dump, PgBackup's native engine, or (Auto) pg_dump when a fitting one is found and the native engine otherwise.</summary>
         public DumpEngine Engine { get; init; } = DumpEngine.Auto;
+        /// <summary>
+        /// Names given to the backups of other runs into the same store at the same time (-AllDatabases); null: the
+        /// store's listing alone decides.
+        /// </summary>
+        public BackupNameRegistry? Names { get; init; }
+        /// <summary>
+        /// The roles script already made once for several backups (-AllDatabases -Globals): saved beside this backup
+        /// as it is, instead of running pg_dumpall again. Any engine can carry it.
+        /// </summary>
+        public GlobalsDump? PreparedGlobals { get; init; }
+
+        /// <summary>This request for another database of the same server (-AllDatabases), with the run's shared names and roles script.</summary>
+        public BackupRequest ForDatabase(string database, BackupNameRegistry names, GlobalsDump? globals) => new BackupRequest
+        {
+            Connection = Connection.WithDatabase(database),
+            Store = Store,
+            Format = Format,
+            Compression = Compression,
+            CompressionLevel = CompressionLevel,
+            Jobs = Jobs,
+            Scope = Scope,
+            PgBinPath = PgBinPath,
+            ModuleVersion = ModuleVersion,
+            Globals = globals is not null,
+            NoRolePasswords = NoRolePasswords,
+            Encryption = Encryption,
+            Signing = Signing,
+            StalePartialAge = StalePartialAge,
+            LockWaitTimeoutSeconds = LockWaitTimeoutSeconds,
+            Engine = Engine,
+            Names = names,
+            PreparedGlobals = globals,
+        };
+    }
+
+    /// <summary>The output of pg_dumpall --globals-only (the cluster's roles, memberships and role settings), in memory.</summary>
+    public sealed class GlobalsDump
+    {
+        public byte[] Script { get; init; } = Array.Empty<byte>();
+        public bool WithoutPasswords { get; init; }
+        public string[] Roles { get; init; } = Array.Empty<string>();
     }
 
     /// <summary>
@@ -96,7 +137,9 @@ namespace PgBackup
 
             var start = DateTime.UtcNow;
             var existing = existingNames.Result();
-            var name = BackupNaming.NewName(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled, existing);
+            var name = request.Names is not null
+                ? request.Names.Reserve(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled, existing)
+                : BackupNaming.NewName(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled, existing);
             log.Verbose($"Writing {store.GetPath(name)}.");
 
             // Custom and Directory archives are counted from the server, in the very snapshot pg_dump reads.
@@ -161,7 +204,7 @@ namespace PgBackup
         private static string? NativeBlocker(BackupRequest r, PgServer server)
         {
             if (r.Format != BackupFormat.Plain) return $"the native engine writes Plain backups only (-Format {r.Format} needs pg_dump)";
-            if (r.Globals) return "-Globals saves the roles with pg_dumpall";
+            if (r.Globals && r.PreparedGlobals is null) return "-Globals saves the roles with pg_dumpall";
             if (server.Version.Major < NativeDump.MinimumMajor || server.Version.Major > NativeDump.MaximumMajor)
                 return $"the native engine reads PostgreSQL {NativeDump.MinimumMajor} to {NativeDump.MaximumMajor}, and the server runs PostgreSQL {server.Version}";
             return null;
@@ -406,7 +449,10 @@ namespace PgBackup
                 manifest.SizeBytes = hashing.BytesWritten;
                 log.Verbose($"The native engine wrote {written:N0} bytes; stored {manifest.SizeBytes:N0} bytes.");
                 writer.Finish(ct);
-                Commit(store, writer, manifest, request.Signing, ct, null);
+                using (var globals = request.PreparedGlobals is null ? null : WriteGlobals(request, request.PreparedGlobals, manifest, log, ct))
+                {
+                    Commit(store, writer, manifest, request.Signing, ct, globals);
+                }
             }
             catch (Exception e)
             {
@@ -518,45 +564,69 @@ namespace PgBackup
         }
 
         /// <summary>
-        /// With -Globals: pg_dumpall --globals-only (roles, memberships, role settings) into <c>&lt;stem&gt;.globals.sql</c>
-        /// (encrypted like the backup), written and finished but not yet committed.
+        /// With -Globals: the roles script (made now with pg_dumpall, or the one prepared for the whole run) in
+        /// <c>&lt;stem&gt;.globals.sql</c> (encrypted like the backup), written and finished but not yet committed.
         /// </summary>
         private static IStoreWriter? DumpGlobals(BackupRequest request, PgServer server, PgTool pgDump, PgToolLocator locator, Redactor redactor,
             PgConnectionInfo connection, BackupManifest manifest, IOperationLog log, CancellationToken ct)
         {
             if (!request.Globals) return null;
-            var tool = locator.Find("pg_dumpall", pgDump.Version.Major, $"the server runs PostgreSQL {server.Version}");
+            var globals = request.PreparedGlobals ?? CaptureGlobals(locator, pgDump.Version.Major, $"the server runs PostgreSQL {server.Version}",
+                connection, redactor, request.NoRolePasswords, server.Database, log, ct);
+            return WriteGlobals(request, globals, manifest, log, ct);
+        }
+
+        /// <summary>
+        /// Runs pg_dumpall --globals-only (roles, memberships, role settings) and keeps its script in memory (a roles
+        /// script is small; it is parsed for the manifest's list of roles either way).
+        /// </summary>
+        public static GlobalsDump CaptureGlobals(PgToolLocator locator, int neededMajor, string why, PgConnectionInfo connection, Redactor redactor,
+            bool noRolePasswords, string target, IOperationLog log, CancellationToken ct)
+        {
+            var tool = locator.Find("pg_dumpall", neededMajor, why);
+            var args = new List<string> { "--globals-only", "--no-password", "--dbname=" + connection.ToLibpqConninfo() };
+            if (noRolePasswords) args.Add("--no-role-passwords");
+            using var dump = ChildProcess.Start(tool.Path, args, ChildEnvironment(connection), redactor);
+            log.Verbose("Running: " + dump.DisplayCommandLine);
+            using var kill = ct.Register(dump.Kill);
+            var text = new MemoryStream();
+            StreamPump.Copy(dump.StandardOutput, text, null, ct);
+            int exit = dump.WaitForExit(ct);
+            if (exit != 0)
+                throw new PgBackupException(ErrorIds.GlobalsDumpFailed, ErrorKind.InvalidOperation,
+                    $"pg_dumpall --globals-only failed with exit code {exit}: {BackupVerifier.LastLines(dump.StandardErrorText)}" +
+                    (noRolePasswords ? "" : " On managed services (Neon, RDS...) add -NoRolePasswords."), target);
+            var script = text.ToArray();
+            return new GlobalsDump
+            {
+                Script = script,
+                WithoutPasswords = noRolePasswords,
+                Roles = GlobalsScript.Parse(Encoding.UTF8.GetString(script)).Roles.ToArray(),
+            };
+        }
+
+        /// <summary>Writes a roles script beside a backup through the store stages (encryption, SHA-256); finished, not committed.</summary>
+        private static IStoreWriter WriteGlobals(BackupRequest request, GlobalsDump globals, BackupManifest manifest, IOperationLog log, CancellationToken ct)
+        {
             var stem = BackupNaming.Parse(manifest.Name)?.Stem ?? manifest.Name;
             var name = BackupNaming.GlobalsName(stem, request.Encryption.IsEnabled);
-            var args = new List<string> { "--globals-only", "--no-password", "--dbname=" + connection.ToLibpqConninfo() };
-            if (request.NoRolePasswords) args.Add("--no-role-passwords");
             var writer = request.Store.OpenWrite(name, ct);
             try
             {
-                using (var dump = ChildProcess.Start(tool.Path, args, ChildEnvironment(connection), redactor))
                 using (var chain = new StageChain(writer.Stream))
                 {
-                    log.Verbose("Running: " + dump.DisplayCommandLine);
-                    using var kill = ct.Register(dump.Kill);
                     var hashing = chain.Add(s => new HashingStream(s));
                     if (request.Encryption.IsEnabled)
                         chain.Add(s => OpenPgp.CreateEncryptor(s, request.Encryption, BackupNaming.GlobalsName(stem, false)));
-                    var text = new MemoryStream();
-                    chain.Add(s => new TeeStream(s, text));
-                    StreamPump.Copy(dump.StandardOutput, chain.Top, null, ct);
+                    chain.Top.Write(globals.Script, 0, globals.Script.Length);
                     chain.Complete();
-                    int exit = dump.WaitForExit(ct);
-                    if (exit != 0)
-                        throw new PgBackupException(ErrorIds.GlobalsDumpFailed, ErrorKind.InvalidOperation,
-                            $"pg_dumpall --globals-only failed with exit code {exit}: {BackupVerifier.LastLines(dump.StandardErrorText)}" +
-                            (request.NoRolePasswords ? "" : " On managed services (Neon, RDS...) add -NoRolePasswords."), server.Database);
                     manifest.Globals = new GlobalsInfo
                     {
                         Name = name,
                         SizeBytes = hashing.BytesWritten,
                         Sha256 = hashing.HashHex,
-                        WithoutPasswords = request.NoRolePasswords,
-                        Roles = GlobalsScript.Parse(System.Text.Encoding.UTF8.GetString(text.ToArray())).Roles.ToArray(),
+                        WithoutPasswords = globals.WithoutPasswords,
+                        Roles = globals.Roles,
                     };
                 }
                 writer.Finish(ct);

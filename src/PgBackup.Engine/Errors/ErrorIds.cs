@@ -57,6 +57,8 @@ namespace PgBackup
         public const string DiskFull = "DiskFull";
         public const string BackupExists = "BackupExists";
         public const string GlobalsDumpFailed = "GlobalsDumpFailed";
+        /// <summary>One database of a whole-server backup (-AllDatabases) failed in a way none of the other ids names.</summary>
+        public const string BackupFailed = "BackupFailed";
         public const string OperationCancelled = "OperationCancelled";
         /// <summary>The native engine failed (a lock not granted in time, a server it does not read, a script it could not finish).</summary>
         public const string NativeDumpFailed = "NativeDumpFailed";

@@ -102,7 +102,9 @@ namespace PgBackup
                         $"-Jobs needs the archive as a local file (pg_restore restores a Custom archive in parallel only from a file); {source.Path} is restored as a stream. Restore without -Jobs, or copy it first (Copy-PgBackup -Destination <folder>).", source.Path);
                 var connection = request.Connection.WithoutNeonPooler(out bool pooler);
                 if (pooler) log.Verbose($"Using Neon's direct host {connection.Host} instead of its connection pooler.");
-                var target = request.TargetDatabase ?? connection.Database
+                // Without -TargetDatabase or a database in the connection string, a backup goes back under its own
+                // database's name (a whole server restored: Get-PgBackup -Latest | Restore-PgBackup -ConnectionString <server>).
+                var target = request.TargetDatabase ?? connection.Database ?? source.Manifest?.Database
                     ?? throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "No target database: give -TargetDatabase or a database in the connection string.");
                 if (ScratchNames.IsReserved(target))
                     throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,

@@ -155,6 +155,15 @@ namespace PgBackup
             return new PgBackupException(ErrorIds.ServerQueryFailed, ErrorKind.InvalidOperation, $"Could not {action} {where}: {detail}", where, e);
         }
 
+        /// <summary>
+        /// The server's databases that take connections, templates left out (what a whole-server backup covers), in
+        /// name order. Whether this user may connect to each is not asked here: a database it cannot reach is the
+        /// error of that database's backup, not a silent gap.
+        /// </summary>
+        public List<string> DatabaseNames(CancellationToken cancellationToken) =>
+            Query("SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname COLLATE \"C\"", cancellationToken)
+                .Select(r => (string)r[0]!).ToList();
+
         public object? Scalar(string sql, params (string Name, object Value)[] parameters)
         {
             try
