@@ -8,6 +8,9 @@
     Copyright            = '(c) The PgBackup developers. MIT License.'
     Description          = 'Backs up and restores PostgreSQL databases: streaming pg_dump backups with manifests, safe restores, restore drills, retention, S3 storage, OpenPGP encryption and Neon branch backups.'
     PowerShellVersion    = '5.1'
+    # Windows PowerShell 5.1 only (PowerShell 7 ignores it): the netstandard2.0 build needs .NET Framework 4.7.2 (Server 2016
+    # ships 4.6.2, where Import-Module then says so instead of failing later inside Npgsql or the AWS SDK).
+    DotNetFrameworkVersion = '4.7.2'
     CompatiblePSEditions = @('Desktop', 'Core')
     # One format file per output type (module/formats).
     FormatsToProcess     = @(

@@ -15,7 +15,7 @@ BeforeAll {
     # file and line numbers; no .deps.json, no test assembly, nothing that needs an installer.
     $own = 'PgBackup.dll', 'PgBackup.pdb', 'PgBackup.Engine.dll', 'PgBackup.Engine.pdb'
     $deps = 'AWSSDK.Core.dll', 'AWSSDK.S3.dll', 'BouncyCastle.Cryptography.dll', 'Microsoft.Extensions.DependencyInjection.Abstractions.dll',
-        'Microsoft.Extensions.Logging.Abstractions.dll', 'Npgsql.dll', 'System.Diagnostics.DiagnosticSource.dll', 'ZstdSharp.dll'
+        'Microsoft.Extensions.Logging.Abstractions.dll', 'Npgsql.dll', 'System.Diagnostics.DiagnosticSource.dll', 'TimeZoneConverter.dll', 'ZstdSharp.dll'
     $desktopOnly = 'Microsoft.Bcl.AsyncInterfaces.dll', 'Microsoft.Bcl.HashCode.dll', 'System.Buffers.dll', 'System.Collections.Immutable.dll',
         'System.Memory.dll', 'System.Numerics.Vectors.dll', 'System.Runtime.CompilerServices.Unsafe.dll', 'System.Text.Encodings.Web.dll',
         'System.Text.Json.dll', 'System.Threading.Channels.dll', 'System.Threading.Tasks.Extensions.dll'

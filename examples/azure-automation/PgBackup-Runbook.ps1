@@ -108,7 +108,7 @@ $ProgressPreference = 'SilentlyContinue'
 $started = Get-Date
 
 function Write-RunbookLog([string]$Message) {
-    Write-Output ('{0:u} {1}' -f (Get-Date), $Message)
+    Write-Output ('{0:u} {1}' -f [DateTime]::UtcNow, $Message)   # UTC, as the 'u' format's Z says
 }
 
 function Get-VariableAsset([string]$Name, [switch]$Required) {

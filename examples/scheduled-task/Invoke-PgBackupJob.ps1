@@ -62,7 +62,7 @@ param(
     [int]$KeepDaily = 7,
     [int]$KeepWeekly = 4,
     [int]$KeepMonthly = 12,
-    # A log file; each step's outcome is appended.
+    # A log file (a local path); each step's outcome is appended.
     [string]$LogPath,
     # Where PgBackup is, when it is not installed in a module folder.
     [string]$ModulePath = 'PgBackup'
@@ -71,9 +71,14 @@ $ErrorActionPreference = 'Stop'
 $started = Get-Date
 
 function Write-JobLog([string]$Message) {
-    $line = '{0:u} {1}' -f (Get-Date), $Message
+    # UTC, as the 'Z' of the 'u' format says ('{0:u}' of a local time would print local time with a Z).
+    $line = '{0:u} {1}' -f [DateTime]::UtcNow, $Message
     Write-Output $line
-    if ($LogPath) { Add-Content -Path $LogPath -Value $line }
+    # A log that cannot be written (a full disk, a path that is not a file) never decides the job's outcome.
+    if ($LogPath) {
+        try { Add-Content -Path $LogPath -Value $line -ErrorAction Stop }
+        catch { Write-Warning "Could not write the log '$LogPath': $($_.Exception.Message)" }
+    }
 }
 
 $step = 'import'

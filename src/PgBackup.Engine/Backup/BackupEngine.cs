@@ -119,7 +119,7 @@ namespace PgBackup
 
             using var server = PgServer.Connect(connection, redactor, cancellationToken);
             log.Verbose($"Connected to {connection.Server}, database '{server.Database}', PostgreSQL {server.VersionText}.");
-            connection = connection.WithDatabase(server.Database);
+            connection = server.ForChildTools(connection.WithDatabase(server.Database));
 
             int neededMajor = server.Version.Major;
             string why = $"the server runs PostgreSQL {server.Version}";

@@ -46,6 +46,8 @@ namespace PgBackup
         public const string ServerQueryFailed = "ServerQueryFailed";
         public const string PgToolNotFound = "PgToolNotFound";
         public const string PgToolTooOld = "PgToolTooOld";
+        /// <summary>A value (table pattern, path, password) that PostgreSQL's Windows tools cannot receive in this machine's ANSI code page.</summary>
+        public const string ArgumentNotRepresentable = "ArgumentNotRepresentable";
         public const string CompressionNotSupported = "CompressionNotSupported";
 
         // Making a backup

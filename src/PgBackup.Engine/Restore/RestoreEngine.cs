@@ -110,7 +110,8 @@ namespace PgBackup
                     throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
                         $"'{target}' is named like the databases PgBackup makes for its own use (and drops when it finds them left behind); restore into a database with another name.", target);
                 var redactor = new Redactor(connection.Secrets());
-                plan = new RestorePlan(request, source, DatabaseAdmin.Connect(connection, target, redactor, ct), connection, redactor) { Target = target };
+                var planAdmin = DatabaseAdmin.Connect(connection, target, redactor, ct);
+                plan = new RestorePlan(request, source, planAdmin, planAdmin.Server.ForChildTools(connection), redactor) { Target = target };
                 var admin = plan.Admin;
                 plan.TargetExists = admin.Exists(target);
                 if (request.CreateDatabase && plan.TargetExists)

@@ -79,6 +79,8 @@ namespace PgBackup
         public int? MaxErrorRetry { get; init; }
         /// <summary>Share HTTP connections with other clients of the same settings (off for tests of rejected uploads).</summary>
         public bool CacheHttpClient { get; init; } = true;
+        /// <summary>For tests: the TLS versions to ask for as on a Windows PowerShell 5.1 host (null: <see cref="TlsPolicy.Current"/>).</summary>
+        internal System.Security.Authentication.SslProtocols? ForceTlsProtocols { get; init; }
 
         /// <summary>The endpoint in force: -EndpointUrl, else $env:AWS_ENDPOINT_URL_S3, else $env:AWS_ENDPOINT_URL; null for AWS.</summary>
         public string? EffectiveEndpointUrl
@@ -148,7 +150,7 @@ namespace PgBackup
         {
             AccessKey = AccessKey, SecretKey = SecretKey, SessionToken = SessionToken, ProfileName = ProfileName, Region = Region,
             EndpointUrl = EndpointUrl, AddressingStyle = AddressingStyle, ChecksumMode = ChecksumMode, MaxErrorRetry = MaxErrorRetry,
-            CacheHttpClient = CacheHttpClient, TimeoutSeconds = timeoutSeconds,
+            CacheHttpClient = CacheHttpClient, TimeoutSeconds = timeoutSeconds, ForceTlsProtocols = ForceTlsProtocols,
             ServerSideEncryption = upload.ServerSideEncryption, KmsKeyId = upload.KmsKeyId, StorageClass = upload.StorageClass,
             PartSizeBytes = upload.PartSizeBytes, UploadConcurrency = upload.UploadConcurrency,
         };
