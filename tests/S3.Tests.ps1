@@ -218,6 +218,9 @@ Describe 'New-PgBackup to S3' {
         try {
             $job = Start-AsyncPipeline -Script { param($u, $b, $p) New-PgBackup -ConnectionString $u -Path "s3://$b/stopped" @p } -Arguments $Uri, $Bucket, $S3Params
             Wait-PgDumpWaiting -Server $Main -Database $Db
+            # The marker is written beside pg_dump's start, not before it: wait for it (pg_dump waits for the lock).
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            while (-not (Get-TestS3Key -Server $S3 -Bucket $Bucket -Prefix 'stopped/') -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
             Get-TestS3Key -Server $S3 -Bucket $Bucket -Prefix 'stopped/' | Should -BeLike '*.partial' -Because 'the marker says: being written'
             $job.PowerShell.Stop()
             Get-BackupLikeKeys $Bucket 'stopped/' | Should -BeNullOrEmpty
