@@ -8,6 +8,9 @@
     Copyright            = '(c) The PgBackup developers. MIT License.'
     Description          = 'Backs up and restores PostgreSQL databases: streaming pg_dump backups with manifests, safe restores, restore drills, retention, S3 storage, OpenPGP encryption and Neon branch backups.'
     PowerShellVersion    = '5.1'
+    # Windows PowerShell 5.1 only (PowerShell 7 ignores it): the netstandard2.0 build needs .NET Framework 4.7.2 (Server 2016
+    # ships 4.6.2, where Import-Module then says so instead of failing later inside Npgsql or the AWS SDK).
+    DotNetFrameworkVersion = '4.7.2'
     CompatiblePSEditions = @('Desktop', 'Core')
     # One format file per output type (module/formats).
     FormatsToProcess     = @(
@@ -18,6 +21,7 @@
         'formats/ExportResult.Format.ps1xml'
         'formats/NeonBackupBranch.Format.ps1xml'
         'formats/ScratchDatabase.Format.ps1xml'
+        'formats/DatabaseBackupResult.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'New-PgBackup'
@@ -41,9 +45,14 @@
     VariablesToExport    = @()
     AliasesToExport      = @()
     PrivateData          = @{
+        # What the PowerShell Gallery shows. No ProjectUri yet: the repository has no public address; add it here
+        # (ProjectUri = 'https://...') when it has one. No HelpInfoURI: the help ships in the module, not online.
         PSData = @{
-            Tags       = @('PostgreSQL', 'Postgres', 'Backup', 'Restore', 'pg_dump', 'S3', 'Neon', 'Linux', 'Windows')
-            LicenseUri = 'https://opensource.org/licenses/MIT'
+            Tags         = @('PostgreSQL', 'Postgres', 'Backup', 'Restore', 'pg_dump', 'S3', 'Neon', 'OpenPGP',
+                'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
+            LicenseUri   = 'https://opensource.org/licenses/MIT'
+            # build.ps1 puts this version's section of CHANGELOG.md here in the built module.
+            ReleaseNotes = 'See CHANGELOG.md.'
         }
     }
 }

@@ -11,11 +11,13 @@ Tasks:
          fresh `pwsh -NoProfile -NonInteractive` processes, stops the servers, and prints 'N passed, N failed'.
   Demo   builds, starts a throw-away PostgreSQL with a small sample database, backs it up, lists the backups.
   Bench  builds and runs bench/Invoke-Benchmark.ps1 (by hand; takes a while).
+  Package  builds, then makes output/PgBackup.<version>.nupkg (Publish-PSResource), output/PgBackup.zip (Azure
+         Automation) and output/SHA256SUMS (tools/Build-Package.ps1).
 Run with: dotnet tool restore; dotnet pwsh ./build.ps1 -Task <Task>
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Package', 'Clean')]
     [string]$Task = 'Build',
     [ValidateSet('Release', 'Debug')]
     [string]$Configuration = 'Release',
@@ -69,14 +71,39 @@ function Invoke-Build {
     Invoke-Checked dotnet publish (Join-Path $root 'src/PgBackup/PgBackup.csproj') -f netstandard2.0 -o "$moduleOut/bin/netstandard2.0" @common
     # The load context of PowerShell 7 (net6.0: it loads on 7.2 and 7.3 too), beside the two builds.
     Invoke-Checked dotnet publish (Join-Path $root 'src/PgBackup.LoadContext/PgBackup.LoadContext.csproj') -o "$moduleOut/bin" @common
-    Copy-Item (Join-Path $root 'PgBackup.psd1') $moduleOut
+    # Nothing reads the .deps.json files (PowerShell and the load context load assemblies by path): they do not ship.
+    # The .pdb files of PgBackup's own three assemblies do (0.3 MB): file and line numbers in a reported stack trace.
+    Get-ChildItem $moduleOut -Recurse -Filter '*.deps.json' | Remove-Item
+    Copy-Item (Join-Path $root 'LICENSE') $moduleOut
+    Copy-ReleaseNotes -Manifest (Join-Path $root 'PgBackup.psd1') -Changelog (Join-Path $root 'CHANGELOG.md') -Destination (Join-Path $moduleOut 'PgBackup.psd1')
     Copy-Item (Join-Path $root 'module/*') $moduleOut -Recurse -Force
     # Help: MAML made from docs/en-US/*.md and the cmdlets' metadata; the made file is committed under module/en-US.
     $helpFiles = @((Join-Path $root 'module/en-US/PgBackup.dll-Help.xml'), (Join-Path $moduleOut 'en-US/PgBackup.dll-Help.xml'))
     $code = Invoke-Pwsh (Join-Path $root 'tools/Build-Help.ps1') -ModuleManifest (Join-Path $moduleOut 'PgBackup.psd1') `
         -DocsPath (Join-Path $root 'docs/en-US') -OutFile ($helpFiles -join ',')
     if ($code -ne 0) { throw "Making the help failed (exit code $code)." }
+    $null = Test-ModuleManifest (Join-Path $moduleOut 'PgBackup.psd1') -ErrorAction Stop
     Write-Host "Built $moduleOut" -ForegroundColor Green
+}
+
+function Copy-ReleaseNotes([string]$Manifest, [string]$Changelog, [string]$Destination) {
+    # The manifest with its ReleaseNotes replaced by CHANGELOG.md's section of the manifest's version ('## [<version>]'
+    # up to the next '## '); a version without a section stops the build.
+    $text = Get-Content -Raw $Manifest
+    $pattern = '(?m)^## \[' + [regex]::Escape($version) + '\][^\n]*\n(?<notes>(?:(?!## ).*\n?)*)'
+    $m = [regex]::Match(((Get-Content -Raw $Changelog) -replace "`r`n", "`n"), $pattern)
+    if (-not $m.Success) { throw "CHANGELOG.md has no section '## [$version]' for the manifest's version." }
+    $notes = $m.Groups['notes'].Value.Trim()
+    if ($notes -match "(?m)^'@") { throw "CHANGELOG.md's section for $version has a line that starts with '@." }
+    $replaced = [regex]::Replace($text, "(?m)^(\s*)ReleaseNotes\s*=\s*'[^']*'", { param($x) $x.Groups[1].Value + "ReleaseNotes = @'`n$notes`n'@" })
+    if ($replaced -eq $text) { throw "PgBackup.psd1 has no ReleaseNotes = '...' line to fill." }
+    Set-Content -Path $Destination -Value $replaced -NoNewline -Encoding utf8
+}
+
+function Invoke-Package {
+    $result = & (Join-Path $root 'tools/Build-Package.ps1') -ModulePath $moduleOut -OutputPath (Join-Path $root 'output')
+    $result | Format-List | Out-Host
+    Get-Content $result.Sums | Out-Host
 }
 
 function Get-PesterModule {
@@ -245,6 +272,10 @@ switch ($Task) {
     'Demo' {
         if (-not $SkipBuild) { Invoke-Build }
         Invoke-Demo
+    }
+    'Package' {
+        if (-not $SkipBuild) { Invoke-Build }
+        Invoke-Package
     }
     'Bench' {
         if (-not $SkipBuild) { Invoke-Build }

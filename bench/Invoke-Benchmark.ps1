@@ -12,11 +12,14 @@ every variant once, in an order rotated from round to round, so that the variant
 
   Guide      bash: pg_dump "$DATABASE_URL" | gzip > f.sql.gz      (the guide's pipeline, gzip -6)
   PgDump     bash: pg_dump "$DATABASE_URL" > f.sql                (uncompressed: the baseline of the zstd target)
-  Default    New-PgBackup                                          (plain SQL, gzip level 6)
+  Default    New-PgBackup                                          (plain SQL, gzip level 6; pg_dump 15 fits the bench server)
+  Native     New-PgBackup -Engine Native                           (PgBackup's own dump over Npgsql instead of pg_dump)
+  NativeJobs2 New-PgBackup -Engine Native -Jobs 2                  (table data read on two connections)
   Zstd       New-PgBackup -Compression Zstd
   Custom     New-PgBackup -Format Custom
   Directory  New-PgBackup -Format Directory -Jobs 2
   None       New-PgBackup -Compression None                        (not run unless asked for: the pipeline's own cost)
+  NativeNone New-PgBackup -Engine Native -Compression None         (not run unless asked for: the native pipeline's own cost)
   Zstd3      New-PgBackup -Compression Zstd -CompressionLevel 3    (not run unless asked for: the zstd CLI's default level)
   S3Part8    New-PgBackup -Path s3://... -S3PartSizeMB 8         (not run unless asked for: the former part size)
   S3Serial   New-PgBackup -Path s3://... -S3UploadConcurrency 1  (not run unless asked for)
@@ -57,7 +60,7 @@ param(
     [int]$SmallScale = 4,
     # Rounds on the small database.
     [int]$SmallRounds = 2,
-    [ValidateSet('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd3', 'Encrypted', 'S3', 'S3Part8', 'S3Serial', 'S3Null', 'Azure')]
+    [ValidateSet('Guide', 'PgDump', 'Default', 'Native', 'NativeJobs2', 'NativeNone', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd3', 'Encrypted', 'S3', 'S3Part8', 'S3Serial', 'S3Null', 'Azure')]
     [string[]]$Variants = @('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory'),
     [string]$OutDir = (Join-Path $PSScriptRoot '../output/bench'),
     # Where the clusters are kept between runs (default /var/tmp/pgbackup-bench).
@@ -91,6 +94,9 @@ $definitions = [ordered]@{
     Guide     = @{ Kind = 'Shell'; Command = '"$PGDUMP" "$DATABASE_URL" | gzip > "$OUT/f.sql.gz"'; Label = 'pg_dump | gzip > f.sql.gz (guide)' }
     PgDump    = @{ Kind = 'Shell'; Command = '"$PGDUMP" "$DATABASE_URL" > "$OUT/f.sql"'; Label = 'pg_dump > f.sql (uncompressed)' }
     Default   = @{ Kind = 'Module'; Parameters = @{}; Label = 'New-PgBackup' }
+    Native    = @{ Kind = 'Module'; Parameters = @{ Engine = 'Native' }; Label = 'New-PgBackup -Engine Native' }
+    NativeJobs2 = @{ Kind = 'Module'; Parameters = @{ Engine = 'Native'; Jobs = 2 }; Label = 'New-PgBackup -Engine Native -Jobs 2' }
+    NativeNone = @{ Kind = 'Module'; Parameters = @{ Engine = 'Native'; Compression = 'None' }; Label = 'New-PgBackup -Engine Native -Compression None' }
     Zstd      = @{ Kind = 'Module'; Parameters = @{ Compression = 'Zstd' }; Label = 'New-PgBackup -Compression Zstd' }
     Custom    = @{ Kind = 'Module'; Parameters = @{ Format = 'Custom' }; Label = 'New-PgBackup -Format Custom' }
     Directory = @{ Kind = 'Module'; Parameters = @{ Format = 'Directory'; Jobs = 2 }; Label = 'New-PgBackup -Format Directory -Jobs 2' }
@@ -579,11 +585,17 @@ foreach ($row in $result.Big.Summary) {
 # of an S3 backup (the S3Null variant: no S3 server's work on these cores), with the CPU beside it (not counted).
 $f1 = { param($v) if ($null -ne $v) { '{0:N1} s' -f $v } else { '?' } }
 $defaultRow = $result.Big.Summary | Where-Object Variant -eq 'Default'
-foreach ($t in @(@{ Name = 'Encrypted'; Limit = 1.15 }, @{ Name = 'S3Null'; Limit = 1.10 })) {
+foreach ($t in @(@{ Name = 'Encrypted'; Limit = 1.15 }, @{ Name = 'S3Null'; Limit = 1.10 }, @{ Name = 'Native'; Limit = 1.0 }, @{ Name = 'NativeJobs2'; Limit = 0.8 })) {
     $row = $result.Big.Summary | Where-Object Variant -eq $t.Name
     if (-not $row -or -not $row.PSObject.Properties['VsRoundDefault']) { continue }
     $text = '{0} vs Default: {1:N2}x median of per-round ratios ({2:N2}x to {3:N2}x; ratio of medians {4:N2}x); target at most {5:N2}x: {6}' -f $t.Name,
         $row.VsRoundDefault, $row.VsRoundDefaultMin, $row.VsRoundDefaultMax, $row.VsMedianDefault, $t.Limit, $(if ($row.VsRoundDefault -le $t.Limit) { 'met' } else { 'NOT met' })
+    if ($t.Name -like 'Native*') {
+        $text += ('; output {0:N3}x Default''s (target at most 1.02x: {1}); CPU of the PowerShell process {2} (Default {3}, with pg_dump {4}), PostgreSQL {5} (Default {6})' -f
+            ($row.SizeBytes / $defaultRow.SizeBytes), $(if ($row.SizeBytes -le 1.02 * $defaultRow.SizeBytes) { 'met' } else { 'NOT met' }),
+            (& $f1 $row.MedianCpuSeconds), (& $f1 $defaultRow.MedianCpuSeconds), (& $f1 $defaultRow.MedianChildCpuSeconds),
+            (& $f1 $row.MedianServerCpuSeconds), (& $f1 $defaultRow.MedianServerCpuSeconds))
+    }
     if ($t.Name -eq 'S3Null') {
         $ceph = $result.Big.Summary | Where-Object Variant -eq 'S3'
         $text += ('; CPU of the PowerShell process {0} (Default {1})' -f (& $f1 $row.MedianCpuSeconds), (& $f1 $defaultRow.MedianCpuSeconds))
@@ -606,7 +618,7 @@ if ($azureRow -and $defaultRow -and $azureRow.MedianCpuSeconds -and $defaultRow.
 # Memory: what a backup adds over an idle pwsh with the module imported, at most 80 MB for local and S3 backups, and
 # flat in the database's size (the small database's runs against the big one's).
 $memoryLimit = 80MB
-foreach ($row in @($result.Big.Summary | Where-Object { $_.Variant -in 'Default', 'S3', 'S3Null', 'Azure' -and $null -ne $_.AddedPeakBytes })) {
+foreach ($row in @($result.Big.Summary | Where-Object { $_.Variant -in 'Default', 'Native', 'NativeJobs2', 'S3', 'S3Null', 'Azure' -and $null -ne $_.AddedPeakBytes })) {
     $small = if ($result.Small) { $result.Small.Summary | Where-Object Variant -eq $row.Variant } else { $null }
     $highest = [math]::Max($row.AddedPeakBytes, $(if ($small) { $small.AddedPeakBytes } else { 0 }))
     $text = 'Memory added by {0}: {1:N0} MB at most (median {2:N0} MB); target at most 80 MB: {3}' -f $row.Variant,

@@ -1,3 +1,9 @@
+BeforeDiscovery {
+    # Whether the examples can be run with the PostgreSQL client tools out of reach: in a mount namespace of their own
+    # (unshare, as root), where the install folders are empty. Elsewhere those tests are skipped, saying why.
+    $script:CanHideTools = ((& id -u) -eq '0') -and [bool](Get-Command unshare -ErrorAction SilentlyContinue)
+}
+
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestCommon.ps1')
     $script:Examples = Join-Path $RepoRoot 'examples'
@@ -6,15 +12,28 @@ BeforeAll {
     $script:Uri = Get-TestPostgresUri -Server $Main -Database $Db
     $script:Out = New-TestFolder
 
-    function Invoke-Example([string]$Script, [string[]]$Arguments) {
+    function Invoke-Example([string]$Script, [string[]]$Arguments, [switch]$HideTools) {
         # Runs an example script as a scheduler would: a fresh pwsh -NoProfile -NonInteractive -File; returns output and
         # exit code. The file run is a launcher that imports the build under test first (the example's own
-        # Import-Module then finds it loaded), calls the example and exits with its exit code.
+        # Import-Module then finds it loaded), calls the example and exits with its exit code. -HideTools runs it
+        # where no PostgreSQL client program can be found, as in Azure Automation's cloud sandbox: the install folders
+        # (/usr/lib/postgresql, and postgresql-common, which /usr/bin's pg_dump and psql link to) are mounted empty
+        # in a mount namespace of the child's own; the running test servers are not affected.
         $launcher = Join-Path $Out ('launch-' + [guid]::NewGuid().ToString('n') + '.ps1')
         Set-Content -Path $launcher -Value "$(Get-TestModuleImport)`n`$global:LASTEXITCODE = 0`n& '$Script' @args`nexit `$LASTEXITCODE"
         $pwshDll = Join-Path $PSHOME 'pwsh.dll'
         [string[]]$pre = if (Test-Path $pwshDll) { @($pwshDll) } else { @() }
-        try { $output = & ([Environment]::ProcessPath) @pre -NoProfile -NonInteractive -File $launcher @Arguments 2>&1 }
+        try {
+            if ($HideTools) {
+                $empty = Join-Path $Out 'no-tools'
+                New-Item -ItemType Directory -Force -Path $empty | Out-Null
+                $hide = "mount --bind '$empty' /usr/lib/postgresql && mount --bind '$empty' /usr/share/postgresql-common && " +
+                    "for t in pg_dump pg_dumpall pg_restore psql; do if command -v `$t >/dev/null 2>&1; then echo `"`$t is still reachable`"; exit 3; fi; done && " +
+                    "if ls /usr/lib/postgresql/*/bin >/dev/null 2>&1; then echo 'PostgreSQL install folders are still reachable'; exit 3; fi && exec `"`$@`""
+                $output = & unshare -m bash -c $hide hide ([Environment]::ProcessPath) @pre -NoProfile -NonInteractive -File $launcher @Arguments 2>&1
+            }
+            else { $output = & ([Environment]::ProcessPath) @pre -NoProfile -NonInteractive -File $launcher @Arguments 2>&1 }
+        }
         finally { Remove-Item $launcher }
         # Without the terminal's colour sequences (formatted objects and errors carry them), which test reports cannot hold.
         [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = (($output | Out-String) -replace '\x1b\[[0-9;?]*[A-Za-z]', '') }
@@ -36,6 +55,21 @@ Describe 'The scheduled job (examples/scheduled-task/Invoke-PgBackupJob.ps1)' {
         $text | Should -Match 'retention ok: kept 1, removed 0'
         $text | Should -Match 'job ok'
         @(Get-PgBackup -Path $folder).Count | Should -Be 1
+    }
+
+    It 'backs up and drills with no PostgreSQL client tools reachable (the native engine; the drill needs none)' -Skip:(-not $CanHideTools) {
+        $folder = Join-Path $Out 'no-tools-job'
+        $log = Join-Path $Out 'no-tools-job.log'
+        $r = Invoke-Example (Join-Path $Examples 'scheduled-task/Invoke-PgBackupJob.ps1') @(
+            '-ConnectionString', $Uri, '-BackupPath', $folder, '-Drill', '-LogPath', $log, '-ModulePath', $env:PGBACKUP_TEST_MODULE) -HideTools
+        $r.ExitCode | Should -Be 0 -Because $r.Output
+        $text = Get-Content -Raw $log
+        $text | Should -Match 'backup ok: .*backup_job_'
+        $text | Should -Match 'drill ok: '
+        $b = @(Get-PgBackup -Path $folder)
+        $b.Count | Should -Be 1
+        $b[0].Engine | Should -Be 'Native'
+        $b[0].PgDumpVersion | Should -BeNullOrEmpty
     }
 
     It 'exits non-zero and names the failed step and its error id' {
@@ -194,12 +228,12 @@ Describe 'The Azure Automation runbook (examples/azure-automation/PgBackup-Runbo
             }
         }
 
-        function Invoke-Runbook([hashtable]$Assets) {
+        function Invoke-Runbook([hashtable]$Assets, [switch]$HideTools) {
             # Runs the runbook in a fresh pwsh with stand-ins for the Automation cmdlets that serve these assets.
             $file = Join-Path $Out ('assets-' + [guid]::NewGuid().ToString('n') + '.json')
             $Assets.Parameters.ModulePath = $env:PGBACKUP_TEST_MODULE
             $Assets | ConvertTo-Json -Depth 5 | Set-Content -Path $file
-            try { Invoke-Example (Join-Path $PSScriptRoot 'harness/Invoke-AutomationRunbook.ps1') @('-Runbook', $Runbook, '-AssetFile', $file) }
+            try { Invoke-Example (Join-Path $PSScriptRoot 'harness/Invoke-AutomationRunbook.ps1') @('-Runbook', $Runbook, '-AssetFile', $file) -HideTools:$HideTools }
             finally { Remove-Item $file }
         }
     }
@@ -282,6 +316,20 @@ Describe 'The Azure Automation runbook (examples/azure-automation/PgBackup-Runbo
         $signature = [uri]::UnescapeDataString(($sas -split '&' | Where-Object { $_ -like 'sig=*' }).Substring(4))
         $r.Output | Should -Not -Match ([regex]::Escape($signature))
         $r.Output | Should -Not -Match ([regex]::Escape([uri]::EscapeDataString($signature)))
+        $r.Output | Should -Not -Match ([regex]::Escape($Main.Password))
+    }
+
+    It 'backs up to the bucket and drills with no PostgreSQL client tools reachable, as in Azure''s cloud sandbox' -Skip:(-not $env:PGBACKUP_TEST_S3 -or -not $CanHideTools) {
+        $assets = New-Assets 'sandbox'
+        $assets.Parameters.Drill = $true
+        $r = Invoke-Runbook $assets -HideTools
+        $r.ExitCode | Should -Be 0 -Because $r.Output
+        $r.Output | Should -Match "backup ok: s3://$Bucket/sandbox/backup_${Db}_\d{8}_\d{6}\.sql\.gz"
+        $r.Output | Should -Match 'drill ok: '
+        $r.Output | Should -Match 'runbook ok'
+        $b = @(Get-PgBackup -Path "s3://$Bucket/sandbox" -Database $Db @S3Params)
+        $b.Count | Should -Be 1
+        $b[0].Engine | Should -Be 'Native'
         $r.Output | Should -Not -Match ([regex]::Escape($Main.Password))
     }
 

@@ -20,8 +20,8 @@ AfterAll {
 Describe 'New-PgBackup' {
     It 'has the expected parameters' {
         $expected = 'ConnectionString', 'Credential', 'Path', 'Format', 'Compression', 'CompressionLevel', 'Jobs', 'Schema',
-            'ExcludeSchema', 'Table', 'ExcludeTable', 'ExcludeTableData', 'SchemaOnly', 'DataOnly', 'NoOwner', 'NoPrivileges', 'PgBinPath', 'LockWaitTimeoutSeconds',
-            'Globals', 'NoRolePasswords', 'EncryptPassphrase', 'EncryptRecipient', 'SigningKey', 'SigningKeyPassphrase',
+            'ExcludeSchema', 'Table', 'ExcludeTable', 'ExcludeTableData', 'SchemaOnly', 'DataOnly', 'NoOwner', 'NoPrivileges', 'PgBinPath', 'Engine', 'LockWaitTimeoutSeconds',
+            'Globals', 'NoRolePasswords', 'AllDatabases', 'IncludeDatabase', 'ExcludeDatabase', 'ThrottleLimit', 'Summary', 'EncryptPassphrase', 'EncryptRecipient', 'SigningKey', 'SigningKeyPassphrase',
             'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'AzureSasToken', 'AzureConnectionString', 'AzureAccountKey', 'AzureEndpointUrl', 'ServerSideEncryption', 'KmsKeyId', 'StorageClass', 'S3PartSizeMB', 'S3UploadConcurrency', 'AccessTier'
         $actual = (Get-Command New-PgBackup).Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
         $actual | Sort-Object | Should -Be ($expected | Sort-Object)
@@ -199,7 +199,8 @@ Describe 'New-PgBackup' {
         }
 
         It 'invalid options are refused before anything runs' {
-            { New-PgBackup -ConnectionString $Uri -Path $Folder -Jobs 2 } | Should -Throw -ErrorId 'InvalidParameter,PgBackup.Commands.NewPgBackupCommand'
+            { New-PgBackup -ConnectionString $Uri -Path $Folder -Jobs 2 -Format Custom } | Should -Throw -ErrorId 'InvalidParameter,PgBackup.Commands.NewPgBackupCommand'
+            { New-PgBackup -ConnectionString $Uri -Path $Folder -Jobs 2 -Engine PgDump } | Should -Throw -ErrorId 'InvalidParameter,PgBackup.Commands.NewPgBackupCommand'
             { New-PgBackup -ConnectionString $Uri -Path $Folder -Compression Gzip -CompressionLevel 12 } | Should -Throw -ErrorId 'InvalidParameter,PgBackup.Commands.NewPgBackupCommand'
             { New-PgBackup -ConnectionString $Uri -Path $Folder -SchemaOnly -DataOnly } | Should -Throw -ErrorId 'InvalidParameter,PgBackup.Commands.NewPgBackupCommand'
             { New-PgBackup -ConnectionString 'nonsense' -Path $Folder } | Should -Throw -ErrorId 'ConnectionStringInvalid,PgBackup.Commands.NewPgBackupCommand'
@@ -340,17 +341,57 @@ Describe 'New-PgBackup' {
             (Invoke-TestPsql -Server $Main -Database $target -Sql 'SELECT count(*) FROM play_events') | Should -Be '4000'
         }
 
-        It 'refuses a newer server than any pg_dump here before writing anything' {
+        It 'with -Engine PgDump, refuses a newer server than any pg_dump here before writing anything' {
             $new = $Servers.New
             $newest = Get-ChildItem /usr/lib/postgresql -Directory | ForEach-Object { [int]$_.Name } | Sort-Object | Select-Object -Last 1
             if ($newest -ge $new.Major) { Set-ItResult -Skipped -Because "pg_dump $newest is installed here"; return }
             $folder = New-TestFolder
             try {
                 $err = $null
-                try { New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $new) -Path $folder } catch { $err = $_ }
+                try { New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $new) -Path $folder -Engine PgDump } catch { $err = $_ }
                 $err.FullyQualifiedErrorId | Should -Be 'PgToolTooOld,PgBackup.Commands.NewPgBackupCommand'
                 "$err" | Should -Match "pg_dump $($new.Major) or newer"
                 $err.CategoryInfo.Category | Should -Be 'NotInstalled'
+                Get-BackupLikeFiles $folder | Should -BeNullOrEmpty
+            }
+            finally { Remove-TestFolder $folder }
+        }
+
+        It 'with -Engine Auto (the default), backs up PostgreSQL <Major> with the native engine when only an older pg_dump is here, and says why' -ForEach @(
+            @{ Name = 'New'; Major = 17 }
+            @{ Name = 'Newest'; Major = 18 }
+        ) {
+            $server = $Servers.$Name
+            $newest = Get-ChildItem /usr/lib/postgresql -Directory | ForEach-Object { [int]$_.Name } | Sort-Object | Select-Object -Last 1
+            if ($newest -ge $server.Major) { Set-ItResult -Skipped -Because "pg_dump $newest is installed here"; return }
+            $db = New-TestDatabaseName 'auto'
+            New-TestDatabase -Server $server -Name $db -SqlFile $SampleSql
+            try {
+                $out = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $server -Database $db) -Path (Join-Path $Out "auto-$Name") -Verbose 4>&1
+                $b = $out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+                $verbose = ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message) -join "`n"
+                $verbose | Should -Match "Using PgBackup's native engine: pg_dump $($server.Major) or newer is needed"
+                $b.Engine | Should -Be 'Native'
+                $b.ServerVersion | Should -BeLike "$($server.Major).*"
+                ($b.Tables | Where-Object Name -eq 'play_events').Rows | Should -Be 4000
+                (Get-Content -Raw "$($b.Path).json" | ConvertFrom-Json).engine | Should -Be 'Native'
+            }
+            finally { Invoke-TestPsql -Server $server -Sql "DROP DATABASE IF EXISTS `"$db`" WITH (FORCE);" | Out-Null }
+        }
+
+        It 'with -Engine Auto (the default), backs up with a pg_dump that fits the server, and says so' {
+            $out = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'auto-fits') -SchemaOnly -Verbose 4>&1
+            $b = $out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+            ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message) -join "`n" |
+                Should -Match "Using pg_dump $($Main.Major)\.\d+ .*: it is at least as new as PostgreSQL $($Main.Major)"
+            $b.Engine | Should -Be 'PgDump'
+            (Get-Content -Raw "$($b.Path).json" | ConvertFrom-Json).engine | Should -Be 'PgDump'
+        }
+
+        It '-Engine Native refuses what only pg_dump makes (a Custom archive), before writing anything' {
+            $folder = New-TestFolder
+            try {
+                { New-PgBackup -ConnectionString $Uri -Path $folder -Engine Native -Format Custom } | Should -Throw -ExpectedMessage '*Plain backups only*'
                 Get-BackupLikeFiles $folder | Should -BeNullOrEmpty
             }
             finally { Remove-TestFolder $folder }

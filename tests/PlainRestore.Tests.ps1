@@ -277,6 +277,8 @@ CREATE INDEX play_events_slow ON public.play_events (public.slow(track_id));
         $script:Uri = Get-TestPostgresUri -Server $Main -Database $Db
         $script:Backup = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'partial')
 
+        # The restore's connection, once it sleeps: autovacuum's ANALYZE of play_events evaluates the same index
+        # expression and sleeps too, and killing it instead left the restore sleeping for ever.
         function Wait-Sleeping {
             $deadline = [DateTime]::UtcNow.AddSeconds(60)
             do {

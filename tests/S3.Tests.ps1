@@ -157,7 +157,7 @@ Describe 'New-PgBackup to S3' {
                 New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $BigDb) -Path "s3://$Bucket/$prefix" -Compression None -S3PartSizeMB 5 `
                     -S3Credential $S3Params.S3Credential -EndpointUrl $proxy.Url @Extra
             }
-            $err.FullyQualifiedErrorId | Should -Be 'S3UploadFailed,PgBackup.Commands.NewPgBackupCommand'
+            $err.FullyQualifiedErrorId | Should -Be 'S3UploadFailed,PgBackup.Commands.NewPgBackupCommand' -Because $err.Exception.Message
             $err.CategoryInfo.Category | Should -Be $Category
             $err.Exception.Message | Should -BeLike $Message
             $proxy.$Count | Should -BeGreaterThan 0
@@ -218,6 +218,9 @@ Describe 'New-PgBackup to S3' {
         try {
             $job = Start-AsyncPipeline -Script { param($u, $b, $p) New-PgBackup -ConnectionString $u -Path "s3://$b/stopped" @p } -Arguments $Uri, $Bucket, $S3Params
             Wait-PgDumpWaiting -Server $Main -Database $Db
+            # The marker is written beside pg_dump's start, not before it: wait for it (pg_dump waits for the lock).
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            while (-not (Get-TestS3Key -Server $S3 -Bucket $Bucket -Prefix 'stopped/') -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
             Get-TestS3Key -Server $S3 -Bucket $Bucket -Prefix 'stopped/' | Should -BeLike '*.partial' -Because 'the marker says: being written'
             $job.PowerShell.Stop()
             Get-BackupLikeKeys $Bucket 'stopped/' | Should -BeNullOrEmpty

@@ -108,12 +108,18 @@ Describe 'Hostile storage: names stay inside their store' {
         $manifest = [Text.Encoding]::UTF8.GetString((Get-TestS3Object -Server $S3 -Bucket $bucket -Key "pg/$($b.Name).json").Bytes) | ConvertFrom-Json
         $manifest.files[0].name = '../../../../outside/sentinel.txt'
         Write-TestS3Object -Server $S3 -Bucket $bucket -Key "pg/$($b.Name).json" -Text ($manifest | ConvertTo-Json -Depth 10)
-        $tempBefore = @(Get-ChildItem ([IO.Path]::GetTempPath()) -Filter 'pgbackup-*' -Directory).Count
-        { Restore-PgBackup -Path $b.Path -ConnectionString $Uri -TargetDatabase (New-TestDatabaseName 'hostile') -CreateDatabase -Confirm:$false @S3Params } |
-            Should -Throw -ErrorId 'UnsafeName,PgBackup.Commands.RestorePgBackupCommand'
-        { Copy-PgBackup -Path $b.Path -Destination (Join-Path $Out 'from-s3') -ErrorAction Stop @S3Params } |
-            Should -Throw -ErrorId 'UnsafeName,PgBackup.Commands.CopyPgBackupCommand'
-        @(Get-ChildItem ([IO.Path]::GetTempPath()) -Filter 'pgbackup-*' -Directory).Count | Should -BeLessOrEqual $tempBefore
+        # A temporary folder of this test's own (other processes on the machine make pgbackup-* folders in /tmp too).
+        $temp = New-Item -ItemType Directory (Join-Path $Out 'hostile-tmp')
+        $oldTmp = $env:TMPDIR
+        $env:TMPDIR = $temp.FullName
+        try {
+            { Restore-PgBackup -Path $b.Path -ConnectionString $Uri -TargetDatabase (New-TestDatabaseName 'hostile') -CreateDatabase -Confirm:$false @S3Params } |
+                Should -Throw -ErrorId 'UnsafeName,PgBackup.Commands.RestorePgBackupCommand'
+            { Copy-PgBackup -Path $b.Path -Destination (Join-Path $Out 'from-s3') -ErrorAction Stop @S3Params } |
+                Should -Throw -ErrorId 'UnsafeName,PgBackup.Commands.CopyPgBackupCommand'
+        }
+        finally { $env:TMPDIR = $oldTmp }
+        @(Get-ChildItem $temp -Force -Recurse) | Should -BeNullOrEmpty -Because 'nothing was downloaded'
         Assert-SentinelUntouched
     }
 }
@@ -190,9 +196,10 @@ Describe 'Signed backups' {
 
     AfterAll { Remove-Item Env:GNUPGHOME -ErrorAction SilentlyContinue }
 
-    It 'PgBackup signs with an <Who> key; gpg --verify accepts the signature, and so does -VerifyKey' -ForEach @(@{ Who = 'signer' }, @{ Who = 'rsa' }) {
-        $b = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out "signs-$Who") -SchemaOnly -SigningKey (Join-Path $Out "$Who.sec.asc") -SigningKeyPassphrase $KeyPass
+    It 'PgBackup signs with an <Who> key (<Engine> engine); gpg --verify accepts the signature, and so does -VerifyKey' -ForEach @(@{ Who = 'signer'; Engine = 'PgDump' }, @{ Who = 'rsa'; Engine = 'Native' }) {
+        $b = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out "signs-$Who") -Engine $Engine -SchemaOnly -SigningKey (Join-Path $Out "$Who.sec.asc") -SigningKeyPassphrase $KeyPass
         $b.Signed | Should -BeTrue
+        $b.Engine | Should -Be $Engine
         $v = Test-GpgVerify "$($b.Path).json"
         $v.ExitCode | Should -Be 0 -Because $v.Output
         $v.Output | Should -Match "Good signature from `"$Who"

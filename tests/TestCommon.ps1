@@ -70,7 +70,7 @@ SELECT 'T ' || format('%I.%I', n.nspname, c.relname) || ' ' ||
            'SELECT count(*) || '':'' || coalesce(md5(string_agg(x::text, E''\n'' ORDER BY x::text)), '''') AS v FROM %I.%I x', n.nspname, c.relname),
            false, true, '')))[1]::text
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+WHERE (c.relkind = 'r' OR c.relkind = 'm' AND c.relispopulated) AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
 UNION ALL SELECT 'L ' || coalesce(string_agg(md5(lo_get(oid)), ',' ORDER BY oid), '') FROM pg_largeobject_metadata
 UNION ALL SELECT 'S ' || coalesce(string_agg(format('%I.%I=%s', schemaname, sequencename, coalesce(last_value::text, 'null')), ',' ORDER BY schemaname, sequencename), '') FROM pg_sequences
 ORDER BY 1;
@@ -88,29 +88,11 @@ ORDER BY 1;
 function Get-CatalogSchema {
     <#
     A database's schema as its catalog describes it, with SQL only (works on any server version, where pg_dump here
-    cannot): columns, keys and constraints, indexes, functions, triggers, views, sequences, policies, owners, grants,
-    comments, extensions and enums.
+    cannot): one sorted line per fact about every object kind the native engine writes, definitions from the server's
+    pg_get_*def functions, with owners, ACLs, comments and security labels (tests/fixtures/catalog-schema.sql).
     #>
     param([Parameter(Mandatory)]$Server, [Parameter(Mandatory)][string]$Database)
-    $user = "NOT IN ('pg_catalog', 'information_schema')"
-    (Invoke-TestPsql -Server $Server -Database $Database -Sql @"
-SELECT 'C ' || format('%I.%I.%I %s %s %s %s', table_schema, table_name, column_name, data_type, is_nullable, coalesce(column_default, ''), coalesce(generation_expression, '')) FROM information_schema.columns WHERE table_schema $user
-UNION ALL SELECT 'I ' || indexdef FROM pg_indexes WHERE schemaname $user
-UNION ALL SELECT 'K ' || conrelid::regclass || ' ' || contypid::regtype || ' ' || conname || ' ' || pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname $user
-UNION ALL SELECT 'F ' || pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname $user AND p.prokind IN ('f', 'p') AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
-UNION ALL SELECT 'T ' || pg_get_triggerdef(oid) || ' ' || tgenabled::text FROM pg_trigger WHERE NOT tgisinternal
-UNION ALL SELECT 'V ' || schemaname || '.' || viewname || ' ' || definition FROM pg_views WHERE schemaname $user
-UNION ALL SELECT 'M ' || schemaname || '.' || matviewname || ' ' || ispopulated || ' ' || definition FROM pg_matviews
-UNION ALL SELECT 'S ' || schemaname || '.' || sequencename || ' ' || data_type || ' ' || start_value || ' ' || increment_by || ' ' || min_value || ' ' || max_value || ' ' || cache_size || ' ' || cycle FROM pg_sequences
-UNION ALL SELECT 'P ' || schemaname || '.' || tablename || ' ' || policyname || ' ' || permissive || ' ' || cmd || ' ' || coalesce(qual, '') || ' ' || coalesce(with_check, '') FROM pg_policies
-UNION ALL SELECT 'O ' || c.oid::regclass || ' ' || c.relkind::text || ' ' || pg_get_userbyid(c.relowner) || ' ' || coalesce(c.relacl::text, '') || ' ' || c.relrowsecurity || ' ' || coalesce(obj_description(c.oid, 'pg_class'), '') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname $user AND n.nspname NOT LIKE 'pg_toast%'
-UNION ALL SELECT 'D ' || c.oid::regclass || '.' || a.attname || ' ' || col_description(c.oid, a.attnum) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname $user AND col_description(c.oid, a.attnum) IS NOT NULL
-UNION ALL SELECT 'N ' || nspname || ' ' || pg_get_userbyid(nspowner) || ' ' || coalesce(nspacl::text, '') || ' ' || coalesce(obj_description(oid, 'pg_namespace'), '') FROM pg_namespace WHERE nspname $user AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%'
-UNION ALL SELECT 'E ' || extname || ' ' || extversion || ' ' || extnamespace::regnamespace FROM pg_extension
-UNION ALL SELECT 'Y ' || t.typnamespace::regnamespace || '.' || t.typname || ' ' || (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) FROM pg_type t WHERE t.typtype = 'e'
-UNION ALL SELECT 'L ' || oid || ' ' || pg_get_userbyid(lomowner) || ' ' || coalesce(lomacl::text, '') FROM pg_largeobject_metadata
-ORDER BY 1;
-"@) -join "`n"
+    (Invoke-TestPsql -Server $Server -Database $Database -Sql (Get-Content -Raw (Join-Path $PSScriptRoot 'fixtures/catalog-schema.sql'))) -join "`n"
 }
 
 function Restore-WithStockTools {

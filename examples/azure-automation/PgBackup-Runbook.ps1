@@ -36,17 +36,22 @@ so other names work too):
 
 An optional asset that does not exist (or is empty) is simply not used; a required one that is missing fails the job.
 
-The backup is streamed from pg_dump to the container (as blocks committed at the end) or the bucket (as a multipart
-upload), with no copy on local disk: Azure's cloud sandbox has about 1 GB of disk and 400 MB of memory, and the upload
-needs about 15 MiB of buffers. The sandbox
-has no PostgreSQL client tools, though: run the runbook on a Hybrid Runbook Worker where pg_dump is installed (psql
-too for -Drill), or point -PgBinPath at a folder that holds them.
+The backup is streamed to the container (as blocks committed at the end) or the bucket (as a multipart upload), with no copy on local disk: Azure's cloud sandbox has
+about 1 GB of disk and 400 MB of memory, and the upload needs about 15 MiB of part buffers. The sandbox has no
+PostgreSQL client tools and runs no programs: there New-PgBackup uses PgBackup's own engine (PostgreSQL 12 to 18, Plain
+backups), and the drill of a Plain backup needs no tool either. On a Hybrid Runbook Worker with a pg_dump at least as
+new as the server (on PATH, or in the folder -PgBinPath names), pg_dump is used.
 
 Each step (import, settings, backup, drill, retention) writes a line to the job's output, and a summary object is
 written at the end. When a step fails, the runbook writes "FAILED at step '<step>': <error id>: <message>" and
 throws, so the Automation job ends as Failed (and, run with pwsh -File elsewhere, the process exits with code 1).
 Passwords and secret keys are never written: PgBackup keeps them out of its objects, messages and errors, and this
 runbook never writes the connection string.
+.PARAMETER AllDatabases
+Back up every database of the server the connection string names (each its own backup; -IncludeDatabase and
+-ExcludeDatabase wildcard patterns, -ThrottleLimit databases at a time, -Globals for the roles). A database that fails
+is logged ("backup FAILED: '<database>': <error id>: <message>") and the others are still backed up, drilled and
+pruned; then the runbook throws, so the job ends as Failed. The output ends with one summary per database.
 .PARAMETER Drill
 Restore the new backup into a scratch database and compare it with the manifest (Test-PgBackup -Restore), on the
 backed-up server or the one in the drill connection string variable. The user needs the right to create databases.
@@ -54,7 +59,7 @@ backed-up server or the one in the drill connection string variable. The user ne
 Retention in the bucket: newest backup of each of this many days (restic's rules; see Invoke-PgBackupRetention).
 Only backups of the same database under the same prefix are considered; the newest good backup is always kept.
 .PARAMETER PgBinPath
-A folder with pg_dump (and psql, pg_restore for drills), when they are not on PATH.
+A folder with pg_dump, when it is not on PATH (without a fitting one, PgBackup's own engine makes the backup).
 .PARAMETER ModulePath
 The PgBackup module to import: its name (imported into the Automation account) or a path to PgBackup.psd1.
 .EXAMPLE
@@ -74,6 +79,11 @@ New-AzAutomationVariable -AutomationAccountName ops -ResourceGroupName ops-rg -N
 
 Lets the Automation account's system-assigned managed identity write to the container, and sends the backups there
 (no key or SAS anywhere).
+.EXAMPLE
+Start-AzAutomationRunbook -AutomationAccountName ops -ResourceGroupName ops-rg -Name PgBackup-Runbook -RunOn pg-workers `
+    -Parameters @{ AllDatabases = $true; Globals = $true; ExcludeDatabase = 'scratch_*'; ThrottleLimit = 2; Drill = $true }
+
+Backs up every database of the server (and its roles, with a pg_dumpall on the worker), two at a time, and drills each.
 .EXAMPLE
 New-AzAutomationSchedule -AutomationAccountName ops -ResourceGroupName ops-rg -Name 'PgBackup nightly' -StartTime (Get-Date '03:00').AddDays(1) -DayInterval 1
 Register-AzAutomationScheduledRunbook -AutomationAccountName ops -ResourceGroupName ops-rg -RunbookName PgBackup-Runbook -ScheduleName 'PgBackup nightly'
@@ -97,6 +107,13 @@ param(
     [string]$S3CredentialName = 'PgBackup-S3',
     [string]$DrillCredentialName = 'PgBackup-DrillDatabase',
     [switch]$Drill,
+    # The whole server: every database, each its own backup (see the help).
+    [switch]$AllDatabases,
+    [string[]]$IncludeDatabase,
+    [string[]]$ExcludeDatabase,
+    [int]$ThrottleLimit = 1,
+    # Save the cluster's roles beside the backups (pg_dumpall --globals-only --no-role-passwords).
+    [switch]$Globals,
     # How long pg_dump may wait for a table's lock before the job fails (instead of running until the job's time
     # limit); 0: no limit.
     [int]$LockWaitTimeoutSeconds = 600,
@@ -112,7 +129,7 @@ $ProgressPreference = 'SilentlyContinue'
 $started = Get-Date
 
 function Write-RunbookLog([string]$Message) {
-    Write-Output ('{0:u} {1}' -f (Get-Date), $Message)
+    Write-Output ('{0:u} {1}' -f [DateTime]::UtcNow, $Message)   # UTC, as the 'u' format's Z says
 }
 
 function Get-VariableAsset([string]$Name, [switch]$Required) {
@@ -198,26 +215,57 @@ try {
     $step = 'backup'
     $dump = @{}
     if ($LockWaitTimeoutSeconds -gt 0) { $dump.LockWaitTimeoutSeconds = $LockWaitTimeoutSeconds }
-    $backup = New-PgBackup @connection -Path $s3Uri @s3 @tools @dump
-    Write-RunbookLog ("backup ok: {0} ({1:N0} bytes, {2} tables, {3:N0} rows, {4:N1} s)" -f $backup.Path, $backup.SizeBytes, $backup.TableCount, $backup.RowCount, $backup.Duration.TotalSeconds)
+    if ($Globals) { $dump.Globals = $true; $dump.NoRolePasswords = $true }
+    $results = @()
+    if ($AllDatabases) {
+        # One summary per database; a failed one is logged and the others go on (its error is not terminating).
+        if ($IncludeDatabase) { $dump.IncludeDatabase = $IncludeDatabase }
+        if ($ExcludeDatabase) { $dump.ExcludeDatabase = $ExcludeDatabase }
+        $results = @(New-PgBackup @connection -AllDatabases -ThrottleLimit $ThrottleLimit -Summary -Path $s3Uri @s3 @tools @dump -ErrorAction SilentlyContinue)
+        foreach ($r in $results | Where-Object Status -ne 'Complete') {
+            Write-RunbookLog ("backup FAILED: '{0}': {1}: {2}" -f ($r.Database -replace '[\x00-\x1f\x7f]', '?'), $r.ErrorId, $r.Message)
+        }
+        $backups = @($results | Where-Object Status -eq 'Complete' | ForEach-Object Backup)
+    }
+    else { $backups = @(New-PgBackup @connection -Path $s3Uri @s3 @tools @dump) }
+    foreach ($backup in $backups) {
+        Write-RunbookLog ("backup ok: {0} ({1:N0} bytes, {2} tables, {3:N0} rows, {4:N1} s)" -f $backup.Path, $backup.SizeBytes, $backup.TableCount, $backup.RowCount, $backup.Duration.TotalSeconds)
+    }
 
     $test = $null
     if ($Drill) {
         $step = 'drill'
         # The backup object carries its storage settings: the drill streams it back from the container or bucket.
-        $test = $backup | Test-PgBackup -Restore @drillConnection @tools
-        Write-RunbookLog ("drill ok: {0} ({1:N1} s)" -f (($test.Checks | ForEach-Object Name) -join ', '), $test.Duration.TotalSeconds)
+        foreach ($backup in $backups) {
+            $test = $backup | Test-PgBackup -Restore @drillConnection @tools
+            Write-RunbookLog ("drill ok: {0} ({1:N1} s)" -f (($test.Checks | ForEach-Object Name) -join ', '), $test.Duration.TotalSeconds)
+        }
     }
 
     $step = 'retention'
-    $plan = @(Get-PgBackup -Path $s3Uri -Database $backup.Database @s3 |
-            Invoke-PgBackupRetention -KeepDaily $KeepDaily -KeepWeekly $KeepWeekly -KeepMonthly $KeepMonthly -Confirm:$false)
+    # By name, not by -Database (a database's name may hold wildcard characters).
+    $names = @($backups | ForEach-Object Database)
+    $plan = @(if ($names) {
+            Get-PgBackup -Path $s3Uri @s3 | Where-Object { $names -ccontains $_.Database } |
+                Invoke-PgBackupRetention -KeepDaily $KeepDaily -KeepWeekly $KeepWeekly -KeepMonthly $KeepMonthly -Confirm:$false
+        })
     $kept = @($plan | Where-Object Action -eq 'Keep')
     $removed = @($plan | Where-Object Action -eq 'Remove')
     Write-RunbookLog ("retention ok: kept {0}, removed {1}{2}" -f $kept.Count, $removed.Count,
         $(if ($removed) { ' (' + (($removed | ForEach-Object { $_.Backup.Name }) -join ', ') + ')' } else { '' }))
 
     $elapsed = (Get-Date) - $started
+    if ($AllDatabases) {
+        $results
+        $failed = @($results | Where-Object Status -ne 'Complete')
+        if ($failed) {
+            $step = 'backup'
+            Write-Error -Message ("{0} database(s) not backed up: {1}" -f $failed.Count, (($failed | ForEach-Object { "'$($_.Database -replace '[\x00-\x1f\x7f]', '?')' ($($_.ErrorId))" }) -join ', ')) `
+                -ErrorId 'DatabasesFailed' -Category InvalidResult
+        }
+        Write-RunbookLog ("runbook ok in {0:N1} s: {1} database(s)" -f $elapsed.TotalSeconds, $backups.Count)
+        return
+    }
     Write-RunbookLog ("runbook ok in {0:N1} s" -f $elapsed.TotalSeconds)
     [pscustomobject]@{
         Backup    = $backup.Name

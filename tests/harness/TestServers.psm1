@@ -124,7 +124,10 @@ function Start-TestPostgres {
     #>
     param(
         [string]$BinDir = (Get-InstalledPostgresBin),
-        [string]$Name = 'pg'
+        [string]$Name = 'pg',
+        # More server settings ('-c lc_messages=C.UTF-8'), and environment variables for the server (LANGUAGE = 'de').
+        [string]$ServerOptions,
+        [hashtable]$Environment = @{}
     )
     if (-not $BinDir -or -not (Test-Path (Join-Path $BinDir 'postgres'))) { throw "No PostgreSQL server binaries in '$BinDir'." }
     $runAs = $null
@@ -148,8 +151,14 @@ function Start-TestPostgres {
     $port = Get-FreeTcpPort
     $options = "-c port=$port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$root -c fsync=off " +
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60 -c shared_buffers=64MB"
-    Invoke-Native (Join-Path $BinDir 'pg_ctl') -RunAs $runAs -ArgumentList @(
-        '-D', $data, '-l', (Join-Path $root 'server.log'), '-w', '-t', '60', '-o', $options, 'start') | Out-Null
+    if ($ServerOptions) { $options += " $ServerOptions" }
+    $saved = @{}
+    foreach ($k in $Environment.Keys) { $saved[$k] = [Environment]::GetEnvironmentVariable($k); [Environment]::SetEnvironmentVariable($k, $Environment[$k]) }
+    try {
+        Invoke-Native (Join-Path $BinDir 'pg_ctl') -RunAs $runAs -ArgumentList @(
+            '-D', $data, '-l', (Join-Path $root 'server.log'), '-w', '-t', '60', '-o', $options, 'start') | Out-Null
+    }
+    finally { foreach ($k in $saved.Keys) { [Environment]::SetEnvironmentVariable($k, $saved[$k]) } }
     [pscustomobject]@{
         PSTypeName       = 'PgBackup.TestPostgres'
         Name             = $Name

@@ -10,6 +10,8 @@ using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
 
+using PgBackup.Native;
+
 namespace PgBackup
 {
     /// <summary>What New-PgBackup was asked to do.</summary>
@@ -39,6 +41,49 @@ namespace PgBackup
         /// as long as it takes. A session holding an exclusive lock would otherwise hold an unattended backup.
         /// </summary>
         public int? LockWaitTimeoutSeconds { get; init; }
+        /// <summary>pg_dump, PgBackup's native engine, or (Auto) pg_dump when a fitting one is found and the native engine otherwise.</summary>
+        public DumpEngine Engine { get; init; } = DumpEngine.Auto;
+        /// <summary>
+        /// Names given to the backups of other runs into the same store at the same time (-AllDatabases); null: the
+        /// store's listing alone decides.
+        /// </summary>
+        public BackupNameRegistry? Names { get; init; }
+        /// <summary>
+        /// The roles script already made once for several backups (-AllDatabases -Globals): saved beside this backup
+        /// as it is, instead of running pg_dumpall again. Any engine can carry it.
+        /// </summary>
+        public GlobalsDump? PreparedGlobals { get; init; }
+
+        /// <summary>This request for another database of the same server (-AllDatabases), with the run's shared names and roles script.</summary>
+        public BackupRequest ForDatabase(string database, BackupNameRegistry names, GlobalsDump? globals) => new BackupRequest
+        {
+            Connection = Connection.WithDatabase(database),
+            Store = Store,
+            Format = Format,
+            Compression = Compression,
+            CompressionLevel = CompressionLevel,
+            Jobs = Jobs,
+            Scope = Scope,
+            PgBinPath = PgBinPath,
+            ModuleVersion = ModuleVersion,
+            Globals = globals is not null,
+            NoRolePasswords = NoRolePasswords,
+            Encryption = Encryption,
+            Signing = Signing,
+            StalePartialAge = StalePartialAge,
+            LockWaitTimeoutSeconds = LockWaitTimeoutSeconds,
+            Engine = Engine,
+            Names = names,
+            PreparedGlobals = globals,
+        };
+    }
+
+    /// <summary>The output of pg_dumpall --globals-only (the cluster's roles, memberships and role settings), in memory.</summary>
+    public sealed class GlobalsDump
+    {
+        public byte[] Script { get; init; } = Array.Empty<byte>();
+        public bool WithoutPasswords { get; init; }
+        public string[] Roles { get; init; } = Array.Empty<string>();
     }
 
     /// <summary>
@@ -74,7 +119,7 @@ namespace PgBackup
 
             using var server = PgServer.Connect(connection, redactor, cancellationToken);
             log.Verbose($"Connected to {connection.Server}, database '{server.Database}', PostgreSQL {server.VersionText}.");
-            connection = connection.WithDatabase(server.Database);
+            connection = server.ForChildTools(connection.WithDatabase(server.Database));
 
             int neededMajor = server.Version.Major;
             string why = $"the server runs PostgreSQL {server.Version}";
@@ -85,19 +130,20 @@ namespace PgBackup
                 why += $", and zstd compression of {request.Format}-format archives needs pg_dump 16";
             }
             var locator = new PgToolLocator(request.PgBinPath);
-            var pgDump = locator.Find("pg_dump", neededMajor, why);
-            log.Verbose($"Using {pgDump}.");
+            var engine = ChooseEngine(request, server, locator, neededMajor, why, log, out var pgDump);
             var level = request.CompressionLevel ?? Compression.DefaultLevel(request.Compression);
             if (request.Format == BackupFormat.Plain && request.Compression == CompressionMethod.Gzip && Compression.GzipLevelUsed(level) != level)
                 log.Verbose($"Gzip level {level} is written as level {Compression.GzipLevelUsed(level)}: this build's gzip writes levels {Compression.GzipLevels}.");
 
             var start = DateTime.UtcNow;
             var existing = existingNames.Result();
-            var name = BackupNaming.NewName(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled, existing);
+            var name = request.Names is not null
+                ? request.Names.Reserve(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled, existing)
+                : BackupNaming.NewName(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled, existing);
             log.Verbose($"Writing {store.GetPath(name)}.");
 
             // Custom and Directory archives are counted from the server, in the very snapshot pg_dump reads.
-            string? snapshot = request.Format == BackupFormat.Plain ? null : server.ExportSnapshot();
+            string? snapshot = request.Format == BackupFormat.Plain || engine == DumpEngine.Native ? null : server.ExportSnapshot();
 
             var manifest = new BackupManifest
             {
@@ -108,7 +154,8 @@ namespace PgBackup
                 Port = connection.Port,
                 User = connection.User,
                 ServerVersion = server.Version.ToString(),
-                PgDumpVersion = pgDump.Version.ToString(),
+                PgDumpVersion = pgDump?.Version.ToString() ?? "",
+                Engine = engine.ToString(),
                 Format = request.Format,
                 Compression = request.Compression,
                 CompressionLevel = request.Compression == CompressionMethod.None ? (int?)null : level,
@@ -116,11 +163,16 @@ namespace PgBackup
                 Scope = request.Scope,
             };
 
-            var args = PgDumpArguments(request, connection, pgDump.Version, level, snapshot);
-            if (request.Format == BackupFormat.Directory)
-                RunDirectory(request, server, pgDump, args, manifest, locator, redactor, connection, log, activity, cancellationToken);
+            if (engine == DumpEngine.Native)
+                RunNative(request, manifest, redactor, connection, log, activity, cancellationToken);
             else
-                RunStreamed(request, server, pgDump, args, manifest, locator, redactor, connection, log, activity, cancellationToken);
+            {
+                var args = PgDumpArguments(request, connection, pgDump!.Version, level, snapshot);
+                if (request.Format == BackupFormat.Directory)
+                    RunDirectory(request, server, pgDump, args, manifest, locator, redactor, connection, log, activity, cancellationToken);
+                else
+                    RunStreamed(request, server, pgDump, args, manifest, locator, redactor, connection, log, activity, cancellationToken);
+            }
 
             log.Progress(new ProgressInfo(activity, "Done") { Completed = true });
             var info = BackupInfo.FromManifest(manifest, store, BackupStatus.Complete, null);
@@ -133,8 +185,8 @@ namespace PgBackup
         {
             if (r.Jobs < 1 || r.Jobs > 64)
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, $"-Jobs must be between 1 and 64; {r.Jobs} was given.", r.Jobs);
-            if (r.Jobs > 1 && r.Format != BackupFormat.Directory)
-                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-Jobs works only with -Format Directory (pg_dump dumps in parallel only into a folder).", r.Jobs);
+            if (r.Jobs > 1 && r.Format == BackupFormat.Custom || r.Jobs > 1 && r.Format == BackupFormat.Plain && r.Engine == DumpEngine.PgDump)
+                throw JobsNeedDirectoryOrNative(r.Jobs);
             if (r.CompressionLevel.HasValue) Compression.ValidateLevel(r.Compression, r.CompressionLevel.Value);
             if (r.Encryption.IsEnabled && r.Format == BackupFormat.Directory)
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
@@ -142,6 +194,60 @@ namespace PgBackup
             if (r.Encryption.IsEnabled) OpenPgp.Check(r.Encryption);
             if (r.Scope.SchemaOnly && r.Scope.DataOnly)
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-SchemaOnly and -DataOnly cannot be used together.");
+        }
+
+        private static PgBackupException JobsNeedDirectoryOrNative(int jobs) =>
+            new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
+                "-Jobs works with -Format Directory (pg_dump dumps in parallel only into a folder) and with Plain backups of the native engine (-Engine Auto or Native).", jobs);
+
+        /// <summary>Why the native engine cannot make this backup, or null when it can.</summary>
+        private static string? NativeBlocker(BackupRequest r, PgServer server)
+        {
+            if (r.Format != BackupFormat.Plain) return $"the native engine writes Plain backups only (-Format {r.Format} needs pg_dump)";
+            if (r.Globals && r.PreparedGlobals is null) return "-Globals saves the roles with pg_dumpall";
+            if (server.Version.Major < NativeDump.MinimumMajor || server.Version.Major > NativeDump.MaximumMajor)
+                return $"the native engine reads PostgreSQL {NativeDump.MinimumMajor} to {NativeDump.MaximumMajor}, and the server runs PostgreSQL {server.Version}";
+            return null;
+        }
+
+        /// <summary>
+        /// Which engine makes the backup. Auto: pg_dump when one fits the server, else the native engine when it can
+        /// make the backup; a Plain backup with -Jobs above 1 is the native engine's (pg_dump writes a script on one
+        /// connection). Each choice is said with -Verbose.
+        /// </summary>
+        private static DumpEngine ChooseEngine(BackupRequest r, PgServer server, PgToolLocator locator, int neededMajor, string why, IOperationLog log, out PgTool? pgDump)
+        {
+            pgDump = null;
+            var blocker = NativeBlocker(r, server);
+            switch (r.Engine)
+            {
+                case DumpEngine.Native:
+                    if (blocker is not null)
+                        throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, $"-Engine Native cannot make this backup: {blocker}.", r.Engine);
+                    log.Verbose("Using PgBackup's native engine (-Engine Native).");
+                    return DumpEngine.Native;
+                case DumpEngine.PgDump:
+                    pgDump = locator.Find("pg_dump", neededMajor, why);
+                    log.Verbose($"Using {pgDump} (-Engine PgDump).");
+                    return DumpEngine.PgDump;
+            }
+            if (r.Jobs > 1 && r.Format == BackupFormat.Plain)
+            {
+                if (blocker is not null) throw JobsNeedDirectoryOrNative(r.Jobs);
+                log.Verbose($"Using PgBackup's native engine: a Plain backup with -Jobs {r.Jobs} reads its tables on {r.Jobs} connections, which pg_dump does not do for a script.");
+                return DumpEngine.Native;
+            }
+            try
+            {
+                pgDump = locator.Find("pg_dump", neededMajor, why);
+                log.Verbose($"Using {pgDump}: it is at least as new as PostgreSQL {server.Version}.");
+                return DumpEngine.PgDump;
+            }
+            catch (PgBackupException e) when ((e.ErrorId == ErrorIds.PgToolNotFound || e.ErrorId == ErrorIds.PgToolTooOld) && blocker is null)
+            {
+                log.Verbose($"Using PgBackup's native engine: {e.Message}");
+                return DumpEngine.Native;
+            }
         }
 
         internal static List<string> PgDumpArguments(BackupRequest r, PgConnectionInfo connection, PgVersion pgDumpVersion, int level, string? snapshot)
@@ -210,24 +316,14 @@ namespace PgBackup
                 log.Verbose("Running: " + dump.DisplayCommandLine);
                 using var killOnCancel = ct.Register(dump.Kill);
 
-                // The pipeline, from the sink up: hash what is stored, encrypt, compress, and (Plain) count rows or
+                // The pipeline, from the sink up: hash what is stored, encrypt, and (Plain) compress and count rows or
                 // (Custom) let pg_restore read the archive's table of contents on the way.
                 using var chain = new StageChain(writer.Stream);
-                var hashing = chain.Add(s => new HashingStream(s));
-                if (request.Encryption.IsEnabled)
-                {
-                    manifest.Encryption = OpenPgp.Describe(request.Encryption);
-                    chain.Add(s => OpenPgp.CreateEncryptor(s, request.Encryption, manifest.Name.Substring(0, manifest.Name.Length - BackupNaming.EncryptedSuffix.Length)));
-                }
-                if (request.Format == BackupFormat.Plain)
-                    chain.Add(s => Compression.CreateCompressor(request.Compression, manifest.CompressionLevel ?? 0, s));
+                var hashing = AddStoreStages(chain, request, manifest);
                 PlainScriptStream? scanning = null;
                 TeeStream? tee = null;
                 if (request.Format == BackupFormat.Plain)
-                {
-                    // Rows are counted from the dump itself; a statement PgBackup's restore would refuse is said now, not on the day of the restore.
-                    scanning = chain.Add(s => new PlainScriptStream(s, new PlainScriptReader { StopOnRefusal = false }));
-                }
+                    scanning = AddPlainStages(chain, request, manifest);
                 else
                 {
                     // pg_restore --list reads the archive's table of contents from the start of the stream.
@@ -244,17 +340,7 @@ namespace PgBackup
                 int exit = dump.WaitForExit(ct);
                 if (exit != 0)
                     throw PgDumpFailure(dump, exit, server);
-                if (scanning is not null)
-                {
-                    var script = scanning.Reader;
-                    script.Complete();
-                    if (!script.FooterSeen || script.Truncated is not null)
-                        throw new PgBackupException(ErrorIds.PgDumpIncomplete, ErrorKind.InvalidData,
-                            "pg_dump exited with success but its output ended before the 'dump complete' line: the backup is cut short and was discarded.", manifest.Name);
-                    if (script.Refusal is not null)
-                        log.Warning($"PgBackup's restore would refuse this backup ({script.RefusedCount} statement(s); psql can still restore it): {script.Refusal.Message}");
-                    manifest.Tables = script.Tables.ToList();
-                }
+                if (scanning is not null) CheckPlainScript(scanning.Reader, DumpEngine.PgDump, manifest, log);
                 manifest.Sha256 = hashing.HashHex;
                 manifest.SizeBytes = hashing.BytesWritten;
                 log.Verbose($"pg_dump wrote {read:N0} bytes; stored {manifest.SizeBytes:N0} bytes.");
@@ -285,6 +371,93 @@ namespace PgBackup
             finally
             {
                 tocReader?.Dispose();
+            }
+        }
+
+        /// <summary>The stages every stored stream passes last: encryption (if asked), then SHA-256 of what is stored.</summary>
+        private static HashingStream AddStoreStages(StageChain chain, BackupRequest request, BackupManifest manifest)
+        {
+            var hashing = chain.Add(s => new HashingStream(s));
+            if (request.Encryption.IsEnabled)
+            {
+                manifest.Encryption = OpenPgp.Describe(request.Encryption);
+                chain.Add(s => OpenPgp.CreateEncryptor(s, request.Encryption, manifest.Name.Substring(0, manifest.Name.Length - BackupNaming.EncryptedSuffix.Length)));
+            }
+            return hashing;
+        }
+
+        /// <summary>A plain script's stages: compression, and the reader that counts its rows and checks every statement.</summary>
+        private static PlainScriptStream AddPlainStages(StageChain chain, BackupRequest request, BackupManifest manifest)
+        {
+            chain.Add(s => Compression.CreateCompressor(request.Compression, manifest.CompressionLevel ?? 0, s));
+            // Rows are counted from the dump itself; a statement PgBackup's restore would refuse is said now, not on the day of the restore.
+            return chain.Add(s => new PlainScriptStream(s, new PlainScriptReader { StopOnRefusal = false }));
+        }
+
+        /// <summary>
+        /// The plain script as read on its way to the store: it must end with the dump's footer; a statement the
+        /// restore would refuse is a warning for pg_dump's script (a newer pg_dump; psql can still restore it) and an
+        /// error for the native engine's, which writes only what the restore runs.
+        /// </summary>
+        private static void CheckPlainScript(PlainScriptReader script, DumpEngine engine, BackupManifest manifest, IOperationLog log)
+        {
+            script.Complete();
+            var errorId = engine == DumpEngine.Native ? ErrorIds.NativeDumpFailed : ErrorIds.PgDumpIncomplete;
+            var tool = engine == DumpEngine.Native ? "The native engine" : "pg_dump";
+            if (!script.FooterSeen || script.Truncated is not null)
+                throw new PgBackupException(errorId, ErrorKind.InvalidData,
+                    $"{tool} finished but its output ended before the 'dump complete' line: the backup is cut short and was discarded.", manifest.Name);
+            if (script.Refusal is not null)
+            {
+                if (engine == DumpEngine.Native)
+                    throw new PgBackupException(ErrorIds.NativeDumpFailed, ErrorKind.InvalidData,
+                        $"The native engine wrote a statement PgBackup's restore would refuse, so no backup was kept: {script.Refusal.Message}", manifest.Name)
+                    { RecommendedAction = "Back up with -Engine PgDump, and report the statement named above." };
+                log.Warning($"PgBackup's restore would refuse this backup ({script.RefusedCount} statement(s); psql can still restore it): {script.Refusal.Message}");
+            }
+            manifest.Tables = script.Tables.ToList();
+        }
+
+        /// <summary>
+        /// The native engine: PgBackup's own dump over Npgsql is the source of the same stages and store as pg_dump's
+        /// output. Everything that can refuse the backup (locks, the catalog, objects it does not reproduce) happens
+        /// before the store is asked to write anything.
+        /// </summary>
+        private static void RunNative(BackupRequest request, BackupManifest manifest, Redactor redactor, PgConnectionInfo connection,
+            IOperationLog log, string activity, CancellationToken ct)
+        {
+            var store = request.Store;
+            var options = new NativeDumpOptions { Scope = request.Scope, Jobs = request.Jobs, LockWaitTimeoutSeconds = request.LockWaitTimeoutSeconds, ModuleVersion = request.ModuleVersion };
+            using var dump = NativeDump.Prepare(connection, redactor, options, log, activity, ct);
+            using var writer = store.OpenWrite(manifest.Name, ct);
+            try
+            {
+                var progress = new ByteProgress(log, activity, "the native engine");
+                using var chain = new StageChain(writer.Stream);
+                var hashing = AddStoreStages(chain, request, manifest);
+                var scanning = AddPlainStages(chain, request, manifest);
+                long written;
+                using (var queued = new QueuedWriteStream(chain.Top, n => progress.Report(n, hashing.BytesWritten), ct))
+                {
+                    dump.WriteTo(queued, progress.SetOperation);
+                    queued.Complete();
+                    written = queued.BytesWritten;
+                }
+                chain.Complete();
+                CheckPlainScript(scanning.Reader, DumpEngine.Native, manifest, log);
+                manifest.Sha256 = hashing.HashHex;
+                manifest.SizeBytes = hashing.BytesWritten;
+                log.Verbose($"The native engine wrote {written:N0} bytes; stored {manifest.SizeBytes:N0} bytes.");
+                writer.Finish(ct);
+                using (var globals = request.PreparedGlobals is null ? null : WriteGlobals(request, request.PreparedGlobals, manifest, log, ct))
+                {
+                    Commit(store, writer, manifest, request.Signing, ct, globals);
+                }
+            }
+            catch (Exception e)
+            {
+                writer.Abort();
+                throw Classify(e, store, manifest.Name, ct);
             }
         }
 
@@ -391,45 +564,69 @@ namespace PgBackup
         }
 
         /// <summary>
-        /// With -Globals: pg_dumpall --globals-only (roles, memberships, role settings) into <c>&lt;stem&gt;.globals.sql</c>
-        /// (encrypted like the backup), written and finished but not yet committed.
+        /// With -Globals: the roles script (made now with pg_dumpall, or the one prepared for the whole run) in
+        /// <c>&lt;stem&gt;.globals.sql</c> (encrypted like the backup), written and finished but not yet committed.
         /// </summary>
         private static IStoreWriter? DumpGlobals(BackupRequest request, PgServer server, PgTool pgDump, PgToolLocator locator, Redactor redactor,
             PgConnectionInfo connection, BackupManifest manifest, IOperationLog log, CancellationToken ct)
         {
             if (!request.Globals) return null;
-            var tool = locator.Find("pg_dumpall", pgDump.Version.Major, $"the server runs PostgreSQL {server.Version}");
+            var globals = request.PreparedGlobals ?? CaptureGlobals(locator, pgDump.Version.Major, $"the server runs PostgreSQL {server.Version}",
+                connection, redactor, request.NoRolePasswords, server.Database, log, ct);
+            return WriteGlobals(request, globals, manifest, log, ct);
+        }
+
+        /// <summary>
+        /// Runs pg_dumpall --globals-only (roles, memberships, role settings) and keeps its script in memory (a roles
+        /// script is small; it is parsed for the manifest's list of roles either way).
+        /// </summary>
+        public static GlobalsDump CaptureGlobals(PgToolLocator locator, int neededMajor, string why, PgConnectionInfo connection, Redactor redactor,
+            bool noRolePasswords, string target, IOperationLog log, CancellationToken ct)
+        {
+            var tool = locator.Find("pg_dumpall", neededMajor, why);
+            var args = new List<string> { "--globals-only", "--no-password", "--dbname=" + connection.ToLibpqConninfo() };
+            if (noRolePasswords) args.Add("--no-role-passwords");
+            using var dump = ChildProcess.Start(tool.Path, args, ChildEnvironment(connection), redactor);
+            log.Verbose("Running: " + dump.DisplayCommandLine);
+            using var kill = ct.Register(dump.Kill);
+            var text = new MemoryStream();
+            StreamPump.Copy(dump.StandardOutput, text, null, ct);
+            int exit = dump.WaitForExit(ct);
+            if (exit != 0)
+                throw new PgBackupException(ErrorIds.GlobalsDumpFailed, ErrorKind.InvalidOperation,
+                    $"pg_dumpall --globals-only failed with exit code {exit}: {BackupVerifier.LastLines(dump.StandardErrorText)}" +
+                    (noRolePasswords ? "" : " On managed services (Neon, RDS...) add -NoRolePasswords."), target);
+            var script = text.ToArray();
+            return new GlobalsDump
+            {
+                Script = script,
+                WithoutPasswords = noRolePasswords,
+                Roles = GlobalsScript.Parse(Encoding.UTF8.GetString(script)).Roles.ToArray(),
+            };
+        }
+
+        /// <summary>Writes a roles script beside a backup through the store stages (encryption, SHA-256); finished, not committed.</summary>
+        private static IStoreWriter WriteGlobals(BackupRequest request, GlobalsDump globals, BackupManifest manifest, IOperationLog log, CancellationToken ct)
+        {
             var stem = BackupNaming.Parse(manifest.Name)?.Stem ?? manifest.Name;
             var name = BackupNaming.GlobalsName(stem, request.Encryption.IsEnabled);
-            var args = new List<string> { "--globals-only", "--no-password", "--dbname=" + connection.ToLibpqConninfo() };
-            if (request.NoRolePasswords) args.Add("--no-role-passwords");
             var writer = request.Store.OpenWrite(name, ct);
             try
             {
-                using (var dump = ChildProcess.Start(tool.Path, args, ChildEnvironment(connection), redactor))
                 using (var chain = new StageChain(writer.Stream))
                 {
-                    log.Verbose("Running: " + dump.DisplayCommandLine);
-                    using var kill = ct.Register(dump.Kill);
                     var hashing = chain.Add(s => new HashingStream(s));
                     if (request.Encryption.IsEnabled)
                         chain.Add(s => OpenPgp.CreateEncryptor(s, request.Encryption, BackupNaming.GlobalsName(stem, false)));
-                    var text = new MemoryStream();
-                    chain.Add(s => new TeeStream(s, text));
-                    StreamPump.Copy(dump.StandardOutput, chain.Top, null, ct);
+                    chain.Top.Write(globals.Script, 0, globals.Script.Length);
                     chain.Complete();
-                    int exit = dump.WaitForExit(ct);
-                    if (exit != 0)
-                        throw new PgBackupException(ErrorIds.GlobalsDumpFailed, ErrorKind.InvalidOperation,
-                            $"pg_dumpall --globals-only failed with exit code {exit}: {BackupVerifier.LastLines(dump.StandardErrorText)}" +
-                            (request.NoRolePasswords ? "" : " On managed services (Neon, RDS...) add -NoRolePasswords."), server.Database);
                     manifest.Globals = new GlobalsInfo
                     {
                         Name = name,
                         SizeBytes = hashing.BytesWritten,
                         Sha256 = hashing.HashHex,
-                        WithoutPasswords = request.NoRolePasswords,
-                        Roles = GlobalsScript.Parse(System.Text.Encoding.UTF8.GetString(text.ToArray())).Roles.ToArray(),
+                        WithoutPasswords = globals.WithoutPasswords,
+                        Roles = globals.Roles,
                     };
                 }
                 writer.Finish(ct);

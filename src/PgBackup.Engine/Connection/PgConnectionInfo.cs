@@ -236,6 +236,11 @@ namespace PgBackup
         /// </summary>
         public string ToLibpqConninfo()
         {
+            // Not ASCII (a database named Lagerbestände): a URI, percent-encoded, which libpq decodes to the UTF-8 bytes
+            // itself. Windows would hand the plain form to the tool in the ANSI code page (AnsiArguments).
+            if (_parameters.Any(kv => !IsSecretKeyword(kv.Key) && !AnsiArguments.IsAscii(kv.Value)))
+                return "postgresql://?" + string.Join("&", _parameters.Where(kv => !IsSecretKeyword(kv.Key))
+                    .Select(kv => Uri.EscapeDataString(kv.Key) + "=" + Uri.EscapeDataString(kv.Value)));
             var sb = new StringBuilder();
             foreach (var kv in _parameters)
             {

@@ -46,6 +46,8 @@ namespace PgBackup
         public const string ServerQueryFailed = "ServerQueryFailed";
         public const string PgToolNotFound = "PgToolNotFound";
         public const string PgToolTooOld = "PgToolTooOld";
+        /// <summary>A value (table pattern, path, password) that PostgreSQL's Windows tools cannot receive in this machine's ANSI code page.</summary>
+        public const string ArgumentNotRepresentable = "ArgumentNotRepresentable";
         public const string CompressionNotSupported = "CompressionNotSupported";
 
         // Making a backup
@@ -55,7 +57,13 @@ namespace PgBackup
         public const string DiskFull = "DiskFull";
         public const string BackupExists = "BackupExists";
         public const string GlobalsDumpFailed = "GlobalsDumpFailed";
+        /// <summary>One database of a whole-server backup (-AllDatabases) failed in a way none of the other ids names.</summary>
+        public const string BackupFailed = "BackupFailed";
         public const string OperationCancelled = "OperationCancelled";
+        /// <summary>The native engine failed (a lock not granted in time, a server it does not read, a script it could not finish).</summary>
+        public const string NativeDumpFailed = "NativeDumpFailed";
+        /// <summary>The database holds an object of a kind the native engine does not reproduce; nothing was written.</summary>
+        public const string UnsupportedObject = "UnsupportedObject";
 
         // Reading and verifying backups
         public const string ManifestMissing = "ManifestMissing";

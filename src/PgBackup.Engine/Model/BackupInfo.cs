@@ -31,6 +31,8 @@ namespace PgBackup
         public TimeSpan Age => DateTime.UtcNow - StartTime;
         public string? ServerVersion { get; init; }
         public string? PgDumpVersion { get; init; }
+        /// <summary>What made it: PgDump or Native (null for backups without a manifest, or from before the native engine).</summary>
+        public string? Engine { get; init; }
         public string? ModuleVersion { get; init; }
         public TableRowCount[] Tables { get; init; } = Array.Empty<TableRowCount>();
         public int TableCount => Tables.Length;
@@ -70,6 +72,7 @@ namespace PgBackup
             EndTime = m.EndTime,
             ServerVersion = m.ServerVersion,
             PgDumpVersion = m.PgDumpVersion,
+            Engine = m.Engine,
             ModuleVersion = m.ModuleVersion,
             Tables = m.Tables.ToArray(),
             Status = status,

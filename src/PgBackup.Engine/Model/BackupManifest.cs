@@ -91,6 +91,8 @@ namespace PgBackup
         public string? User { get; set; }
         public string ServerVersion { get; set; } = "";
         public string PgDumpVersion { get; set; } = "";
+        /// <summary>What made the backup: PgDump or Native (manifests before the native engine have none: pg_dump).</summary>
+        public string? Engine { get; set; }
         public BackupFormat Format { get; set; }
         public CompressionMethod Compression { get; set; }
         public int? CompressionLevel { get; set; }

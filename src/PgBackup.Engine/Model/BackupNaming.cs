@@ -81,15 +81,18 @@ namespace PgBackup
         public static string NewName(string database, DateTime timeUtc, BackupFormat format, CompressionMethod compression,
             bool encrypted, IEnumerable<string> existingNames)
         {
-            var taken = new HashSet<string>(existingNames, StringComparer.OrdinalIgnoreCase);
-            var stems = new HashSet<string>(taken.Select(n => Parse(StripAuxiliarySuffix(n))).Where(p => p is not null)
-                .Select(p => Stem(p!.Database, p.TimeUtc, p.Sequence)), StringComparer.OrdinalIgnoreCase);
+            var stems = TakenStems(existingNames);
             for (int seq = 1; ; seq++)
             {
                 var stem = Stem(database, timeUtc, seq);
                 if (!stems.Contains(stem)) return stem + Extension(format, compression, encrypted);
             }
         }
+
+        /// <summary>The names already in use in a store: every existing entry's stem, whatever its suffixes.</summary>
+        internal static HashSet<string> TakenStems(IEnumerable<string> existingNames) =>
+            new HashSet<string>(existingNames.Select(n => Parse(StripAuxiliarySuffix(n))).Where(p => p is not null)
+                .Select(p => Stem(p!.Database, p.TimeUtc, p.Sequence)), StringComparer.OrdinalIgnoreCase);
 
         /// <summary>Removes a trailing <c>.json</c>, <c>.sig</c> or <c>.partial</c> (possibly several).</summary>
         public static string StripAuxiliarySuffix(string name)
@@ -135,6 +138,29 @@ namespace PgBackup
                 Compression = ext switch { ".sql.gz" => CompressionMethod.Gzip, ".sql.zst" => CompressionMethod.Zstd, ".sql" => CompressionMethod.None, _ => CompressionMethod.None },
                 Encrypted = m.Groups["gpg"].Success,
             };
+        }
+    }
+
+    /// <summary>
+    /// The names given to backups that several runs write into one store at once (New-PgBackup -AllDatabases
+    /// -ThrottleLimit): each run lists the store before it names its backup, so two databases whose names differ only
+    /// in characters unsafe in file names ("a/b", "a:b", "a_b"), started in the same second, would pick the same
+    /// name. A name reserved here is never given again, whatever the listing says.
+    /// </summary>
+    public sealed class BackupNameRegistry
+    {
+        private readonly HashSet<string> _reserved = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        private readonly object _lock = new object();
+
+        /// <summary>A new name (<see cref="BackupNaming.NewName"/>) that neither the store nor another run of this registry uses.</summary>
+        public string Reserve(string database, DateTime timeUtc, BackupFormat format, CompressionMethod compression, bool encrypted, IEnumerable<string> existingNames)
+        {
+            lock (_lock)
+            {
+                var name = BackupNaming.NewName(database, timeUtc, format, compression, encrypted, existingNames.Concat(_reserved));
+                _reserved.Add(name);
+                return name;
+            }
         }
     }
 }

@@ -11,6 +11,15 @@ namespace PgBackup
         Directory,
     }
 
+    /// <summary>What makes a backup: pg_dump, or PgBackup's own engine over Npgsql (Plain backups of PostgreSQL 12 to 18).</summary>
+    public enum DumpEngine
+    {
+        /// <summary>pg_dump when one at least as new as the server is found, else the native engine (Plain backups).</summary>
+        Auto,
+        PgDump,
+        Native,
+    }
+
     public enum CompressionMethod
     {
         Gzip,

@@ -32,7 +32,8 @@ namespace PgBackup
             _options = options;
             _log = log;
             _redactor = options.Redactor;
-            _http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+            // TLS 1.2 on Windows PowerShell 5.1 hosts that would offer only SSL 3 and TLS 1.0 (TlsPolicy).
+            _http = handler is null ? new HttpClient(TlsPolicy.CreateHandler(TlsPolicy.Current)) : new HttpClient(handler, disposeHandler: false);
             _http.Timeout = Timeout.InfiniteTimeSpan; // each request has its own deadline (RequestTimeout)
             _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.ApiKey);
             _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));

@@ -123,7 +123,7 @@ namespace PgBackup
             PgBackupException? error = null;
             try
             {
-                var errors = ScratchRestore.Run(source, connection, scratch, locator, request.Options, redactor, log, activity, ct);
+                var errors = ScratchRestore.Run(source, admin.Server.ForChildTools(connection), scratch, locator, request.Options, redactor, log, activity, ct);
                 checks.Add(new CheckResult("Restore", true, $"Restored into '{scratch}' in {clock.Elapsed.TotalSeconds:0.0} s" + (errors.Count > 0 ? $" with {errors.Count} error(s) ignored" : "") + ".", clock.Elapsed));
                 if (expected is not null)
                 {

@@ -301,7 +301,7 @@ namespace PgBackup
             }
             catch
             {
-                Directory.Delete(temp, true);
+                FileCommit.TryDeleteDirectory(temp);
                 throw;
             }
             return new LocalCopy(temp, true);
@@ -310,7 +310,7 @@ namespace PgBackup
         public void Dispose()
         {
             if (_temporary && Directory.Exists(Path))
-                try { Directory.Delete(Path, true); } catch (IOException) { }
+                FileCommit.TryDeleteDirectory(Path);
         }
     }
 }

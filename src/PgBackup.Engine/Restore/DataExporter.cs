@@ -76,7 +76,7 @@ namespace PgBackup
                     PgBinPath = request.Options.PgBinPath,
                     DataOfTableOnly = (schema, name),
                 };
-                ScratchRestore.Run(source, connection, scratch, locator, options, redactor, log, activity, ct);
+                ScratchRestore.Run(source, admin.Server.ForChildTools(connection), scratch, locator, options, redactor, log, activity, ct);
                 using var db = PgServer.Connect(connection.WithDatabase(scratch), redactor, ct);
                 if (db.Scalar("SELECT to_regclass(@q) IS NOT NULL", ("q", qualified)) is not true)
                     throw new PgBackupException(ErrorIds.ExportFailed, ErrorKind.ObjectNotFound, $"The backup {source.Name} holds no table {qualified}.", request.Table);

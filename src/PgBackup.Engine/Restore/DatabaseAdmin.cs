@@ -181,7 +181,7 @@ namespace PgBackup
             {
                 _server.Execute(like is null ? sql : PgSql.WithOwner(sql, like.Owner), ct);
             }
-            catch (PgBackupException e) when (like is not null && (e.ErrorId == ErrorIds.PermissionDenied || e.Message.Contains("must be")))
+            catch (PgBackupException e) when (like is not null && (e.ErrorId == ErrorIds.PermissionDenied || ServerMessages.SqlState(e) == "42501"))
             {
                 log.Warning($"Could not give the new database to '{like.Owner}' ({e.Message}); it is owned by the restoring user instead.");
                 _server.Execute(sql, ct);
@@ -227,7 +227,7 @@ namespace PgBackup
                 _server.Execute(PgSql.DropDatabase(name, force: false), ct);
                 return true;
             }
-            catch (PgBackupException e) when (e.Message.Contains("SQLSTATE 55006"))
+            catch (PgBackupException e) when (ServerMessages.SqlState(e) == "55006")
             {
                 return false;
             }
@@ -265,7 +265,8 @@ namespace PgBackup
                 }
                 catch (PgBackupException e)
                 {
-                    bool busy = e.Message.IndexOf("being accessed by other users", StringComparison.OrdinalIgnoreCase) >= 0;
+                    // object_in_use: "database ... is being accessed by other users", in whatever language the server speaks.
+                    bool busy = ServerMessages.SqlState(e) == "55006";
                     if (busy && endSessions && attempt < 10) continue;
                     if (busy)
                         throw new PgBackupException(ErrorIds.TargetDatabaseInUse, ErrorKind.ResourceBusy,

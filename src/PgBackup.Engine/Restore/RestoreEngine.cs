@@ -102,13 +102,16 @@ namespace PgBackup
                         $"-Jobs needs the archive as a local file (pg_restore restores a Custom archive in parallel only from a file); {source.Path} is restored as a stream. Restore without -Jobs, or copy it first (Copy-PgBackup -Destination <folder>).", source.Path);
                 var connection = request.Connection.WithoutNeonPooler(out bool pooler);
                 if (pooler) log.Verbose($"Using Neon's direct host {connection.Host} instead of its connection pooler.");
-                var target = request.TargetDatabase ?? connection.Database
+                // Without -TargetDatabase or a database in the connection string, a backup goes back under its own
+                // database's name (a whole server restored: Get-PgBackup -Latest | Restore-PgBackup -ConnectionString <server>).
+                var target = request.TargetDatabase ?? connection.Database ?? source.Manifest?.Database
                     ?? throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "No target database: give -TargetDatabase or a database in the connection string.");
                 if (ScratchNames.IsReserved(target))
                     throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
                         $"'{target}' is named like the databases PgBackup makes for its own use (and drops when it finds them left behind); restore into a database with another name.", target);
                 var redactor = new Redactor(connection.Secrets());
-                plan = new RestorePlan(request, source, DatabaseAdmin.Connect(connection, target, redactor, ct), connection, redactor) { Target = target };
+                var planAdmin = DatabaseAdmin.Connect(connection, target, redactor, ct);
+                plan = new RestorePlan(request, source, planAdmin, planAdmin.Server.ForChildTools(connection), redactor) { Target = target };
                 var admin = plan.Admin;
                 plan.TargetExists = admin.Exists(target);
                 if (request.CreateDatabase && plan.TargetExists)

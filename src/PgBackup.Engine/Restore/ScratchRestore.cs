@@ -78,7 +78,7 @@ namespace PgBackup
                 using var p = ChildProcess.Start(pgRestore.Path, a, env, redactor, redirectStdin: file is null, redirectStdout: false,
                     onStderrLine: line =>
                     {
-                        if (IsError(line)) lock (errors) errors.Add(line);
+                        if (ServerMessages.IsToolErrorLine(line)) lock (errors) errors.Add(line);
                         else if (line.StartsWith("Command was:", StringComparison.Ordinal)) lock (errors) { if (errors.Count > 0) errors[errors.Count - 1] += " " + line; }
                         else if (line.StartsWith("pg_restore: processing data for table", StringComparison.Ordinal) || line.StartsWith("pg_restore: creating", StringComparison.Ordinal))
                             log.Progress(new ProgressInfo(activity, "pg_restore") { CurrentOperation = line.Substring("pg_restore: ".Length) });
@@ -116,7 +116,7 @@ namespace PgBackup
             finally
             {
                 copy?.Dispose();
-                if (listFile is not null) try { File.Delete(listFile); } catch (IOException) { }
+                if (listFile is not null) FileCommit.TryDeleteFile(listFile);
             }
         }
 
@@ -199,10 +199,6 @@ namespace PgBackup
                 throw new PgBackupException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData, $"pg_restore cannot read the archive's table of contents: {BackupVerifier.LastLines(p.StandardErrorText)}", source.Path);
             return output.GetAwaiter().GetResult();
         }
-
-        private static bool IsError(string line) =>
-            line.IndexOf("ERROR:", StringComparison.Ordinal) >= 0 || line.IndexOf("FATAL:", StringComparison.Ordinal) >= 0 ||
-            line.IndexOf(" error: ", StringComparison.Ordinal) >= 0 || line.StartsWith("error: ", StringComparison.Ordinal);
 
         /// <summary>Counts the rows of <paramref name="expected"/>'s tables in <paramref name="database"/> and compares.</summary>
         public static (List<TableRowCount> Actual, List<string> Differences) Verify(PgConnectionInfo server, string database, IReadOnlyCollection<TableRowCount> expected,

@@ -77,28 +77,36 @@ namespace PgBackup
         }
 
         /// <summary>
-        /// A time zone by id: <c>UTC</c>, <c>Local</c>, an IANA id (<c>Europe/Berlin</c>) or, on Windows, a Windows id
-        /// (<c>W. Europe Standard Time</c>). Throws <see cref="PgBackupException"/> (TimeZoneNotFound) when unknown.
+        /// A time zone by id: <c>UTC</c>, <c>Local</c>, an IANA id (<c>Europe/Berlin</c>) or a Windows id
+        /// (<c>W. Europe Standard Time</c>), on every platform: .NET Framework knows only Windows ids, .NET on Linux
+        /// and macOS only IANA ids, so the other kind is translated by CLDR's table (TimeZoneConverter). Throws
+        /// <see cref="PgBackupException"/> (TimeZoneNotFound) when unknown.
         /// </summary>
-        public static TimeZoneInfo FindTimeZone(string? id)
+        public static TimeZoneInfo FindTimeZone(string? id) => FindTimeZone(id, SystemTimeZone);
+
+        /// <summary><see cref="FindTimeZone(string?)"/> with the machine's own lookup given (the tests give Windows' one).</summary>
+        internal static TimeZoneInfo FindTimeZone(string? id, Func<string, TimeZoneInfo?> system)
         {
             if (string.IsNullOrWhiteSpace(id) || string.Equals(id, "Local", StringComparison.OrdinalIgnoreCase))
                 return TimeZoneInfo.Local;
             id = id!.Trim();
             if (string.Equals(id, "UTC", StringComparison.OrdinalIgnoreCase) || string.Equals(id, "Etc/UTC", StringComparison.OrdinalIgnoreCase) || id == "Z")
                 return TimeZoneInfo.Utc;
-            try
+            var zone = system(id)
+                ?? (TimeZoneConverter.TZConvert.TryIanaToWindows(id, out var windowsId) ? system(windowsId) : null)
+                ?? (TimeZoneConverter.TZConvert.TryWindowsToIana(id, out var ianaId) ? system(ianaId) : null);
+            if (zone is not null) return zone;
+            throw new PgBackupException(ErrorIds.TimeZoneNotFound, ErrorKind.ObjectNotFound,
+                $"The time zone '{id}' was not found on this machine.", id)
             {
-                return TimeZoneInfo.FindSystemTimeZoneById(id);
-            }
-            catch (Exception e) when (e is TimeZoneNotFoundException || e is InvalidTimeZoneException || e is ArgumentException)
-            {
-                throw new PgBackupException(ErrorIds.TimeZoneNotFound, ErrorKind.ObjectNotFound,
-                    $"The time zone '{id}' was not found on this machine.", id, e)
-                {
-                    RecommendedAction = "Use UTC, Local, or an id from [System.TimeZoneInfo]::GetSystemTimeZones() (for example Europe/Berlin).",
-                };
-            }
+                RecommendedAction = "Use UTC, Local, an IANA id (Europe/Berlin) or a Windows id (W. Europe Standard Time); [System.TimeZoneInfo]::GetSystemTimeZones() lists this machine's.",
+            };
+        }
+
+        private static TimeZoneInfo? SystemTimeZone(string id)
+        {
+            try { return TimeZoneInfo.FindSystemTimeZoneById(id); }
+            catch (Exception e) when (e is TimeZoneNotFoundException || e is InvalidTimeZoneException || e is ArgumentException || e is System.Security.SecurityException) { return null; }
         }
 
         /// <summary><c>7d</c>, <c>1d 12h</c>, <c>90m</c> → <c>1h 30m</c>.</summary>

@@ -29,6 +29,32 @@ namespace PgBackup
         }
 
         public PgConnectionInfo Info { get; }
+
+        private string? _childOptions;
+        private bool _childOptionsKnown;
+
+        /// <summary>
+        /// <paramref name="info"/> for pg_dump, pg_dumpall and pg_restore on this server: with <c>-c lc_messages=C</c> in
+        /// its options when the server's messages are not English and this role may set lc_messages, so that what the
+        /// tools relay can be read (<see cref="ServerMessages"/>).
+        /// </summary>
+        public PgConnectionInfo ForChildTools(PgConnectionInfo info)
+        {
+            if (!_childOptionsKnown)
+            {
+                var existing = info.Get("options") ?? Environment.GetEnvironmentVariable("PGOPTIONS");
+                _childOptions = ServerMessages.ChildOptions(existing, Scalar("SHOW lc_messages")?.ToString(), CanSetLcMessages());
+                _childOptionsKnown = true;
+            }
+            return _childOptions is null ? info : info.With("options", _childOptions);
+        }
+
+        private bool CanSetLcMessages()
+        {
+            if (string.Equals(Scalar("SHOW is_superuser")?.ToString(), "on", StringComparison.Ordinal)) return true;
+            if (Version.Major < 15) return false;
+            return Scalar("SELECT pg_catalog.has_parameter_privilege('lc_messages', 'SET')") is true;
+        }
         public PgVersion Version { get; }
         /// <summary>The server's own version string, e.g. <c>15.18 (Debian 15.18-0+deb12u1)</c>.</summary>
         public string VersionText { get; }
@@ -128,6 +154,15 @@ namespace PgBackup
                     { RecommendedAction = "Check the host and port, that the server runs, and that a firewall lets the connection through." };
             return new PgBackupException(ErrorIds.ServerQueryFailed, ErrorKind.InvalidOperation, $"Could not {action} {where}: {detail}", where, e);
         }
+
+        /// <summary>
+        /// The server's databases that take connections, templates left out (what a whole-server backup covers), in
+        /// name order. Whether this user may connect to each is not asked here: a database it cannot reach is the
+        /// error of that database's backup, not a silent gap.
+        /// </summary>
+        public List<string> DatabaseNames(CancellationToken cancellationToken) =>
+            Query("SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname COLLATE \"C\"", cancellationToken)
+                .Select(r => (string)r[0]!).ToList();
 
         public object? Scalar(string sql, params (string Name, object Value)[] parameters)
         {
@@ -261,13 +296,17 @@ namespace PgBackup
             }
         }
 
-        /// <summary>Writes a query's rows as CSV with a header (PostgreSQL's own COPY ... CSV); returns the row count.</summary>
+        /// <summary>
+        /// Writes a query's rows as CSV with a header (PostgreSQL's own COPY ... CSV) to <c>path.partial</c>, then puts it
+        /// in <paramref name="path"/>'s place in one step (an existing file is replaced, never deleted first); returns the
+        /// row count. A file that cannot be written or replaced (open in Excel, read-only) is an ExportFailed error, and
+        /// no <c>.partial</c> is left.
+        /// </summary>
         public long CopyOutCsv(string sql, string path, CancellationToken cancellationToken)
         {
+            var temp = path + ".partial";
             try
             {
-                long lines = 0;
-                var temp = path + ".partial";
                 using (var reader = _connection.BeginTextExport($"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)"))
                 using (var writer = new System.IO.StreamWriter(temp, false, new System.Text.UTF8Encoding(false)))
                 {
@@ -279,16 +318,31 @@ namespace PgBackup
                         writer.Write(buffer, 0, n);
                     }
                 }
-                if (System.IO.File.Exists(path)) System.IO.File.Delete(path);
-                System.IO.File.Move(temp, path);
+                FileCommit.Run(() =>
+                {
+                    if (System.IO.File.Exists(path)) System.IO.File.Replace(temp, path, null);
+                    else System.IO.File.Move(temp, path);
+                }, cancellationToken);
                 var count = Scalar($"SELECT count(*) FROM ({sql}) AS q");
-                lines = Convert.ToInt64(count, System.Globalization.CultureInfo.InvariantCulture);
-                return lines;
+                return Convert.ToInt64(count, System.Globalization.CultureInfo.InvariantCulture);
+            }
+            catch (Exception e) when ((e is System.IO.IOException || e is UnauthorizedAccessException) && !cancellationToken.IsCancellationRequested)
+            {
+                FileCommit.TryDeleteFile(temp);
+                throw new PgBackupException(ErrorIds.ExportFailed, ErrorKind.WriteError, $"Could not write {path}: {e.Message}", path, e)
+                {
+                    RecommendedAction = "Close the file if another program has it open (Excel keeps a CSV locked while it shows it), or give another -OutFile.",
+                };
             }
             catch (Exception e) when ((e is NpgsqlException || e is InvalidOperationException) && !cancellationToken.IsCancellationRequested)
             {
-                try { System.IO.File.Delete(path + ".partial"); } catch (System.IO.IOException) { }
+                FileCommit.TryDeleteFile(temp);
                 throw Translate(e, Info, _redactor, "export from");
+            }
+            catch
+            {
+                FileCommit.TryDeleteFile(temp);
+                throw;
             }
         }
 

@@ -139,10 +139,14 @@ namespace PgBackup
         /// <summary>Renames <paramref name="from"/> to <paramref name="to"/>, never replacing an existing entry.</summary>
         private static void RenameNoReplace(string from, string to, bool isDirectory)
         {
-            if (File.Exists(to) || Directory.Exists(to))
-                throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{to} already exists; it was not replaced.", to);
-            if (isDirectory) Directory.Move(from, to);
-            else File.Move(from, to);
+            // Retried while another process (antivirus, a backup agent) holds one of the fresh files on Windows: FileCommit.
+            FileCommit.Run(() =>
+            {
+                if (File.Exists(to) || Directory.Exists(to))
+                    throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{to} already exists; it was not replaced.", to);
+                if (isDirectory) Directory.Move(from, to);
+                else File.Move(from, to);
+            });
         }
 
         private sealed class FileWriter : IStoreWriter

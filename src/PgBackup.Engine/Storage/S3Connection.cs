@@ -35,6 +35,9 @@ namespace PgBackup
                 Timeout = TimeSpan.FromSeconds(options.TimeoutSeconds),
             };
             if (options.MaxErrorRetry.HasValue) config.MaxErrorRetry = options.MaxErrorRetry.Value;
+            // TLS 1.2 on Windows PowerShell 5.1 hosts that would offer only SSL 3 and TLS 1.0 (TlsPolicy).
+            var tls = options.ForceTlsProtocols ?? TlsPolicy.Current;
+            if (tls is not null) config.HttpClientFactory = new TlsPolicy.AwsHttpClientFactory(tls.Value);
 
             AWSCredentials? credentials = null;
             RegionEndpoint? profileRegion = null;

@@ -101,6 +101,8 @@ namespace PgBackup
 
         /// <summary>Share HTTP connections with other clients of the same settings (off for tests of rejected uploads).</summary>
         public bool CacheHttpClient { get; init; } = true;
+        /// <summary>For tests: the TLS versions to ask for as on a Windows PowerShell 5.1 host (null: <see cref="TlsPolicy.Current"/>).</summary>
+        internal System.Security.Authentication.SslProtocols? ForceTlsProtocols { get; init; }
 
         /// <summary>The endpoint in force: -EndpointUrl, else $env:AWS_ENDPOINT_URL_S3, else $env:AWS_ENDPOINT_URL; null for AWS.</summary>
         public string? EffectiveEndpointUrl
@@ -180,7 +182,7 @@ namespace PgBackup
             EndpointUrl = EndpointUrl, AddressingStyle = AddressingStyle, ChecksumMode = ChecksumMode, MaxErrorRetry = MaxErrorRetry,
             CacheHttpClient = CacheHttpClient, TimeoutSeconds = TimeoutSeconds,
             ServerSideEncryption = ServerSideEncryption, KmsKeyId = KmsKeyId, StorageClass = StorageClass,
-            PartSizeBytes = PartSizeBytes, UploadConcurrency = UploadConcurrency, AccessTier = AccessTier,
+            PartSizeBytes = PartSizeBytes, UploadConcurrency = UploadConcurrency, AccessTier = AccessTier, ForceTlsProtocols = ForceTlsProtocols,
             AzureSasToken = azure.AzureSasToken, AzureConnectionString = azure.AzureConnectionString, AzureAccountKey = azure.AzureAccountKey,
             AzureEndpointUrl = azure.AzureEndpointUrl,
         };
@@ -192,7 +194,7 @@ namespace PgBackup
         {
             AccessKey = AccessKey, SecretKey = SecretKey, SessionToken = SessionToken, ProfileName = ProfileName, Region = Region,
             EndpointUrl = EndpointUrl, AddressingStyle = AddressingStyle, ChecksumMode = ChecksumMode, MaxErrorRetry = MaxErrorRetry,
-            CacheHttpClient = CacheHttpClient, TimeoutSeconds = timeoutSeconds,
+            CacheHttpClient = CacheHttpClient, TimeoutSeconds = timeoutSeconds, ForceTlsProtocols = ForceTlsProtocols,
             AzureSasToken = AzureSasToken, AzureConnectionString = AzureConnectionString, AzureAccountKey = AzureAccountKey,
             AzureEndpointUrl = AzureEndpointUrl, AccessTier = upload.AccessTier,
             ServerSideEncryption = upload.ServerSideEncryption, KmsKeyId = upload.KmsKeyId, StorageClass = upload.StorageClass,

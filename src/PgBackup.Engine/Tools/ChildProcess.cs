@@ -4,6 +4,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -45,7 +46,8 @@ namespace PgBackup
 
         /// <summary>
         /// Starts <paramref name="fileName"/>. <paramref name="environment"/> entries are added to (or, with a null value,
-        /// removed from) the inherited environment. Messages are forced to English so that they can be read.
+        /// removed from) the inherited environment. The tools' own messages are forced to English so that they can be read
+        /// (<see cref="ServerMessages.ApplyChildLocale"/>).
         /// </summary>
         public static ChildProcess Start(string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment,
             Redactor redactor, bool redirectStdin = false, bool redirectStdout = true, string? workingDirectory = null,
@@ -59,6 +61,8 @@ namespace PgBackup
                 RedirectStandardOutput = redirectStdout,
                 RedirectStandardInput = redirectStdin,
                 CreateNoWindow = true,
+                // Relayed server text is in the client encoding (UTF8), not the console's OEM code page (Windows' default here).
+                StandardErrorEncoding = ServerMessages.StderrEncoding,
             };
             if (workingDirectory is not null) psi.WorkingDirectory = workingDirectory;
 #if NETSTANDARD2_0
@@ -66,7 +70,7 @@ namespace PgBackup
 #else
             foreach (var a in args) psi.ArgumentList.Add(a);
 #endif
-            psi.Environment["LC_MESSAGES"] = "C";
+            ServerMessages.ApplyChildLocale(psi.Environment);
             if (environment is not null)
                 foreach (var kv in environment)
                 {
@@ -74,10 +78,17 @@ namespace PgBackup
                     else psi.Environment[kv.Key] = kv.Value;
                 }
             var display = redactor.Redact(CommandLine.Join(new[] { fileName }.Concat(args)));
+            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
+            {
+                // What the C runtime of PostgreSQL's tools would receive changed (ANSI code page) is refused up front.
+                var (codePage, ansi) = AnsiArguments.Current();
+                AnsiArguments.Check(fileName, args, environment, codePage, ansi, redactor);
+            }
             var process = new Process { StartInfo = psi };
             try
             {
-                process.Start();
+                // No BOM before the data on .NET Framework with a UTF-8 console (ChildStdin).
+                ChildStdin.Start(() => process.Start(), redirectStdin);
             }
             catch (Win32Exception e)
             {

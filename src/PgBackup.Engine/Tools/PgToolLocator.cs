@@ -27,8 +27,10 @@ namespace PgBackup
 
     /// <summary>
     /// Finds pg_dump, pg_restore, psql and pg_dumpall whose major version is high enough: first in
-    /// <c>-PgBinPath</c>, then on PATH, then in the usual install folders (Debian/Ubuntu, RHEL, Windows, Homebrew,
-    /// Postgres.app), lowest fitting version first among the install folders.
+    /// <c>-PgBinPath</c>, then on PATH (on Windows, entries may be quoted), then in the usual install folders
+    /// (Debian/Ubuntu, RHEL, Homebrew, Postgres.app; on Windows, every install the EDB installer registered under
+    /// HKLM\SOFTWARE\PostgreSQL\Installations, wherever it is, and Program Files), lowest fitting version first among
+    /// the install folders.
     /// </summary>
     public sealed class PgToolLocator
     {
@@ -104,12 +106,54 @@ namespace PgBackup
             var parts = new List<string>();
             if (_explicitBinPath is not null) parts.Add($"-PgBinPath '{_explicitBinPath}'");
             parts.Add("PATH");
-            parts.Add(IsWindows ? @"C:\Program Files\PostgreSQL\<N>\bin" : "/usr/lib/postgresql/<N>/bin, /usr/pgsql-<N>/bin and Homebrew");
+            parts.Add(IsWindows ? @"the installs registered under HKLM\SOFTWARE\PostgreSQL\Installations, C:\Program Files\PostgreSQL\<N>\bin" : "/usr/lib/postgresql/<N>/bin, /usr/pgsql-<N>/bin and Homebrew");
             return string.Join(", ", parts);
         }
 
-        private static IEnumerable<string> DefaultPathDirs() =>
-            (Environment.GetEnvironmentVariable("PATH") ?? "").Split(System.IO.Path.PathSeparator).Where(d => d.Length > 0);
+        private static IEnumerable<string> DefaultPathDirs() => SplitPath(Environment.GetEnvironmentVariable("PATH"), IsWindows);
+
+        /// <summary>
+        /// PATH's folders. On Windows an entry may be quoted (<c>"C:\Program Files\PostgreSQL\16\bin"</c>, needed
+        /// when it holds a <c>;</c>), as cmd.exe and Windows' own search accept: quotes group and are removed.
+        /// </summary>
+        internal static IReadOnlyList<string> SplitPath(string? value, bool windows)
+        {
+            var dirs = new List<string>();
+            if (string.IsNullOrEmpty(value)) return dirs;
+            if (!windows) return value!.Split(':').Where(d => d.Length > 0).ToList();
+            var sb = new StringBuilder();
+            bool quoted = false;
+            foreach (char c in value!)
+            {
+                if (c == '"') quoted = !quoted;
+                else if (c == ';' && !quoted) { Add(); }
+                else sb.Append(c);
+            }
+            Add();
+            return dirs;
+
+            void Add()
+            {
+                var d = sb.ToString().Trim();
+                sb.Clear();
+                if (d.Length > 0) dirs.Add(d);
+            }
+        }
+
+        /// <summary>The EDB installer's registration of each install: <c>HKLM\SOFTWARE\PostgreSQL\Installations\&lt;id&gt;</c>, value "Base Directory" (also the 32-bit view's).</summary>
+        internal static IReadOnlyList<string> RegisteredInstallDirs(IRegistryReader registry)
+        {
+            var dirs = new List<string>();
+            foreach (var root in new[] { @"SOFTWARE\PostgreSQL\Installations", @"SOFTWARE\WOW6432Node\PostgreSQL\Installations" })
+                foreach (var id in registry.SubKeyNames(root))
+                {
+                    var baseDir = registry.GetString(root + "\\" + id, "Base Directory");
+                    if (string.IsNullOrWhiteSpace(baseDir)) continue;
+                    try { dirs.Add(System.IO.Path.Combine(baseDir!.Trim().Trim('"'), "bin")); }
+                    catch (ArgumentException) { }
+                }
+            return dirs;
+        }
 
         private static IEnumerable<string> DefaultInstallDirs()
         {
@@ -126,6 +170,7 @@ namespace PgBackup
 
             if (IsWindows)
             {
+                dirs.AddRange(RegisteredInstallDirs(LocalMachineRegistry.Instance));
                 foreach (var pf in new[] { Environment.GetEnvironmentVariable("ProgramFiles"), Environment.GetEnvironmentVariable("ProgramFiles(x86)"), @"C:\Program Files" })
                     if (!string.IsNullOrEmpty(pf)) AddVersionDirs(System.IO.Path.Combine(pf!, "PostgreSQL"), "*", "bin");
             }
@@ -166,7 +211,7 @@ namespace PgBackup
         internal static PgVersion? ProbeVersion(string path)
         {
             DateTime stamp;
-            try { stamp = File.GetLastWriteTimeUtc(path); } catch (IOException) { return null; }
+            try { stamp = File.GetLastWriteTimeUtc(path); } catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { return null; }
             if (VersionCache.TryGetValue(path, out var cached) && cached.Stamp == stamp) return cached.Version;
             PgVersion? version = null;
             try

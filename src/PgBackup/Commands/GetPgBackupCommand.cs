@@ -32,6 +32,40 @@ namespace PgBackup.Commands
         /// <summary>Also lists incomplete backups when -Latest is used.</summary>
         [Parameter] public SwitchParameter IncludeIncomplete { get; set; }
 
+        /// <summary>With -MaxAge: a server (any of its databases) whose databases must all have a fresh backup, also those never backed up.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ConnectionString { get; set; }
+
+        [Parameter]
+        [Credential]
+        public PSCredential? Credential { get; set; }
+
+        /// <summary>The server's databases (read once), for -MaxAge -ConnectionString.</summary>
+        private List<string>? _serverDatabases;
+        private string? _serverName;
+
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            if (ConnectionString is null && !Given(nameof(Credential))) return;
+            if (!MaxAge.HasValue)
+                Fail(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-ConnectionString and -Credential are used with -MaxAge: the server's databases are checked for fresh backups.");
+            try
+            {
+                (_serverName, _serverDatabases) = Run((log, ct) =>
+                {
+                    var connection = ResolveConnection(ConnectionString, Credential, log).WithoutNeonPooler(out _);
+                    using var server = PgServer.Connect(connection, new Redactor(connection.Secrets()), ct);
+                    return (server.Info.Server, server.DatabaseNames(ct));
+                });
+            }
+            catch (PgBackupException e)
+            {
+                Fail(e);
+            }
+        }
+
         protected override void ProcessRecord()
         {
             var options = StorageOptions();
@@ -80,7 +114,18 @@ namespace PgBackup.Commands
                             group.Key)
                         { RecommendedAction = "Check that the scheduled backup job runs and succeeds." }));
                 }
-                if (Database is { Length: > 0 } && list.Count == 0)
+                // Databases of the server (-ConnectionString) with no backup at all here: a database created after the
+                // job was written, or one the job leaves out.
+                if (_serverDatabases is not null)
+                {
+                    var backedUp = new HashSet<string>(list.Select(b => b.Database), StringComparer.Ordinal);
+                    var patterns = (Database ?? Array.Empty<string>()).Select(d => new WildcardPattern(d, WildcardOptions.IgnoreCase)).ToList();
+                    foreach (var db in _serverDatabases.Where(d => !backedUp.Contains(d) && (patterns.Count == 0 || patterns.Any(w => w.IsMatch(d)))))
+                        WriteError(ToErrorRecord(new PgBackupException(ErrorIds.BackupStale, ErrorKind.InvalidData,
+                            $"The database {ServerBackup.Printable(db)} on {_serverName} has never been backed up in {location}.", db)
+                        { RecommendedAction = "Back up every database of the server (New-PgBackup -AllDatabases), or leave this one out of the check (-Database)." }));
+                }
+                else if (Database is { Length: > 0 } && list.Count == 0)
                     foreach (var d in Database.Where(d => !WildcardPattern.ContainsWildcardCharacters(d)))
                         WriteError(ToErrorRecord(new PgBackupException(ErrorIds.BackupStale, ErrorKind.InvalidData, $"There is no backup of '{d}' in {location}.", d)));
             }

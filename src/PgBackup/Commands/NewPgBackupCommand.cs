@@ -3,9 +3,10 @@ using System.Management.Automation;
 
 namespace PgBackup.Commands
 {
-    /// <summary>New-PgBackup: backs up one PostgreSQL database with pg_dump, streaming, verified, with a manifest.</summary>
-    [Cmdlet(VerbsCommon.New, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+    /// <summary>New-PgBackup: backs up one PostgreSQL database with pg_dump or PgBackup's native engine, streaming, verified, with a manifest.</summary>
+    [Cmdlet(VerbsCommon.New, "PgBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = "Database")]
     [OutputType(typeof(BackupInfo))]
+    [OutputType(typeof(DatabaseBackupResult), ParameterSetName = new[] { "AllDatabases" })]
     public sealed class NewPgBackupCommand : PgBackupStorageWriteCmdlet
     {
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -48,7 +49,11 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string? PgBinPath { get; set; }
 
-        /// <summary>How long pg_dump may wait for its table locks (pg_dump --lock-wait-timeout); unset: as long as it takes.</summary>
+        /// <summary>pg_dump, PgBackup's native engine, or Auto: pg_dump when one fits the server, else the native engine.</summary>
+        [Parameter]
+        public DumpEngine Engine { get; set; } = DumpEngine.Auto;
+
+        /// <summary>How long pg_dump (--lock-wait-timeout) or the native engine may wait for its table locks; unset: as long as it takes.</summary>
         [Parameter]
         [ValidateRange(1, 86400)]
         public int LockWaitTimeoutSeconds { get; set; }
@@ -68,6 +73,31 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string[]? EncryptRecipient { get; set; }
 
+        /// <summary>Back up every database of the server (templates and databases that take no connections left out), each as its own backup.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = "AllDatabases")]
+        public SwitchParameter AllDatabases { get; set; }
+
+        /// <summary>With -AllDatabases: only the databases matching one of these wildcard patterns.</summary>
+        [Parameter(ParameterSetName = "AllDatabases")]
+        [SupportsWildcards]
+        [ValidateNotNullOrEmpty]
+        public string[]? IncludeDatabase { get; set; }
+
+        /// <summary>With -AllDatabases: not the databases matching one of these wildcard patterns.</summary>
+        [Parameter(ParameterSetName = "AllDatabases")]
+        [SupportsWildcards]
+        [ValidateNotNullOrEmpty]
+        public string[]? ExcludeDatabase { get; set; }
+
+        /// <summary>With -AllDatabases: how many databases are backed up at a time.</summary>
+        [Parameter(ParameterSetName = "AllDatabases")]
+        [ValidateRange(1, ServerBackup.MaxThrottleLimit)]
+        public int ThrottleLimit { get; set; } = 1;
+
+        /// <summary>With -AllDatabases: emit one PgBackup.DatabaseBackupResult per database (failed ones too) instead of the backups.</summary>
+        [Parameter(ParameterSetName = "AllDatabases")]
+        public SwitchParameter Summary { get; set; }
+
         protected override void ProcessRecord()
         {
             var location = ResolvePath(Path);
@@ -80,7 +110,9 @@ namespace PgBackup.Commands
             {
                 Fail(e);
             }
-            if (!ShouldProcess(location, $"Back up database '{connection!.Database ?? "(default)"}' from {connection.Server}"))
+            if (!ShouldProcess(location, AllDatabases
+                    ? $"Back up every database of {connection!.Server}"
+                    : $"Back up database '{connection!.Database ?? "(default)"}' from {connection.Server}"))
                 return;
 
             var scope = new BackupScope
@@ -104,36 +136,81 @@ namespace PgBackup.Commands
                 Passphrase = Chars(EncryptPassphrase),
                 RecipientKeyFiles = (EncryptRecipient ?? System.Array.Empty<string>()).Select(ResolvePath).ToArray(),
             };
+            BackupRequest Request(IBackupStore store) => new BackupRequest
+            {
+                Connection = connection,
+                Store = store,
+                Format = Format,
+                Compression = Compression,
+                CompressionLevel = level,
+                Jobs = Jobs,
+                Scope = scope,
+                PgBinPath = binPath,
+                ModuleVersion = ModuleVersion,
+                Encryption = encryption,
+                Signing = signing,
+                Globals = Globals,
+                NoRolePasswords = NoRolePasswords,
+                LockWaitTimeoutSeconds = IfGiven(nameof(LockWaitTimeoutSeconds), LockWaitTimeoutSeconds),
+                Engine = Engine,
+            };
+            IBackupStore OpenStore(IOperationLog log)
+            {
+                var store = StoreFactory.OpenLocation(location, storeOptions, create: true);
+                if (store is S3Store s3) log.Verbose($"Uploading to {store.Location} at {s3.Endpoint} in parts of {storeOptions.PartSizeBytes >> 20} MiB, {storeOptions.UploadConcurrency} at a time.");
+                if (store is AzureStore az) log.Verbose($"Uploading to {store.Location} at {az.Endpoint} in blocks of {storeOptions.PartSizeBytes >> 20} MiB, {storeOptions.UploadConcurrency} at a time{(storeOptions.AccessTier == AzureAccessTier.Default ? "" : ", access tier " + storeOptions.AccessTier)}.");
+                return store;
+            }
             try
             {
+                if (AllDatabases)
+                {
+                    var include = Patterns(IncludeDatabase);
+                    var exclude = Patterns(ExcludeDatabase);
+                    Run((log, emit, ct) =>
+                    {
+                        using var store = OpenStore(log);
+                        ServerBackup.Run(new ServerBackupRequest
+                        {
+                            Backup = Request(store),
+                            Selects = db => (include.Count == 0 || include.Any(p => p.IsMatch(db))) && !exclude.Any(p => p.IsMatch(db)),
+                            ThrottleLimit = ThrottleLimit,
+                        }, log, emit, ct);
+                    }, WriteResult);
+                    return;
+                }
                 var info = Run((log, ct) =>
                 {
-                    using var store = StoreFactory.OpenLocation(location, storeOptions, create: true);
-                    if (store is S3Store s3) log.Verbose($"Uploading to {store.Location} at {s3.Endpoint} in parts of {storeOptions.PartSizeBytes >> 20} MiB, {storeOptions.UploadConcurrency} at a time.");
-                    if (store is AzureStore az) log.Verbose($"Uploading to {store.Location} at {az.Endpoint} in blocks of {storeOptions.PartSizeBytes >> 20} MiB, {storeOptions.UploadConcurrency} at a time{(storeOptions.AccessTier == AzureAccessTier.Default ? "" : ", access tier " + storeOptions.AccessTier)}.");
-                    return new BackupEngine().Run(new BackupRequest
-                    {
-                        Connection = connection,
-                        Store = store,
-                        Format = Format,
-                        Compression = Compression,
-                        CompressionLevel = level,
-                        Jobs = Jobs,
-                        Scope = scope,
-                        PgBinPath = binPath,
-                        ModuleVersion = ModuleVersion,
-                        Encryption = encryption,
-                        Signing = signing,
-                        Globals = Globals,
-                        NoRolePasswords = NoRolePasswords,
-                        LockWaitTimeoutSeconds = IfGiven(nameof(LockWaitTimeoutSeconds), LockWaitTimeoutSeconds),
-                    }, log, ct);
+                    using var store = OpenStore(log);
+                    return new BackupEngine().Run(Request(store), log, ct);
                 });
                 WriteObject(info);
             }
             catch (PgBackupException e)
             {
                 Fail(e, location);
+            }
+        }
+
+        private static System.Collections.Generic.List<WildcardPattern> Patterns(string[]? patterns) =>
+            (patterns ?? System.Array.Empty<string>()).Select(p => new WildcardPattern(p, WildcardOptions.IgnoreCase | WildcardOptions.CultureInvariant)).ToList();
+
+        /// <summary>
+        /// One database's end, on the pipeline thread: its backup (or, with -Summary, its result) and, when it failed,
+        /// a non-terminating error with the single backup's error id and the database as its target.
+        /// </summary>
+        private void WriteResult(object item)
+        {
+            switch (item)
+            {
+                case DatabaseBackupResult r:
+                    if (Summary) WriteObject(r);
+                    else if (r.Backup is not null) WriteObject(r.Backup);
+                    if (r.Error is not null) WriteError(ToErrorRecord(r.Error, r.Database));
+                    break;
+                case PgBackupException e:
+                    WriteError(ToErrorRecord(e));
+                    break;
             }
         }
     }

@@ -76,7 +76,10 @@ namespace PgBackup.Commands
             }
             catch (PgBackupException e)
             {
-                Fail(e, path);
+                // Backups from the pipeline (a whole server: Get-PgBackup -Latest | Restore-PgBackup): each failure is
+                // that backup's error and the next one is restored; a backup named by -Path stops the cmdlet.
+                if (InputObject is not null) WriteError(ToErrorRecord(e, path));
+                else Fail(e, path);
             }
             finally
             {

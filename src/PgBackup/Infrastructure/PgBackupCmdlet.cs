@@ -97,6 +97,19 @@ namespace PgBackup.Commands
         protected void Run(Action<IOperationLog, CancellationToken> work) => Run<object?>((log, ct) => { work(log, ct); return null; });
 
         /// <summary>
+        /// Runs engine work that produces results as it goes (from any of its threads): each is handed to
+        /// <paramref name="write"/> on the pipeline thread, in the order they came, between the work's messages.
+        /// A write that throws (-ErrorAction Stop on an error it writes) stops the work as Ctrl+C does.
+        /// </summary>
+        protected void Run(Action<IOperationLog, Action<object>, CancellationToken> work, Action<object> write) =>
+            Run<object?>((log, ct) =>
+            {
+                var queue = (QueuedLog)log;
+                work(log, item => queue.Post(_ => write(item)), ct);
+                return null;
+            });
+
+        /// <summary>
         /// Runs engine work for one input object: a PgBackup failure becomes a non-terminating error for that object
         /// (the rest of the pipeline goes on); returns false when it failed.
         /// </summary>
@@ -249,7 +262,7 @@ namespace PgBackup.Commands
 
             public void Complete() => _queue.CompleteAdding();
 
-            private void Post(Action<PgBackupCmdlet> action)
+            public void Post(Action<PgBackupCmdlet> action)
             {
                 try { _queue.Add(action); } catch (InvalidOperationException) { }
             }
