@@ -139,11 +139,11 @@ namespace PgBackup.Commands
         [ArgumentCompleter(typeof(StorageClassCompleter))]
         public string? StorageClass { get; set; }
 
-        /// <summary>The size of each uploaded part in MiB; memory is about this times (concurrency + 1).</summary>
         /// <summary>The access tier of uploaded Azure blobs (Hot, Cool, Cold; Archive is refused).</summary>
         [Parameter]
         public AzureAccessTier AccessTier { get; set; } = AzureAccessTier.Default;
 
+        /// <summary>The size of each uploaded part (Azure: block) in MiB; memory is about this times (concurrency + 1).</summary>
         [Parameter]
         [ValidateRange(5, 512)]
         [Alias("BlockSizeMB")]
