@@ -6,7 +6,8 @@ Tasks:
   Build  publishes both builds (net8.0 for PowerShell 7.4+, netstandard2.0 for Windows PowerShell 5.1) with the
          module files and help to output/PgBackup/<version>/.
   Test   builds, starts throw-away servers (PostgreSQL 15 from the distribution, 14, 17 and 18 from npm's
-         @embedded-postgres, and an S3 server: Ceph's RADOS Gateway from Debian), runs xUnit and then Pester against the built module (once per build) in
+         @embedded-postgres, an S3 server: Ceph's RADOS Gateway from Debian, and Azurite from npm for Azure Blob
+         Storage), runs xUnit and then Pester against the built module (once per build) in
          fresh `pwsh -NoProfile -NonInteractive` processes, stops the servers, and prints 'N passed, N failed'.
   Demo   builds, starts a throw-away PostgreSQL with a small sample database, backs it up, lists the backups.
   Bench  builds and runs bench/Invoke-Benchmark.ps1 (by hand; takes a while).
@@ -40,6 +41,7 @@ $moduleOut = Join-Path $root "output/PgBackup/$version"
 $testResults = Join-Path $root 'output/test-results'
 $script:TestServers = $null
 $script:TestS3 = $null
+$script:TestAzure = $null
 
 # A fresh PowerShell of the same version as this one (the dotnet tool runs as 'dotnet pwsh.dll').
 $pwshDll = Join-Path $PSHOME 'pwsh.dll'
@@ -117,7 +119,8 @@ function Start-TestEnvironment {
     # that Stop-TestEnvironment stops whatever started, also when a later start fails.
     Import-Module (Join-Path $root 'tests/harness/TestServers.psm1') -Force
     Import-Module (Join-Path $root 'tests/harness/TestS3.psm1') -Force
-    Install-TestPrerequisites -S3
+    Import-Module (Join-Path $root 'tests/harness/TestAzure.psm1') -Force
+    Install-TestPrerequisites -S3 -Azure
     $servers = $script:TestServers = [ordered]@{}
     $servers.Main = Start-TestPostgres -Name main
     Write-Host "PostgreSQL $($servers.Main.Version) on 127.0.0.1:$($servers.Main.Port)"
@@ -132,13 +135,17 @@ function Start-TestEnvironment {
     $script:TestS3 = Start-TestS3
     Write-Host "S3 (Ceph RADOS Gateway) on $($script:TestS3.Endpoint), started in $($script:TestS3.StartSeconds) s"
     $env:PGBACKUP_TEST_S3 = ($script:TestS3 | ConvertTo-Json -Compress)
+    $script:TestAzure = Start-TestAzurite
+    Write-Host "Azure Blob Storage (Azurite) on $($script:TestAzure.Endpoint), started in $($script:TestAzure.StartSeconds) s"
+    $env:PGBACKUP_TEST_AZURE = ($script:TestAzure | ConvertTo-Json -Compress)
 }
 
 function Stop-TestEnvironment {
+    if ($script:TestAzure) { $script:TestAzure | Stop-TestAzurite; $script:TestAzure = $null }
     if ($script:TestS3) { $script:TestS3 | Stop-TestS3; $script:TestS3 = $null }
     if ($script:TestServers) { foreach ($s in @($script:TestServers.Values)) { $s | Stop-TestPostgres } }
     $script:TestServers = $null
-    Remove-Item Env:PGBACKUP_TEST_SERVERS, Env:PGBACKUP_TEST_S3 -ErrorAction SilentlyContinue
+    Remove-Item Env:PGBACKUP_TEST_SERVERS, Env:PGBACKUP_TEST_S3, Env:PGBACKUP_TEST_AZURE -ErrorAction SilentlyContinue
 }
 
 function Get-TrxCounts([string]$path, [int]$ExitCode = 0) {
@@ -166,6 +173,9 @@ function Invoke-Test {
         Invoke-Checked dotnet build (Join-Path $root 'tests/fixtures/OtherNpgsql/OtherNpgsql.csproj') -c Release --nologo -v quiet `
             -o (Join-Path $root 'output/test-fixtures/OtherNpgsql')
         # The fake Neon API (tests/FakeNeon) that the Neon tests start.
+        # Another Azure.Core, loaded first by tests/Azure.Tests.ps1 as the Az modules would.
+        Invoke-Checked dotnet build (Join-Path $root 'tests/fixtures/OtherAzureCore/OtherAzureCore.csproj') -c Release --nologo -v quiet `
+            -o (Join-Path $root 'output/test-fixtures/OtherAzureCore')
         Invoke-Checked dotnet build (Join-Path $root 'tests/FakeNeon/FakeNeon.csproj') -c Release --nologo -v quiet `
             -o (Join-Path $root 'output/test-fixtures/FakeNeon')
         Start-TestEnvironment

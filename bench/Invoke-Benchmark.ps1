@@ -28,6 +28,9 @@ every variant once, in an order rotated from round to round, so that the variant
   S3Null     New-PgBackup -Path s3://<bucket>/bench to bench/NullS3.py (not run unless asked for: an endpoint that
              answers the upload's requests and discards the data: what an S3 backup costs PgBackup itself, without
              the work of an S3 server on the same cores; the S3 target is judged on it)
+  Azure      New-PgBackup -Path az://devstoreaccount1/<container>/bench (not run unless asked for: straight to Azurite,
+             tests/harness/TestAzure.psm1, on the same machine; the connection string reaches the measuring process
+             as AZURE_STORAGE_CONNECTION_STRING, never on a command line; Azurite's CPU is reported as the gateway's)
 
 Encrypted gets a passphrase made for the run; it reaches the measuring process in an environment variable, never on a
 command line. S3 starts Ceph's RADOS Gateway (tests/harness/TestS3.psm1) only when selected (on free ports, so
@@ -57,7 +60,7 @@ param(
     [int]$SmallScale = 4,
     # Rounds on the small database.
     [int]$SmallRounds = 2,
-    [ValidateSet('Guide', 'PgDump', 'Default', 'Native', 'NativeJobs2', 'NativeNone', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd3', 'Encrypted', 'S3', 'S3Part8', 'S3Serial', 'S3Null')]
+    [ValidateSet('Guide', 'PgDump', 'Default', 'Native', 'NativeJobs2', 'NativeNone', 'Zstd', 'Custom', 'Directory', 'None', 'Zstd3', 'Encrypted', 'S3', 'S3Part8', 'S3Serial', 'S3Null', 'Azure')]
     [string[]]$Variants = @('Guide', 'PgDump', 'Default', 'Zstd', 'Custom', 'Directory'),
     [string]$OutDir = (Join-Path $PSScriptRoot '../output/bench'),
     # Where the clusters are kept between runs (default /var/tmp/pgbackup-bench).
@@ -73,6 +76,7 @@ Set-StrictMode -Version Latest
 Import-Module (Join-Path $PSScriptRoot 'BenchDatabase.psm1') -Force
 Import-Module (Join-Path $PSScriptRoot '../tests/harness/TestServers.psm1')
 Import-Module (Join-Path $PSScriptRoot '../tests/harness/TestS3.psm1')
+Import-Module (Join-Path $PSScriptRoot '../tests/harness/TestAzure.psm1')
 
 $ModuleManifest = (Resolve-Path $ModuleManifest).Path
 if ($CompareModule) { $CompareModule = (Resolve-Path $CompareModule).Path }
@@ -105,6 +109,7 @@ $definitions = [ordered]@{
     S3Serial  = @{ Kind = 'Module'; Parameters = @{ S3UploadConcurrency = 1 }; S3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench -S3UploadConcurrency 1' }
     # The endpoint is added when bench/NullS3.py has started.
     S3Null    = @{ Kind = 'Module'; Parameters = @{}; NullS3 = $true; Label = 'New-PgBackup -Path s3://<bucket>/bench to a null endpoint (no S3 server work)' }
+    Azure     = @{ Kind = 'Module'; Parameters = @{}; Azure = $true; Label = 'New-PgBackup -Path az://devstoreaccount1/<container>/bench (Azurite)' }
 }
 # The passphrase of the Encrypted variant (this run only), and the S3 server of the S3 variant.
 $script:Passphrase = 'bench-' + [guid]::NewGuid().ToString('n')
@@ -114,6 +119,9 @@ $script:S3Prefix = 'bench'
 # The null endpoint of the S3Null variant: its process and address.
 $script:NullS3 = $null
 $script:NullS3Endpoint = $null
+# The Azurite of the Azure variant, and its container.
+$script:AzureServer = $null
+$script:AzureContainer = $null
 
 $names = @($Variants)
 if ($CompareModule) {
@@ -258,8 +266,30 @@ function Test-NullS3Backup([string]$Path, [long]$SizeBytes) {
 }
 
 function Get-S3ServerCpuSeconds($Definition) {
-    # The CPU time of the S3 server a variant sends to: the null endpoint's, or the Ceph gateway's (null if none).
-    if ($Definition['NullS3']) { Get-ProcCpuSeconds -ProcessId $script:NullS3.Id } else { Get-GatewayCpuSeconds }
+    # The CPU time of the storage server a variant sends to: the null endpoint's, Azurite's, or the Ceph gateway's (null if none).
+    if ($Definition['NullS3']) { Get-ProcCpuSeconds -ProcessId $script:NullS3.Id }
+    elseif ($Definition['Azure']) { Get-ProcCpuSeconds -ProcessId $script:AzureServer.ProcessId }
+    else { Get-GatewayCpuSeconds }
+}
+
+function Test-AzureBackup([string]$Path, [long]$SizeBytes) {
+    # The blob has the size reported, its manifest blob exists, and the blob downloaded passes gzip -t.
+    $name = $Path -replace '^az://[^/]+/[^/]+/', ''
+    $c = Get-TestAzureContainer -Server $script:AzureServer -Name $script:AzureContainer
+    $size = $c.GetBlobClient($name).GetProperties().Value.ContentLength
+    if ($size -ne $SizeBytes) { throw "The blob $name has $size bytes; New-PgBackup reported $SizeBytes." }
+    if (-not $c.GetBlobClient("$name.json").Exists().Value) { throw "The manifest $name.json is missing." }
+    $local = Join-Path $work 'azure-check.sql.gz'
+    $null = $c.GetBlobClient($name).DownloadTo($local)
+    try { & gzip -t $local 2>&1 | Out-Null; if ($LASTEXITCODE -ne 0) { throw "The blob $name does not pass gzip -t." } }
+    finally { Remove-Item $local -ErrorAction SilentlyContinue }
+    "blob $name $SizeBytes bytes; manifest $name.json present; downloaded: gzip -t"
+}
+
+function Clear-BenchAzure {
+    # Deletes what a run stored (Azurite keeps blobs in memory).
+    $c = Get-TestAzureContainer -Server $script:AzureServer -Name $script:AzureContainer
+    foreach ($n in @(Get-TestBlobName -Server $script:AzureServer -Container $script:AzureContainer)) { $null = $c.DeleteBlobIfExists($n) }
 }
 
 function Get-Delta($Before, $After) { if ($null -ne $Before -and $null -ne $After) { $After - $Before } else { $null } }
@@ -315,12 +345,17 @@ function Invoke-Variant {
                 $env:AWS_SECRET_ACCESS_KEY = 'bench-null-secret'
                 $target = "s3://bench-null/$($script:S3Prefix)"
             }
+            if ($def['Azure']) {
+                # The connection string (the emulator's well-known key) in the environment, not on a command line.
+                $env:AZURE_STORAGE_CONNECTION_STRING = $script:AzureServer.ConnectionString
+                $target = "az://$($script:AzureServer.Account)/$($script:AzureContainer)/$($script:S3Prefix)"
+            }
             $sw = [Diagnostics.Stopwatch]::StartNew()
             $manifest = if ($def['Module']) { $def.Module } else { $ModuleManifest }
             & $exe @pre -NoProfile -NonInteractive -File $measureScript -ModuleManifest $manifest -Path $target `
                 -ResultFile $resultFile -Parameters $params @extra | Out-Host
             $sw.Stop()
-            Remove-Item Env:PGBACKUP_BENCH_PASSPHRASE, Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY -ErrorAction SilentlyContinue
+            Remove-Item Env:PGBACKUP_BENCH_PASSPHRASE, Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY, Env:AZURE_STORAGE_CONNECTION_STRING -ErrorAction SilentlyContinue
             $r.ServerCpuSeconds = Get-Delta $serverCpu (Get-ServerCpuSeconds $Server)
             $r.GatewayCpuSeconds = Get-Delta $gatewayCpu (Get-S3ServerCpuSeconds $def)
             if ($LASTEXITCODE -ne 0 -or -not (Test-Path $resultFile)) { throw "$($def.Label) failed (exit code $LASTEXITCODE)." }
@@ -353,6 +388,10 @@ function Invoke-Variant {
             $r.SizeBytes = [long]$m.SizeBytes
             if ($Check) { $r.Checked = Test-NullS3Backup -Path $file -SizeBytes $r.SizeBytes }
         }
+        elseif ($def['Azure']) {
+            $r.SizeBytes = [long]$m.SizeBytes
+            if ($Check) { $r.Checked = Test-AzureBackup -Path $file -SizeBytes $r.SizeBytes }
+        }
         else {
             $r.SizeBytes = Get-OutputSize $file
             if ($Check) { $r.Checked = Test-BackupFile -Path $file -Server $Server }
@@ -363,6 +402,8 @@ function Invoke-Variant {
         Remove-Item Env:DATABASE_URL, Env:PGDUMP, Env:OUT, Env:PGBACKUP_BENCH_PASSPHRASE, Env:AWS_ACCESS_KEY_ID, Env:AWS_SECRET_ACCESS_KEY -ErrorAction SilentlyContinue
         Remove-Item -Recurse -Force $out -ErrorAction SilentlyContinue
         if ($def['S3'] -and $script:S3Server) { Clear-BenchS3 }
+        if ($def['Azure'] -and $script:AzureServer) { Clear-BenchAzure }
+        Remove-Item Env:AZURE_STORAGE_CONNECTION_STRING -ErrorAction SilentlyContinue
     }
     [pscustomobject]$r
 }
@@ -454,8 +495,8 @@ $machine = [ordered]@{
 }
 
 $useS3 = @($names | Where-Object { $definitions[$_]['S3'] }).Count -gt 0
-Install-TestPrerequisites -S3:$useS3
-$result = [ordered]@{ Machine = $machine; Module = $ModuleManifest; Rounds = $Rounds; Big = $null; Small = $null; S3 = $null }
+Install-TestPrerequisites -S3:$useS3 -Azure:(@($names | Where-Object { $definitions[$_]['Azure'] }).Count -gt 0)
+$result = [ordered]@{ Machine = $machine; Module = $ModuleManifest; Rounds = $Rounds; Big = $null; Small = $null; S3 = $null; Azure = $null }
 $server = $null
 $savedTestModule = $env:PGBACKUP_TEST_MODULE
 try {
@@ -468,6 +509,15 @@ try {
         $result.S3 = [ordered]@{ Server = 'Ceph RADOS Gateway (Debian radosgw), one monitor, one OSD (memstore), on this machine'
             Version = "$(& radosgw --version 2>$null)".Trim(); Endpoint = $script:S3Server.Endpoint; Bucket = $script:S3Bucket; StartSeconds = $script:S3Server.StartSeconds }
         Write-Host ("S3 (Ceph RADOS Gateway) on {0}, bucket {1}, started in {2} s" -f $script:S3Server.Endpoint, $script:S3Bucket, $script:S3Server.StartSeconds)
+    }
+    if (@($names | Where-Object { $definitions[$_]['Azure'] }).Count -gt 0) {
+        # The harness's Azure client (container, checks, clean-up) loads the SDK from the built module's folder.
+        $env:PGBACKUP_TEST_MODULE = $ModuleManifest
+        $script:AzureServer = Start-TestAzurite -Name bench-azurite
+        $script:AzureContainer = New-TestContainer -Server $script:AzureServer -Prefix 'bench'
+        $result.Azure = [ordered]@{ Server = 'Azurite 3.37.0 (blob service, in memory), on this machine'; Endpoint = $script:AzureServer.Endpoint
+            Container = $script:AzureContainer; StartSeconds = $script:AzureServer.StartSeconds }
+        Write-Host ("Azure Blob Storage (Azurite) on {0}, container {1}" -f $script:AzureServer.Endpoint, $script:AzureContainer)
     }
     if (@($names | Where-Object { $definitions[$_]['NullS3'] }).Count -gt 0) {
         $script:NullS3 = Start-NullS3
@@ -498,6 +548,7 @@ try {
 finally {
     if ($server) { $server | Stop-BenchPostgres }
     if ($script:S3Server) { $script:S3Server | Stop-TestS3; $script:S3Server = $null }
+    if ($script:AzureServer) { $script:AzureServer | Stop-TestAzurite; $script:AzureServer = $null }
     if ($script:NullS3) { if (-not $script:NullS3.HasExited) { $script:NullS3.Kill() }; $script:NullS3.Dispose(); $script:NullS3 = $null }
     $env:PGBACKUP_TEST_MODULE = $savedTestModule
     Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue
@@ -555,10 +606,19 @@ foreach ($t in @(@{ Name = 'Encrypted'; Limit = 1.15 }, @{ Name = 'S3Null'; Limi
     $lines.Add('')
     $lines.Add($text)
 }
+# Azure: the PowerShell process's CPU at most 1.10x the local backup's (medians), Azurite's CPU beside it (not counted).
+$azureRow = $result.Big.Summary | Where-Object Variant -eq 'Azure'
+if ($azureRow -and $defaultRow -and $azureRow.MedianCpuSeconds -and $defaultRow.MedianCpuSeconds) {
+    $cpuRatio = $azureRow.MedianCpuSeconds / $defaultRow.MedianCpuSeconds
+    $lines.Add('')
+    $lines.Add(('Azure vs Default: CPU of the PowerShell process {0} vs {1} ({2:N2}x); target at most 1.10x: {3}; time {4:N2}x median of per-round ratios; Azurite used {5} of CPU (not counted)' -f
+            (& $f1 $azureRow.MedianCpuSeconds), (& $f1 $defaultRow.MedianCpuSeconds), $cpuRatio, $(if ($cpuRatio -le 1.10) { 'met' } else { 'NOT met' }),
+            $(if ($azureRow.PSObject.Properties['VsRoundDefault']) { $azureRow.VsRoundDefault } else { 0 }), (& $f1 $azureRow.MedianGatewayCpuSeconds)))
+}
 # Memory: what a backup adds over an idle pwsh with the module imported, at most 80 MB for local and S3 backups, and
 # flat in the database's size (the small database's runs against the big one's).
 $memoryLimit = 80MB
-foreach ($row in @($result.Big.Summary | Where-Object { $_.Variant -in 'Default', 'Native', 'NativeJobs2', 'S3', 'S3Null' -and $null -ne $_.AddedPeakBytes })) {
+foreach ($row in @($result.Big.Summary | Where-Object { $_.Variant -in 'Default', 'Native', 'NativeJobs2', 'S3', 'S3Null', 'Azure' -and $null -ne $_.AddedPeakBytes })) {
     $small = if ($result.Small) { $result.Small.Summary | Where-Object Variant -eq $row.Variant } else { $null }
     $highest = [math]::Max($row.AddedPeakBytes, $(if ($small) { $small.AddedPeakBytes } else { 0 }))
     $text = 'Memory added by {0}: {1:N0} MB at most (median {2:N0} MB); target at most 80 MB: {3}' -f $row.Variant,

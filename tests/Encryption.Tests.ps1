@@ -31,8 +31,8 @@ AfterAll {
 Describe 'Encryption' {
     It 'Protect-PgBackup and Unprotect-PgBackup have the expected parameters' {
         $common = [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters
-        ((Get-Command Protect-PgBackup).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object) | Should -Be (@('Path', 'InputObject', 'Passphrase', 'Recipient', 'KeepOriginal', 'SigningKey', 'SigningKeyPassphrase', 'VerifyKey', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds') | Sort-Object)
-        ((Get-Command Unprotect-PgBackup).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object) | Should -Be (@('Path', 'InputObject', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase', 'KeepOriginal', 'VerifyKey', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds') | Sort-Object)
+        ((Get-Command Protect-PgBackup).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object) | Should -Be (@('Path', 'InputObject', 'Passphrase', 'Recipient', 'KeepOriginal', 'SigningKey', 'SigningKeyPassphrase', 'VerifyKey', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'AzureSasToken', 'AzureConnectionString', 'AzureAccountKey', 'AzureEndpointUrl') | Sort-Object)
+        ((Get-Command Unprotect-PgBackup).Parameters.Keys | Where-Object { $_ -notin $common } | Sort-Object) | Should -Be (@('Path', 'InputObject', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase', 'KeepOriginal', 'VerifyKey', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'AzureSasToken', 'AzureConnectionString', 'AzureAccountKey', 'AzureEndpointUrl') | Sort-Object)
         foreach ($c in 'Restore-PgBackup', 'Test-PgBackup') {
             (Get-Command $c).Parameters.Keys | Should -Contain 'Passphrase'
             (Get-Command $c).Parameters.Keys | Should -Contain 'SecretKeyPath'

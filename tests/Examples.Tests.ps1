@@ -243,7 +243,7 @@ Describe 'The Azure Automation runbook (examples/azure-automation/PgBackup-Runbo
         $help.Synopsis | Should -Match 'Azure Automation'
         $description = ($help.description | Out-String)
         $parameters = (Get-Command $Runbook).Parameters
-        foreach ($p in 'ConnectionStringVariable', 'S3UriVariable', 'S3EndpointUrlVariable', 'S3RegionVariable', 'DrillConnectionStringVariable',
+        foreach ($p in 'ConnectionStringVariable', 'AzureUriVariable', 'AzureSasTokenVariable', 'AzureClientIdVariable', 'AzureEndpointUrlVariable', 'S3UriVariable', 'S3EndpointUrlVariable', 'S3RegionVariable', 'DrillConnectionStringVariable',
             'DatabaseCredentialName', 'S3CredentialName', 'DrillCredentialName') {
             $parameters.Keys | Should -Contain $p
             $default = ($help.parameters.parameter | Where-Object name -eq $p).defaultValue
@@ -291,6 +291,32 @@ Describe 'The Azure Automation runbook (examples/azure-automation/PgBackup-Runbo
 
         $r.Output | Should -Not -Match ([regex]::Escape($Main.Password))
         $r.Output | Should -Not -Match ([regex]::Escape($S3.SecretKey))
+    }
+
+    It 'backs up to Azure Blob Storage with a SAS token, applies retention in the container, and writes no secret' -Skip:(-not $env:PGBACKUP_TEST_AZURE) {
+        $container = New-TestContainer -Server $Azure -Prefix 'runbook'
+        $old = '120000', '120010', '120020', '120030' | ForEach-Object { "nightly/backup_${Db}_20240101_$_.sql.gz" }
+        Write-TestBlob -Server $Azure -Container $container -Name $old -File $GuideDump
+        $sas = New-TestAzureSas -Server $Azure -Container $container
+        $assets = New-Assets 'unused'
+        $assets.Variables.Remove('PgBackup-S3Uri')
+        $assets.Variables['PgBackup-AzureUri'] = "az://$($Azure.Account)/$container/nightly/"
+        $assets.Variables['PgBackup-AzureSasToken'] = $sas
+        $assets.Variables['PgBackup-AzureEndpointUrl'] = $Azure.Endpoint
+        $r = Invoke-Runbook $assets
+        $r.ExitCode | Should -Be 0 -Because $r.Output
+        $r.Output | Should -Match "settings ok: to az://$($Azure.Account)/$container/nightly/ at .*, SAS token 'PgBackup-AzureSasToken'"
+        $r.Output | Should -Match "backup ok: az://$($Azure.Account)/$container/nightly/backup_${Db}_\d{8}_\d{6}\.sql\.gz"
+        $r.Output | Should -Match 'retention ok: kept 3, removed 2'
+        $r.Output | Should -Match 'runbook ok'
+        $blobs = @(Get-TestBlobName -Server $Azure -Container $container -Prefix 'nightly/')
+        $blobs.Count | Should -Be 4 -Because 'two old backups, and the new one with its manifest'
+        $blobs | Should -Not -Contain $old[1]
+        $blobs | Where-Object { $_ -like '*.partial' } | Should -BeNullOrEmpty
+        $signature = [uri]::UnescapeDataString(($sas -split '&' | Where-Object { $_ -like 'sig=*' }).Substring(4))
+        $r.Output | Should -Not -Match ([regex]::Escape($signature))
+        $r.Output | Should -Not -Match ([regex]::Escape([uri]::EscapeDataString($signature)))
+        $r.Output | Should -Not -Match ([regex]::Escape($Main.Password))
     }
 
     It 'backs up to the bucket and drills with no PostgreSQL client tools reachable, as in Azure''s cloud sandbox' -Skip:(-not $env:PGBACKUP_TEST_S3 -or -not $CanHideTools) {

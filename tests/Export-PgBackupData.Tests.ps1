@@ -10,7 +10,7 @@ AfterAll { Remove-TestFolder $Out }
 
 Describe 'Export-PgBackupData' {
     It 'has the expected parameters' {
-        $expected = 'Path', 'InputObject', 'Table', 'Where', 'OutFile', 'ConnectionString', 'Credential', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase', 'VerifyKey', 'PgBinPath', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds'
+        $expected = 'Path', 'InputObject', 'Table', 'Where', 'OutFile', 'ConnectionString', 'Credential', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase', 'VerifyKey', 'PgBinPath', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'AzureSasToken', 'AzureConnectionString', 'AzureAccountKey', 'AzureEndpointUrl'
         $actual = (Get-Command Export-PgBackupData).Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
         $actual | Sort-Object | Should -Be ($expected | Sort-Object)
     }

@@ -10,7 +10,7 @@ Describe 'Get-PgBackup' {
     AfterEach { Remove-TestFolder $Folder }
 
     It 'has the expected parameters' {
-        $expected = 'Path', 'Database', 'Latest', 'Since', 'Before', 'MaxAge', 'IncludeIncomplete', 'ConnectionString', 'Credential', 'VerifyKey', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds'
+        $expected = 'Path', 'Database', 'Latest', 'Since', 'Before', 'MaxAge', 'IncludeIncomplete', 'ConnectionString', 'Credential', 'VerifyKey', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'AzureSasToken', 'AzureConnectionString', 'AzureAccountKey', 'AzureEndpointUrl'
         $actual = (Get-Command Get-PgBackup).Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
         $actual | Sort-Object | Should -Be ($expected | Sort-Object)
     }

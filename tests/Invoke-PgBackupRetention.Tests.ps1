@@ -49,7 +49,7 @@ Describe 'Invoke-PgBackupRetention' {
 
     It 'has the expected parameters, and asks before it removes (ConfirmImpact High)' {
         $expected = 'InputObject', 'AllInGroup', 'Path', 'Database', 'KeepLast', 'KeepHourly', 'KeepDaily', 'KeepWeekly', 'KeepMonthly',
-            'KeepYearly', 'KeepWithin', 'TimeZone', 'RemoveIncomplete', 'VerifyKey', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds'
+            'KeepYearly', 'KeepWithin', 'TimeZone', 'RemoveIncomplete', 'VerifyKey', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'AzureSasToken', 'AzureConnectionString', 'AzureAccountKey', 'AzureEndpointUrl'
         $cmd = Get-Command Invoke-PgBackupRetention
         $actual = $cmd.Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
         $actual | Sort-Object | Should -Be ($expected | Sort-Object)

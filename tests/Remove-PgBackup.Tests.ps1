@@ -11,7 +11,7 @@ Describe 'Remove-PgBackup' {
     AfterEach { Remove-TestFolder $Folder }
 
     It 'has the expected parameters, and asks before it removes (ConfirmImpact High)' {
-        $expected = 'Path', 'InputObject', 'PassThru', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds'
+        $expected = 'Path', 'InputObject', 'PassThru', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'AzureSasToken', 'AzureConnectionString', 'AzureAccountKey', 'AzureEndpointUrl'
         $cmd = Get-Command Remove-PgBackup
         $actual = $cmd.Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
         $actual | Sort-Object | Should -Be ($expected | Sort-Object)

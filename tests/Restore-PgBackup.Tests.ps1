@@ -35,7 +35,7 @@ Describe 'Restore-PgBackup' {
     It 'has the expected parameters and asks before it replaces a database' {
         $expected = 'Path', 'InputObject', 'ConnectionString', 'Credential', 'TargetDatabase', 'CreateDatabase', 'Force', 'Jobs', 'Table',
             'Schema', 'NoOwner', 'NoPrivileges', 'ContinueOnError', 'KeepPrevious', 'PgBinPath', 'CreateRoles', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase', 'VerifyKey',
-            'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds'
+            'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'AzureSasToken', 'AzureConnectionString', 'AzureAccountKey', 'AzureEndpointUrl'
         $cmd = Get-Command Restore-PgBackup
         $actual = $cmd.Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
         $actual | Sort-Object | Should -Be ($expected | Sort-Object)

@@ -311,8 +311,8 @@ Describe 'Restores and drills from S3' {
 Describe 'Copy-PgBackup' {
     It 'has the expected parameters' {
         $expected = 'Path', 'InputObject', 'Destination', 'DestinationS3Credential', 'DestinationProfileName', 'DestinationRegion', 'DestinationEndpointUrl', 'Force',
-            'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds',
-            'ServerSideEncryption', 'KmsKeyId', 'StorageClass', 'S3PartSizeMB', 'S3UploadConcurrency', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase',
+            'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'AzureSasToken', 'AzureConnectionString', 'AzureAccountKey', 'AzureEndpointUrl',
+            'ServerSideEncryption', 'KmsKeyId', 'StorageClass', 'S3PartSizeMB', 'S3UploadConcurrency', 'AccessTier', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase',
             'VerifyKey', 'SigningKey', 'SigningKeyPassphrase'
         $cmd = Get-Command Copy-PgBackup
         $actual = $cmd.Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }

@@ -12,7 +12,7 @@ AfterAll { Remove-TestFolder $Out }
 
 Describe 'Test-PgBackup' {
     It 'has the expected parameters' {
-        $expected = 'Path', 'InputObject', 'Restore', 'Keep', 'ConnectionString', 'Credential', 'NoOwner', 'NoPrivileges', 'Jobs', 'ThrottleLimit', 'PgBinPath', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase', 'VerifyKey', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds'
+        $expected = 'Path', 'InputObject', 'Restore', 'Keep', 'ConnectionString', 'Credential', 'NoOwner', 'NoPrivileges', 'Jobs', 'ThrottleLimit', 'PgBinPath', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase', 'VerifyKey', 'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'AzureSasToken', 'AzureConnectionString', 'AzureAccountKey', 'AzureEndpointUrl'
         $actual = (Get-Command Test-PgBackup).Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
         $actual | Sort-Object | Should -Be ($expected | Sort-Object)
     }

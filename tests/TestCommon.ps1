@@ -18,6 +18,12 @@ $script:S3 = if ($env:PGBACKUP_TEST_S3) { $env:PGBACKUP_TEST_S3 | ConvertFrom-Js
 $script:S3Params = if ($S3) {
     @{ S3Credential = [pscredential]::new($S3.AccessKey, (ConvertTo-SecureString $S3.SecretKey -AsPlainText -Force)); EndpointUrl = $S3.Endpoint }
 } else { @{} }
+# The Azurite build.ps1 started, and the parameters that reach it with the account's key.
+Import-Module (Join-Path $PSScriptRoot 'harness/TestAzure.psm1') -Force
+$script:Azure = if ($env:PGBACKUP_TEST_AZURE) { $env:PGBACKUP_TEST_AZURE | ConvertFrom-Json } else { $null }
+$script:AzureParams = if ($Azure) {
+    @{ AzureAccountKey = (ConvertTo-SecureString $Azure.AccountKey -AsPlainText -Force); AzureEndpointUrl = $Azure.Endpoint }
+} else { @{} }
 $script:Main = $Servers.Main
 $script:RepoRoot = Split-Path $PSScriptRoot
 $script:SampleSql = Join-Path $PSScriptRoot 'fixtures/sample.sql'

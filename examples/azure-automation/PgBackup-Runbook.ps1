@@ -1,7 +1,8 @@
 <#
 .SYNOPSIS
-An Azure Automation runbook (PowerShell 7.4 runtime) that backs up a PostgreSQL database straight to S3, optionally
-runs a restore drill, and applies retention in the bucket.
+An Azure Automation runbook (PowerShell 7.4 runtime) that backs up a PostgreSQL database straight to Azure Blob
+Storage (with the runbook's managed identity, or a SAS token) or to S3, optionally runs a restore drill, and applies
+retention there.
 .DESCRIPTION
 Every setting comes from the Automation account's shared resources, so that no secret is in the runbook, its
 parameters or its job output. Create these assets (the names are the defaults; each is a parameter of the runbook,
@@ -10,7 +11,15 @@ so other names work too):
   Variables (Shared Resources > Variables; mark the connection string as encrypted when it holds a password):
     PgBackup-ConnectionString   required  postgresql://user@host:5432/dbname?sslmode=require, or key=value pairs.
                                           It may carry the password; otherwise use the credential below.
-    PgBackup-S3Uri              required  Where backups go: s3://bucket/prefix/ (the bucket must exist).
+    PgBackup-AzureUri           Where backups go in Azure Blob Storage: az://account/container/prefix/ or
+                                          https://account.blob.core.windows.net/container/prefix/ (the container must
+                                          exist). Give either it or PgBackup-S3Uri.
+    PgBackup-AzureSasToken      optional  A SAS token for the container (mark it encrypted). Without it the runbook's
+                                          managed identity is used (DefaultAzureCredential): give the identity the role
+                                          'Storage Blob Data Contributor' on the container.
+    PgBackup-AzureClientId      optional  The client id of a user-assigned managed identity (none: the system-assigned one).
+    PgBackup-AzureEndpointUrl   optional  The blob service's address when it is not <account>.blob.core.windows.net.
+    PgBackup-S3Uri              Where backups go in S3: s3://bucket/prefix/ (the bucket must exist).
     PgBackup-S3EndpointUrl      optional  An S3-compatible service's endpoint (Backblaze B2, Cloudflare R2, Wasabi,
                                           MinIO, Ceph...); leave it out for AWS S3.
     PgBackup-S3Region           optional  The bucket's region (AWS), or the signing region a service asks for
@@ -27,7 +36,7 @@ so other names work too):
 
 An optional asset that does not exist (or is empty) is simply not used; a required one that is missing fails the job.
 
-The backup is streamed to the bucket as a multipart upload, with no copy on local disk: Azure's cloud sandbox has
+The backup is streamed to the container (as blocks committed at the end) or the bucket (as a multipart upload), with no copy on local disk: Azure's cloud sandbox has
 about 1 GB of disk and 400 MB of memory, and the upload needs about 15 MiB of part buffers. The sandbox has no
 PostgreSQL client tools and runs no programs: there New-PgBackup uses PgBackup's own engine (PostgreSQL 12 to 18, Plain
 backups), and the drill of a Plain backup needs no tool either. On a Hybrid Runbook Worker with a pg_dump at least as
@@ -63,6 +72,14 @@ Start-AzAutomationRunbook -AutomationAccountName ops -ResourceGroupName ops-rg -
 
 Backs up another database with its own variables, on a Hybrid Runbook Worker group, keeping 14 daily backups.
 .EXAMPLE
+New-AzRoleAssignment -ObjectId (Get-AzAutomationAccount -ResourceGroupName ops-rg -Name ops).Identity.PrincipalId `
+    -RoleDefinitionName 'Storage Blob Data Contributor' `
+    -Scope '/subscriptions/<id>/resourceGroups/ops-rg/providers/Microsoft.Storage/storageAccounts/acmebackups/blobServices/default/containers/postgres'
+New-AzAutomationVariable -AutomationAccountName ops -ResourceGroupName ops-rg -Name PgBackup-AzureUri -Value 'az://acmebackups/postgres/app/' -Encrypted $false
+
+Lets the Automation account's system-assigned managed identity write to the container, and sends the backups there
+(no key or SAS anywhere).
+.EXAMPLE
 Start-AzAutomationRunbook -AutomationAccountName ops -ResourceGroupName ops-rg -Name PgBackup-Runbook -RunOn pg-workers `
     -Parameters @{ AllDatabases = $true; Globals = $true; ExcludeDatabase = 'scratch_*'; ThrottleLimit = 2; Drill = $true }
 
@@ -77,6 +94,10 @@ Runs the runbook every night at 03:00.
 param(
     # Names of the Automation variables.
     [string]$ConnectionStringVariable = 'PgBackup-ConnectionString',
+    [string]$AzureUriVariable = 'PgBackup-AzureUri',
+    [string]$AzureSasTokenVariable = 'PgBackup-AzureSasToken',
+    [string]$AzureClientIdVariable = 'PgBackup-AzureClientId',
+    [string]$AzureEndpointUrlVariable = 'PgBackup-AzureEndpointUrl',
     [string]$S3UriVariable = 'PgBackup-S3Uri',
     [string]$S3EndpointUrlVariable = 'PgBackup-S3EndpointUrl',
     [string]$S3RegionVariable = 'PgBackup-S3Region',
@@ -145,18 +166,38 @@ try {
     $connection = @{ ConnectionString = Get-VariableAsset $ConnectionStringVariable -Required }
     $databaseCredential = Get-CredentialAsset $DatabaseCredentialName
     if ($databaseCredential) { $connection.Credential = $databaseCredential }
-    $s3Uri = Get-VariableAsset $S3UriVariable -Required
-    if ($s3Uri -notmatch '^s3://') {
-        Write-Error -Message "The Automation variable '$S3UriVariable' must be an s3:// location (s3://bucket/prefix/); this runbook keeps nothing on local disk." `
-            -ErrorId 'AutomationVariableInvalid' -Category InvalidArgument -TargetObject $S3UriVariable
-    }
+    # The destination and its settings ($s3 holds the storage parameters of either kind).
     $s3 = @{}
-    $s3Credential = Get-CredentialAsset $S3CredentialName
-    if ($s3Credential) { $s3.S3Credential = $s3Credential }
-    $endpoint = Get-VariableAsset $S3EndpointUrlVariable
-    if ($endpoint) { $s3.EndpointUrl = $endpoint }
-    $region = Get-VariableAsset $S3RegionVariable
-    if ($region) { $s3.Region = $region }
+    $azureUri = Get-VariableAsset $AzureUriVariable
+    if ($azureUri) {
+        $s3Uri = $azureUri
+        if ($s3Uri -notmatch '^(az|https)://') {
+            Write-Error -Message "The Automation variable '$AzureUriVariable' must be an Azure Blob location (az://account/container/prefix/); this runbook keeps nothing on local disk." `
+                -ErrorId 'AutomationVariableInvalid' -Category InvalidArgument -TargetObject $AzureUriVariable
+        }
+        $sas = Get-VariableAsset $AzureSasTokenVariable
+        if ($sas) { $s3.AzureSasToken = ConvertTo-SecureString $sas -AsPlainText -Force; $sas = $null }
+        # DefaultAzureCredential takes a user-assigned managed identity's client id from AZURE_CLIENT_ID.
+        $clientId = Get-VariableAsset $AzureClientIdVariable
+        if ($clientId) { $env:AZURE_CLIENT_ID = $clientId }
+        $endpoint = Get-VariableAsset $AzureEndpointUrlVariable
+        if ($endpoint) { $s3.AzureEndpointUrl = $endpoint }
+        $who = if ($s3.AzureSasToken) { ", SAS token '$AzureSasTokenVariable'" } elseif ($clientId) { ', managed identity (user-assigned)' } else { ', managed identity' }
+    }
+    else {
+        $s3Uri = Get-VariableAsset $S3UriVariable -Required
+        if ($s3Uri -notmatch '^s3://') {
+            Write-Error -Message "The Automation variable '$S3UriVariable' must be an s3:// location (s3://bucket/prefix/); this runbook keeps nothing on local disk." `
+                -ErrorId 'AutomationVariableInvalid' -Category InvalidArgument -TargetObject $S3UriVariable
+        }
+        $s3Credential = Get-CredentialAsset $S3CredentialName
+        if ($s3Credential) { $s3.S3Credential = $s3Credential }
+        $endpoint = Get-VariableAsset $S3EndpointUrlVariable
+        if ($endpoint) { $s3.EndpointUrl = $endpoint }
+        $region = Get-VariableAsset $S3RegionVariable
+        if ($region) { $s3.Region = $region }
+        $who = if ($s3Credential) { ", S3 credential '$S3CredentialName'" } else { ', AWS default credentials' }
+    }
     $drillConnection = $connection
     if ($Drill) {
         $drillServer = Get-VariableAsset $DrillConnectionStringVariable
@@ -168,7 +209,7 @@ try {
     }
     Write-RunbookLog ("settings ok: to {0}{1}{2}{3}" -f $s3Uri,
         $(if ($endpoint) { " at $endpoint" } else { '' }),
-        $(if ($s3Credential) { ", S3 credential '$S3CredentialName'" } else { ', AWS default credentials' }),
+        $who,
         $(if ($databaseCredential) { ", database credential '$DatabaseCredentialName'" } else { '' }))
 
     $step = 'backup'
@@ -194,7 +235,7 @@ try {
     $test = $null
     if ($Drill) {
         $step = 'drill'
-        # The backup object carries its S3 settings: the drill streams it back from the bucket.
+        # The backup object carries its storage settings: the drill streams it back from the container or bucket.
         foreach ($backup in $backups) {
             $test = $backup | Test-PgBackup -Restore @drillConnection @tools
             Write-RunbookLog ("drill ok: {0} ({1:N1} s)" -f (($test.Checks | ForEach-Object Name) -join ', '), $test.Duration.TotalSeconds)

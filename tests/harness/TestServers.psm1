@@ -43,7 +43,7 @@ function Install-TestPrerequisites {
     Installs what the tests need when it is missing: on Debian or Ubuntu as root with apt-get; otherwise stops with
     the exact command to run.
     #>
-    param([switch]$S3)
+    param([switch]$S3, [switch]$Azure)
     $packages = [System.Collections.Generic.List[string]]::new()
     if (-not (Get-InstalledPostgresBin)) { $packages.Add('postgresql'); $packages.Add('postgresql-contrib') }
     if (-not (Get-Command gpg -ErrorAction SilentlyContinue)) { $packages.Add('gnupg') }
@@ -53,6 +53,11 @@ function Install-TestPrerequisites {
         foreach ($p in 'ceph-mon', 'ceph-osd', 'radosgw') {
             if (-not (Get-Command $p -ErrorAction SilentlyContinue)) { $packages.Add($p) }
         }
+    }
+    # Azurite (tests/harness/TestAzure.psm1) comes from npm and runs on Node.js.
+    if ($Azure) {
+        if (-not (Get-Command node -ErrorAction SilentlyContinue)) { $packages.Add('nodejs') }
+        if (-not (Get-Command npm -ErrorAction SilentlyContinue)) { $packages.Add('npm') }
     }
     if ($packages.Count -eq 0) { return }
     $command = "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $($packages -join ' ')"

@@ -109,6 +109,17 @@ namespace PgBackup
         public const string S3UploadFailed = "S3UploadFailed";
         public const string S3InvalidUri = "S3InvalidUri";
         public const string CopyFailed = "CopyFailed";
+        /// <summary>An Azure Blob location (az://account/container/prefix/ or https://account.blob.core.windows.net/...) that cannot be parsed.</summary>
+        public const string AzureInvalidUri = "AzureInvalidUri";
+        /// <summary>The storage account refused the credentials, or none could be found (DefaultAzureCredential).</summary>
+        public const string AzureAccessDenied = "AzureAccessDenied";
+        public const string AzureContainerNotFound = "AzureContainerNotFound";
+        public const string AzureRequestFailed = "AzureRequestFailed";
+        public const string AzureUploadFailed = "AzureUploadFailed";
+        /// <summary>A blob under an immutability policy or legal hold that was to be removed.</summary>
+        public const string AzureBlobImmutable = "AzureBlobImmutable";
+        /// <summary>-AccessTier Archive for backups (an archived blob cannot be read until it is rehydrated, for hours).</summary>
+        public const string AzureAccessTierRefused = "AzureAccessTierRefused";
 
         // Encryption
         public const string EncryptionFailed = "EncryptionFailed";

@@ -3,10 +3,10 @@ using System.IO;
 
 namespace PgBackup
 {
-    /// <summary>Opens the store for a location (a folder or an s3:// URI) or for a backup's path.</summary>
+    /// <summary>Opens the store for a location (a folder, an s3:// URI, or an az:// or https:// Azure Blob address) or for a backup's path.</summary>
     public static class StoreFactory
     {
-        public static bool IsRemote(string location) => S3Location.IsS3(location);
+        public static bool IsRemote(string location) => S3Location.IsS3(location) || AzureLocation.IsAzure(location);
 
         /// <summary>
         /// Opens the location that holds backups; <paramref name="create"/> makes a missing local folder (buckets are
@@ -14,17 +14,28 @@ namespace PgBackup
         /// </summary>
         public static IBackupStore OpenLocation(string location, StoreOptions options, bool create)
         {
-            if (IsRemote(location)) return new S3Store(S3Location.Parse(location), options);
+            if (S3Location.IsS3(location)) return new S3Store(S3Location.Parse(location), options);
+            if (AzureLocation.IsAzure(location)) return new AzureStore(AzureLocation.Parse(location), options);
             return new LocalStore(location, create);
         }
 
         /// <summary>The settings to reach <paramref name="store"/> again, carried (hidden) by the objects listed from it.</summary>
-        internal static StoreOptions OptionsOf(IBackupStore store) => store is S3Store s ? s.Options : StoreOptions.Default;
+        internal static StoreOptions OptionsOf(IBackupStore store) => store switch
+        {
+            S3Store s => s.Options,
+            AzureStore a => a.Options,
+            _ => StoreOptions.Default,
+        };
 
         /// <summary>Splits a backup's path into its store and its name in that store.</summary>
         public static (IBackupStore Store, string Name) OpenBackup(string path, StoreOptions options)
         {
-            if (IsRemote(path))
+            if (AzureLocation.IsAzure(path))
+            {
+                var (location, name) = AzureLocation.ParseObject(path);
+                return (new AzureStore(location, options), name);
+            }
+            if (S3Location.IsS3(path))
             {
                 var (location, name) = S3Location.ParseObject(path);
                 return (new S3Store(location, options), name);

@@ -33,6 +33,18 @@ namespace PgBackup
         KMS,
     }
 
+    /// <summary>The access tier of uploaded Azure blobs; Archive is refused for backups (see <see cref="StoreOptions.Validate"/>).</summary>
+    public enum AzureAccessTier
+    {
+        /// <summary>The storage account's default tier.</summary>
+        Default,
+        Hot,
+        Cool,
+        Cold,
+        /// <summary>Refused: an archived blob cannot be read for hours (rehydration), so the backup cannot be restored quickly.</summary>
+        Archive,
+    }
+
     /// <summary>
     /// Settings for opening a store. Only s3:// locations use them: credentials, region, endpoint and the upload's
     /// settings. They travel with the objects that a listing returns (hidden), so that piped objects reach their store
@@ -77,6 +89,16 @@ namespace PgBackup
         public int TimeoutSeconds { get; init; } = DefaultTimeoutSeconds;
         /// <summary>How often the SDK retries a failed request (null: the SDK's default).</summary>
         public int? MaxErrorRetry { get; init; }
+        /// <summary>An Azure SAS token (with or without its leading '?'); see <see cref="AzureConnection"/> for the order.</summary>
+        public string? AzureSasToken { get; init; }
+        /// <summary>An Azure Storage connection string (it names the account, its key or SAS, and maybe its endpoint).</summary>
+        public string? AzureConnectionString { get; init; }
+        /// <summary>The storage account's key (Shared Key).</summary>
+        public string? AzureAccountKey { get; init; }
+        /// <summary>The blob service's address, for Azurite (http://127.0.0.1:10000/devstoreaccount1) and sovereign clouds.</summary>
+        public string? AzureEndpointUrl { get; init; }
+        public AzureAccessTier AccessTier { get; init; } = AzureAccessTier.Default;
+
         /// <summary>Share HTTP connections with other clients of the same settings (off for tests of rejected uploads).</summary>
         public bool CacheHttpClient { get; init; } = true;
         /// <summary>For tests: the TLS versions to ask for as on a Windows PowerShell 5.1 host (null: <see cref="TlsPolicy.Current"/>).</summary>
@@ -134,6 +156,16 @@ namespace PgBackup
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "Give either -S3Credential or -ProfileName, not both.");
             if (KmsKeyId is not null && ServerSideEncryption != S3ServerSideEncryption.KMS)
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "-KmsKeyId needs -ServerSideEncryption KMS.");
+            if (AccessTier == AzureAccessTier.Archive)
+                throw new PgBackupException(ErrorIds.AzureAccessTierRefused, ErrorKind.InvalidArgument,
+                    "-AccessTier Archive is refused for backups: an archived blob cannot be read until it is rehydrated, which takes hours, so such a backup cannot be restored or checked when it is needed. Use Cool or Cold, and move old backups to Archive with a lifecycle management rule if they are kept only for compliance.")
+                { RecommendedAction = "Give -AccessTier Hot, Cool or Cold." };
+            int secrets = (AzureSasToken is null ? 0 : 1) + (AzureConnectionString is null ? 0 : 1) + (AzureAccountKey is null ? 0 : 1);
+            if (secrets > 1)
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument, "Give one of -AzureSasToken, -AzureConnectionString and -AzureAccountKey, not several.");
+            if (AzureEndpointUrl is not null && (!System.Uri.TryCreate(AzureEndpointUrl, UriKind.Absolute, out var az) || (az.Scheme != "http" && az.Scheme != "https") || az.Query.Length > 0))
+                throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
+                    "The Azure endpoint is not an http:// or https:// address without a query string (for example https://myaccount.blob.core.usgovcloudapi.net or http://127.0.0.1:10000/devstoreaccount1).");
             var endpoint = EffectiveEndpointUrl;
             if (endpoint is not null && (!System.Uri.TryCreate(endpoint, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https")))
                 throw new PgBackupException(ErrorIds.InvalidParameter, ErrorKind.InvalidArgument,
@@ -143,6 +175,18 @@ namespace PgBackup
         /// <summary>A copy with the upload settings of <paramref name="upload"/> (part size, concurrency, encryption, storage class).</summary>
         public StoreOptions WithUploadSettingsOf(StoreOptions upload) => Copy(upload, TimeoutSeconds);
 
+        /// <summary>A copy with the Azure settings (credentials, endpoint) of <paramref name="azure"/>, and the S3 ones of this.</summary>
+        public StoreOptions WithAzureSettingsOf(StoreOptions azure) => new StoreOptions
+        {
+            AccessKey = AccessKey, SecretKey = SecretKey, SessionToken = SessionToken, ProfileName = ProfileName, Region = Region,
+            EndpointUrl = EndpointUrl, AddressingStyle = AddressingStyle, ChecksumMode = ChecksumMode, MaxErrorRetry = MaxErrorRetry,
+            CacheHttpClient = CacheHttpClient, TimeoutSeconds = TimeoutSeconds,
+            ServerSideEncryption = ServerSideEncryption, KmsKeyId = KmsKeyId, StorageClass = StorageClass,
+            PartSizeBytes = PartSizeBytes, UploadConcurrency = UploadConcurrency, AccessTier = AccessTier, ForceTlsProtocols = ForceTlsProtocols,
+            AzureSasToken = azure.AzureSasToken, AzureConnectionString = azure.AzureConnectionString, AzureAccountKey = azure.AzureAccountKey,
+            AzureEndpointUrl = azure.AzureEndpointUrl,
+        };
+
         /// <summary>A copy with another request timeout.</summary>
         public StoreOptions WithTimeout(int seconds) => Copy(this, seconds);
 
@@ -151,6 +195,8 @@ namespace PgBackup
             AccessKey = AccessKey, SecretKey = SecretKey, SessionToken = SessionToken, ProfileName = ProfileName, Region = Region,
             EndpointUrl = EndpointUrl, AddressingStyle = AddressingStyle, ChecksumMode = ChecksumMode, MaxErrorRetry = MaxErrorRetry,
             CacheHttpClient = CacheHttpClient, TimeoutSeconds = timeoutSeconds, ForceTlsProtocols = ForceTlsProtocols,
+            AzureSasToken = AzureSasToken, AzureConnectionString = AzureConnectionString, AzureAccountKey = AzureAccountKey,
+            AzureEndpointUrl = AzureEndpointUrl, AccessTier = upload.AccessTier,
             ServerSideEncryption = upload.ServerSideEncryption, KmsKeyId = upload.KmsKeyId, StorageClass = upload.StorageClass,
             PartSizeBytes = upload.PartSizeBytes, UploadConcurrency = upload.UploadConcurrency,
         };

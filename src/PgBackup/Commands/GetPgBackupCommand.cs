@@ -77,6 +77,7 @@ namespace PgBackup.Commands
                     {
                         using var store = StoreFactory.OpenLocation(location, options, create: false);
                         if (store is S3Store s3) log.Verbose($"Listing {store.Location} at {s3.Endpoint}.");
+                        if (store is AzureStore az) log.Verbose($"Listing {store.Location} at {az.Endpoint}.");
                         return BackupCatalog.List(store, log, ct, verifier);
                     }, location, out var backups))
                     continue;

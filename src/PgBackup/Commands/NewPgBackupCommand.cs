@@ -158,6 +158,7 @@ namespace PgBackup.Commands
             {
                 var store = StoreFactory.OpenLocation(location, storeOptions, create: true);
                 if (store is S3Store s3) log.Verbose($"Uploading to {store.Location} at {s3.Endpoint} in parts of {storeOptions.PartSizeBytes >> 20} MiB, {storeOptions.UploadConcurrency} at a time.");
+                if (store is AzureStore az) log.Verbose($"Uploading to {store.Location} at {az.Endpoint} in blocks of {storeOptions.PartSizeBytes >> 20} MiB, {storeOptions.UploadConcurrency} at a time{(storeOptions.AccessTier == AzureAccessTier.Default ? "" : ", access tier " + storeOptions.AccessTier)}.");
                 return store;
             }
             try

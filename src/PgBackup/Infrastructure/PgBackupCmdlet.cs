@@ -144,6 +144,8 @@ namespace PgBackup.Commands
 
         public static ErrorRecord ToErrorRecord(PgBackupException e, object? target = null)
         {
+            // A target given by the user may be an address with a SAS token in it (refused, AzureInvalidUri): never shown.
+            if (target is string text) target = Redactor.None.Redact(text);
             var record = new ErrorRecord(e, e.ErrorId, Category(e.Kind), target ?? e.Target);
             if (e.RecommendedAction is not null)
                 record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = e.RecommendedAction };

@@ -5,7 +5,8 @@ namespace PgBackup.Commands
 {
     /// <summary>
     /// The base of every cmdlet that takes a location: the settings for s3:// locations (credentials, region, endpoint,
-    /// addressing, checksums). They are ignored for local folders. Objects listed from a bucket carry the settings they
+    /// addressing, checksums) and for Azure Blob locations (SAS token, connection string or account key, endpoint).
+    /// They are ignored for local folders. Objects listed from a bucket carry the settings they
     /// were listed with (hidden), so that piping them on needs no credentials again.
     /// </summary>
     public abstract class PgBackupStorageCmdlet : PgBackupCmdlet
@@ -44,27 +45,56 @@ namespace PgBackup.Commands
         public int S3TimeoutSeconds { get; set; } = StoreOptions.DefaultTimeoutSeconds;
 
 
-        /// <summary>True when any of the S3 connection parameters was given.</summary>
-        protected bool StorageParametersGiven => ConnectionParameterNames.Any(Given);
+        internal static readonly string[] AzureParameterNames =
+            { nameof(AzureSasToken), nameof(AzureConnectionString), nameof(AzureAccountKey), nameof(AzureEndpointUrl) };
 
-        /// <summary>The S3 settings from this cmdlet's parameters.</summary>
+        /// <summary>A SAS token for Azure Blob locations (with or without its leading '?').</summary>
+        [Parameter]
+        public System.Security.SecureString? AzureSasToken { get; set; }
+
+        /// <summary>An Azure Storage connection string (AccountName=...;AccountKey=... or ...;SharedAccessSignature=...).</summary>
+        [Parameter]
+        public System.Security.SecureString? AzureConnectionString { get; set; }
+
+        /// <summary>The storage account's access key.</summary>
+        [Parameter]
+        public System.Security.SecureString? AzureAccountKey { get; set; }
+
+        /// <summary>The blob service's address, for Azurite and sovereign clouds.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? AzureEndpointUrl { get; set; }
+
+        /// <summary>True when any of the S3 or Azure connection parameters was given.</summary>
+        protected bool StorageParametersGiven => ConnectionParameterNames.Any(Given) || AzureParameterNames.Any(Given);
+
+        /// <summary>The S3 and Azure settings from this cmdlet's parameters.</summary>
         protected virtual StoreOptions StorageOptions() => BuildOptions(S3Credential, ProfileName, Region, EndpointUrl, S3AddressingStyle, S3ChecksumMode, S3TimeoutSeconds, null);
 
         /// <summary>
         /// The settings for a piped object: this cmdlet's S3 parameters when any was given, otherwise those the object
-        /// was listed with (and -S3TimeoutSeconds, when given).
+        /// was listed with; the same for the Azure parameters (and -S3TimeoutSeconds, when given).
         /// </summary>
-        protected StoreOptions StorageOptionsFor(BackupInfo? input) =>
-            input is not null && !StorageParametersGiven
-                ? (Given(nameof(S3TimeoutSeconds)) ? input.StoreOptions.WithTimeout(S3TimeoutSeconds) : input.StoreOptions)
-                : StorageOptions();
+        protected StoreOptions StorageOptionsFor(BackupInfo? input)
+        {
+            if (input is null) return StorageOptions();
+            bool s3 = ConnectionParameterNames.Any(Given), azure = AzureParameterNames.Any(Given);
+            var listed = Given(nameof(S3TimeoutSeconds)) ? input.StoreOptions.WithTimeout(S3TimeoutSeconds) : input.StoreOptions;
+            if (!s3 && !azure) return listed;
+            if (s3 && azure) return StorageOptions();
+            return azure ? listed.WithAzureSettingsOf(StorageOptions()) : StorageOptions().WithAzureSettingsOf(listed);
+        }
 
-        internal static StoreOptions BuildOptions(PSCredential? credential, string? profile, string? region, string? endpoint,
+        internal StoreOptions BuildOptions(PSCredential? credential, string? profile, string? region, string? endpoint,
             S3AddressingStyle addressing, S3ChecksumMode checksums, int timeoutSeconds, PgBackupStorageWriteCmdlet? upload)
         {
             bool hasCredential = credential is not null && credential != PSCredential.Empty;
             var options = new StoreOptions
             {
+                AzureSasToken = Secret(AzureSasToken),
+                AzureConnectionString = Secret(AzureConnectionString),
+                AzureAccountKey = Secret(AzureAccountKey),
+                AzureEndpointUrl = AzureEndpointUrl,
                 AccessKey = hasCredential ? credential!.UserName : null,
                 SecretKey = hasCredential ? credential!.GetNetworkCredential().Password : null,
                 ProfileName = profile,
@@ -77,6 +107,9 @@ namespace PgBackup.Commands
             if (upload is not null) options = options.WithUploadSettingsOf(upload.UploadSettings());
             return options;
         }
+
+        /// <summary>A SecureString's text (null when not given or empty), only for the store's client.</summary>
+        private static string? Secret(System.Security.SecureString? secret) => secret is null || secret.Length == 0 ? null : Plain(secret);
     }
 
     /// <summary>
@@ -106,9 +139,14 @@ namespace PgBackup.Commands
         [ArgumentCompleter(typeof(StorageClassCompleter))]
         public string? StorageClass { get; set; }
 
-        /// <summary>The size of each uploaded part in MiB; memory is about this times (concurrency + 1).</summary>
+        /// <summary>The access tier of uploaded Azure blobs (Hot, Cool, Cold; Archive is refused).</summary>
+        [Parameter]
+        public AzureAccessTier AccessTier { get; set; } = AzureAccessTier.Default;
+
+        /// <summary>The size of each uploaded part (Azure: block) in MiB; memory is about this times (concurrency + 1).</summary>
         [Parameter]
         [ValidateRange(5, 512)]
+        [Alias("BlockSizeMB")]
         public int S3PartSizeMB { get; set; } = StoreOptions.DefaultPartSizeBytes >> 20;
 
         [Parameter]
@@ -122,6 +160,7 @@ namespace PgBackup.Commands
             StorageClass = StorageClass,
             PartSizeBytes = S3PartSizeMB << 20,
             UploadConcurrency = S3UploadConcurrency,
+            AccessTier = AccessTier,
         };
 
         protected override StoreOptions StorageOptions() => BuildOptions(S3Credential, ProfileName, Region, EndpointUrl, S3AddressingStyle, S3ChecksumMode, S3TimeoutSeconds, this);
