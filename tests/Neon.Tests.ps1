@@ -37,7 +37,9 @@ BeforeAll {
     }
     function Get-ErrorId($ErrorRecord) { ($ErrorRecord.FullyQualifiedErrorId -split ',')[0] }
     function New-RawBranch([string]$ProjectId, [string]$Name, [string]$ParentId) {
-        # A branch made straight through the API (test set-up, not what is tested), its operations settled at once.
+        # A branch made straight through the API (test set-up, not what is tested), its operations settled at once;
+        # the operations of what the previous test did are settled first (the fake answers 423 while they run).
+        Set-Settled
         $branch = @{ name = $Name }
         if ($ParentId) { $branch.parent_id = $ParentId }
         $r = Invoke-RestMethod -Method Post -Uri "$($Fake.ApiUrl)/projects/$ProjectId/branches" -Headers @{ Authorization = "Bearer $Key" } `
