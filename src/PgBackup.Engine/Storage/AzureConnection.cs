@@ -48,7 +48,7 @@ namespace PgBackup
     /// environment credentials, workload identity, <c>az login</c>, <c>Connect-AzAccount</c>).
     /// </para>
     /// </summary>
-    internal sealed class AzureConnection
+    internal sealed class AzureConnection : StoreConnection
     {
         public const string ConnectionStringVariable = "AZURE_STORAGE_CONNECTION_STRING";
         public const string SasTokenVariable = "AZURE_STORAGE_SAS_TOKEN";
@@ -60,9 +60,8 @@ namespace PgBackup
             : this(location, options, Choose(options, Environment.GetEnvironmentVariable)) { }
 
         internal AzureConnection(AzureLocation location, StoreOptions options, AzureCredentialChoice credential)
+            : base(options)
         {
-            options.Validate();
-            Options = options;
             Credential = credential;
             var secret = credential.Secret;
             _redactor = new Redactor(new[] { secret, secret?.TrimStart('?') });
@@ -123,7 +122,6 @@ namespace PgBackup
             return new AzureCredentialChoice(AzureCredentialKind.DefaultAzureCredential, null, "DefaultAzureCredential (managed identity, environment, az login)");
         }
 
-        public StoreOptions Options { get; }
         public AzureCredentialChoice Credential { get; }
         public BlobContainerClient Container { get; }
         /// <summary>The blob service's address (without any query string), for messages.</summary>
@@ -134,28 +132,14 @@ namespace PgBackup
 
         private string Say(string text) => Redact(_redactor.Redact(text));
 
-        /// <summary>Runs one request and maps its failure. <paramref name="write"/>: the request stores something.</summary>
-        public T Call<T>(Func<CancellationToken, Task<T>> request, string what, string target, bool write, CancellationToken ct)
-        {
-            try
-            {
-                return request(ct).GetAwaiter().GetResult();
-            }
-            catch (Exception e) when (!(e is PgBackupException) && !(e is OperationCanceledException && ct.IsCancellationRequested))
-            {
-                throw Map(e, what, target, write);
-            }
-        }
-
-        public void Call(Func<CancellationToken, Task> request, string what, string target, bool write, CancellationToken ct) =>
-            Call<object?>(async c => { await request(c).ConfigureAwait(false); return null; }, what, target, write, ct);
+        public override string UploadFailedId => ErrorIds.AzureUploadFailed;
 
         /// <summary>An SDK, credential or network failure as a PgBackup error with a stable id (never with a secret in it).</summary>
-        public PgBackupException Map(Exception e, string what, string target, bool write)
+        public override PgBackupException Map(Exception e, string what, string target, bool write)
         {
             while (e is AggregateException a && a.InnerExceptions.Count > 0) e = a.InnerExceptions[a.InnerExceptions.Count - 1];
             if (e is PgBackupException p) return p;
-            string failedId = write ? ErrorIds.AzureUploadFailed : ErrorIds.AzureRequestFailed;
+            string failedId = write ? UploadFailedId : ErrorIds.AzureRequestFailed;
             var credentialHint = Credential.Kind == AzureCredentialKind.DefaultAzureCredential
                 ? "No SAS token, connection string or account key was given, so DefaultAzureCredential was used: give the managed identity (or the signed-in account) the role 'Storage Blob Data Contributor' on the container, or give -AzureSasToken, -AzureConnectionString or -AzureAccountKey (or AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_KEY)."
                 : $"Check the credential from {Credential.Source}: the account's key, or a SAS token that is not expired and allows read, add, create, write, delete and list on the container.";
@@ -197,7 +181,7 @@ namespace PgBackup
                 return new PgBackupException(ErrorIds.AzureAccessDenied, ErrorKind.AuthenticationError,
                     Say($"No Microsoft Entra credential for {target} ({Credential.Source}): {FirstLine(e.Message)}"), target, e)
                 { RecommendedAction = credentialHint };
-            if (S3Connection.IsTimeout(e))
+            if (IsTimeout(e))
                 return new PgBackupException(failedId, ErrorKind.OperationTimeout,
                     Say($"Could not {what} {target}: {Endpoint} did not answer within {Options.TimeoutSeconds} s (-S3TimeoutSeconds)."), target, e)
                 { RecommendedAction = "Check the network; on a very slow link give a larger -S3TimeoutSeconds." };

@@ -18,7 +18,7 @@ namespace PgBackup
     /// data whose manifest never arrived is listed as incomplete; <see cref="BackupCatalog.SweepStalePartials"/> removes
     /// what a crash left after a day. Staged blocks that were never committed are invisible and discarded by the service.
     /// </summary>
-    public sealed class AzureStore : IBackupStore
+    public sealed class AzureStore : IBackupStore, IBlobStore
     {
         private readonly AzureConnection _azure;
 
@@ -203,175 +203,32 @@ namespace PgBackup
 
         // ---- writing -------------------------------------------------------------------------------------------
 
-        public IStoreWriter OpenWrite(string name, CancellationToken cancellationToken)
-        {
-            bool auxiliary = name.EndsWith(BackupNaming.ManifestSuffix, StringComparison.Ordinal) || name.EndsWith(BackupNaming.SignatureSuffix, StringComparison.Ordinal);
-            return new BlobWriter(this, name, withMarker: !auxiliary, cancellationToken);
-        }
+        public IStoreWriter OpenWrite(string name, CancellationToken cancellationToken) => BlobStores.OpenWrite(this, name, cancellationToken);
 
-        public IDirectoryWriter OpenDirectoryWrite(string name, CancellationToken cancellationToken) => new FolderWriter(this, name, cancellationToken);
+        public IDirectoryWriter OpenDirectoryWrite(string name, CancellationToken cancellationToken) => new BlobFolderWriter(this, name, cancellationToken);
 
         /// <summary>Puts the empty marker blob that says "being written" (it replaces one left by an interrupted run).</summary>
-        private void PutMarker(string name, CancellationToken ct)
+        void IBlobStore.PutMarker(string name, CancellationToken ct)
         {
             var marker = BackupNaming.PartialName(name);
             var blob = Blob(marker);
             _azure.Call(c => blob.UploadAsync(new MemoryStream(Array.Empty<byte>()), overwrite: true, c), "write", GetPath(marker), write: true, ct);
         }
 
-        private void RemoveMarker(string name, CancellationToken ct)
+        void IBlobStore.RemoveMarker(string name, CancellationToken ct)
         {
             var marker = BackupNaming.PartialName(name);
             var blob = Blob(marker);
             _azure.Call(c => blob.DeleteIfExistsAsync(DeleteSnapshotsOption.IncludeSnapshots, null, c), "remove", GetPath(marker), write: true, ct);
         }
 
-        private AzureUploadStream Upload(string name, bool data, CancellationToken ct) =>
+        /// <summary>The access tier is for the data; manifests and signatures are read by every listing and stay in the account's default tier.</summary>
+        BlockUploadStream IBlobStore.Upload(string name, bool data, CancellationToken ct) =>
             new AzureUploadStream(_azure, BlobName(name), GetPath(name), withTier: data, ct);
 
-        private void TryDelete(string name)
-        {
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                Delete(name, timeout.Token);
-            }
-            catch (Exception e) when (e is PgBackupException || e is OperationCanceledException) { /* the sweep removes it later */ }
-        }
+        bool IBlobStore.ObjectExists(string name, CancellationToken ct) => GetBlob(name, ct) is not null;
 
-        private sealed class BlobWriter : IStoreWriter
-        {
-            private readonly AzureStore _store;
-            private readonly string _name;
-            private readonly bool _withMarker;
-            private readonly AzureUploadStream _upload;
-            private bool _finished, _committed, _aborted;
-
-            public BlobWriter(AzureStore store, string name, bool withMarker, CancellationToken ct)
-            {
-                _store = store;
-                _name = name;
-                _withMarker = withMarker;
-                if (store.GetBlob(name, ct) is not null)
-                    throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{store.GetPath(name)} already exists; it was not replaced.", store.GetPath(name));
-                try
-                {
-                    if (withMarker) store.PutMarker(name, ct);
-                    // The access tier is for the data; manifests and signatures are read by every listing and stay in the account's default tier.
-                    _upload = store.Upload(name, data: withMarker, ct);
-                }
-                catch
-                {
-                    if (withMarker) store.TryDelete(BackupNaming.PartialName(name));
-                    throw;
-                }
-            }
-
-            public Stream Stream => _upload;
-            public long BytesWritten => _upload.Length64;
-
-            public void Finish(CancellationToken cancellationToken)
-            {
-                if (_finished) return;
-                _upload.Complete();
-                _finished = true;
-            }
-
-            public void Commit(CancellationToken cancellationToken)
-            {
-                if (!_finished) Finish(cancellationToken);
-                if (_withMarker) _store.RemoveMarker(_name, cancellationToken);
-                _committed = true;
-            }
-
-            public void Abort()
-            {
-                if (_committed || _aborted) return;
-                _aborted = true;
-                _upload.Abort();
-                if (_finished) _store.TryDelete(_name);
-                if (_withMarker) _store.TryDelete(BackupNaming.PartialName(_name));
-            }
-
-            public void Dispose()
-            {
-                if (!_committed) Abort();
-                _upload.Dispose();
-            }
-        }
-
-        /// <summary>
-        /// A Directory-format backup: pg_dump writes its files into a local staging folder (pg_dump needs a file system
-        /// for this format), which is uploaded file by file under <c>&lt;name&gt;/</c> and then removed.
-        /// </summary>
-        private sealed class FolderWriter : IDirectoryWriter
-        {
-            private readonly AzureStore _store;
-            private readonly string _name;
-            private readonly string _staging;
-            private bool _uploaded, _committed, _aborted;
-
-            public FolderWriter(AzureStore store, string name, CancellationToken ct)
-            {
-                _store = store;
-                _name = name;
-                if (store.Get(name, ct) is not null)
-                    throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{store.GetPath(name)} already exists; it was not replaced.", store.GetPath(name));
-                _staging = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "pgbackup-az-" + Guid.NewGuid().ToString("n").Substring(0, 12));
-                Directory.CreateDirectory(_staging);
-                LocalPath = System.IO.Path.Combine(_staging, name);
-                try { store.PutMarker(name, ct); }
-                catch { RemoveStaging(); throw; }
-            }
-
-            public string LocalPath { get; }
-
-            public void Finish(CancellationToken cancellationToken)
-            {
-                if (_uploaded) return;
-                if (!Directory.Exists(LocalPath))
-                    throw new PgBackupException(ErrorIds.BackupWriteFailed, ErrorKind.WriteError, $"{LocalPath} was not written.", LocalPath);
-                foreach (var file in Directory.GetFiles(LocalPath, "*", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal))
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var relative = file.Substring(LocalPath.Length + 1).Replace('\\', '/');
-                    using var upload = _store.Upload(_name + "/" + relative, data: true, cancellationToken);
-                    using (var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
-                        input.CopyTo(upload, 1 << 20);
-                    upload.Complete();
-                }
-                _uploaded = true;
-            }
-
-            public void Commit(CancellationToken cancellationToken)
-            {
-                if (!_uploaded) Finish(cancellationToken);
-                _store.RemoveMarker(_name, cancellationToken);
-                _committed = true;
-                RemoveStaging();
-            }
-
-            public void Abort()
-            {
-                if (_committed || _aborted) return;
-                _aborted = true;
-                RemoveStaging();
-                _store.TryDelete(_name);
-                _store.TryDelete(BackupNaming.PartialName(_name));
-            }
-
-            private void RemoveStaging()
-            {
-                try { if (Directory.Exists(_staging)) Directory.Delete(_staging, recursive: true); }
-                catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { }
-            }
-
-            public void Dispose()
-            {
-                if (!_committed) Abort();
-                RemoveStaging();
-            }
-        }
+        string IBlobStore.StagingPrefix => "pgbackup-az-";
 
         // ---- deleting ------------------------------------------------------------------------------------------
 

@@ -15,14 +15,13 @@ namespace PgBackup
     /// An S3 client made from <see cref="StoreOptions"/>, and the one place where the SDK's exceptions become
     /// PgBackup errors with stable ids. No AWS type leaves the engine.
     /// </summary>
-    internal sealed class S3Connection : IDisposable
+    internal sealed class S3Connection : StoreConnection, IDisposable
     {
         private readonly Redactor _redactor;
 
         public S3Connection(StoreOptions options)
+            : base(options)
         {
-            options.Validate();
-            Options = options;
             _redactor = new Redactor(new[] { options.SecretKey, options.SessionToken });
             var endpoint = options.EffectiveEndpointUrl;
             var config = new AmazonS3Config
@@ -76,7 +75,6 @@ namespace PgBackup
 
         private readonly Lazy<IAmazonS3> _client;
 
-        public StoreOptions Options { get; }
         public IAmazonS3 Client => _client.Value;
         /// <summary>Where requests go, for messages.</summary>
         public string Endpoint { get; }
@@ -86,28 +84,12 @@ namespace PgBackup
             if (_client.IsValueCreated) _client.Value.Dispose();
         }
 
-        /// <summary>Runs one request and maps its failure. <paramref name="write"/>: the request stores something.</summary>
-        public T Call<T>(Func<CancellationToken, Task<T>> request, string what, string target, bool write, CancellationToken ct)
-        {
-            try
-            {
-                return request(ct).GetAwaiter().GetResult();
-            }
-            catch (Exception e) when (!(e is PgBackupException) && !(e is OperationCanceledException && ct.IsCancellationRequested))
-            {
-                throw Map(e, what, target, write);
-            }
-        }
-
-        public void Call(Func<CancellationToken, Task> request, string what, string target, bool write, CancellationToken ct) =>
-            Call<object?>(async c => { await request(c).ConfigureAwait(false); return null; }, what, target, write, ct);
-
         /// <summary>An SDK or network failure as a PgBackup error with a stable id (never with a secret in it).</summary>
-        public PgBackupException Map(Exception e, string what, string target, bool write)
+        public override PgBackupException Map(Exception e, string what, string target, bool write)
         {
             while (e is AggregateException a && a.InnerExceptions.Count == 1) e = a.InnerException!;
             if (e is PgBackupException p) return p;
-            string failedId = write ? ErrorIds.S3UploadFailed : ErrorIds.S3RequestFailed;
+            string failedId = write ? UploadFailedId : ErrorIds.S3RequestFailed;
             string Say(string text) => _redactor.Redact(text);
 
             if (e is AmazonServiceException s)
@@ -162,13 +144,7 @@ namespace PgBackup
             return new PgBackupException(failedId, write ? ErrorKind.WriteError : ErrorKind.ReadError, Say($"Could not {what} {target}: {e.Message}"), target, e);
         }
 
-        /// <summary>The request ran out of time (HttpClient's timeout), not cancelled by the user.</summary>
-        internal static bool IsTimeout(Exception e)
-        {
-            for (var x = e; x is not null; x = x.InnerException)
-                if (x is TimeoutException || x is TaskCanceledException) return true;
-            return false;
-        }
+        public override string UploadFailedId => ErrorIds.S3UploadFailed;
 
         private static string Innermost(Exception e)
         {

@@ -20,7 +20,7 @@ namespace PgBackup
     /// their data, multipart uploads) is swept by <see cref="BackupCatalog.SweepStalePartials"/> after a day.
     /// </para>
     /// </summary>
-    public sealed class S3Store : IBackupStore
+    public sealed class S3Store : IBackupStore, IBlobStore
     {
         private readonly S3Connection _s3;
 
@@ -136,7 +136,7 @@ namespace PgBackup
         /// among the keys it is a prefix of. Unlike a HEAD, the answer for "no" is not an error response, which the
         /// SDK turns into exceptions; the listing's code is already loaded by the listing every backup starts with.
         /// </summary>
-        private bool ObjectExists(string name, CancellationToken ct)
+        bool IBlobStore.ObjectExists(string name, CancellationToken ct)
         {
             var key = Key(name);
             var request = new ListObjectsV2Request { BucketName = Where.Bucket, Prefix = key, MaxKeys = 1 };
@@ -153,10 +153,9 @@ namespace PgBackup
 
         // ---- writing -------------------------------------------------------------------------------------------
 
-        public IStoreWriter OpenWrite(string name, CancellationToken cancellationToken) =>
-            new ObjectWriter(this, name, withMarker: !name.EndsWith(BackupNaming.ManifestSuffix, StringComparison.Ordinal) && !name.EndsWith(BackupNaming.SignatureSuffix, StringComparison.Ordinal), cancellationToken);
+        public IStoreWriter OpenWrite(string name, CancellationToken cancellationToken) => BlobStores.OpenWrite(this, name, cancellationToken);
 
-        public IDirectoryWriter OpenDirectoryWrite(string name, CancellationToken cancellationToken) => new FolderWriter(this, name, cancellationToken);
+        public IDirectoryWriter OpenDirectoryWrite(string name, CancellationToken cancellationToken) => new BlobFolderWriter(this, name, cancellationToken);
 
         internal static void ApplyUploadSettings(StoreOptions options, PutObjectRequest request)
         {
@@ -175,7 +174,7 @@ namespace PgBackup
         }
 
         /// <summary>Puts the empty marker object that says "being written" (see the class summary).</summary>
-        private void PutMarker(string name, CancellationToken ct)
+        void IBlobStore.PutMarker(string name, CancellationToken ct)
         {
             var request = new PutObjectRequest { BucketName = Where.Bucket, Key = Key(BackupNaming.PartialName(name)), InputStream = new MemoryStream(Array.Empty<byte>()) };
             ApplyUploadSettings(Options, request);
@@ -183,162 +182,17 @@ namespace PgBackup
             _s3.Call(c => _s3.Client.PutObjectAsync(request, c), "write", GetPath(name), write: true, ct);
         }
 
-
-        private void TryDelete(string name)
+        void IBlobStore.RemoveMarker(string name, CancellationToken ct)
         {
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                Delete(name, timeout.Token);
-            }
-            catch (Exception e) when (e is PgBackupException || e is OperationCanceledException) { /* the sweep removes it later */ }
+            var marker = BackupNaming.PartialName(name);
+            var request = new DeleteObjectRequest { BucketName = Where.Bucket, Key = Key(marker) };
+            _s3.Call(c => _s3.Client.DeleteObjectAsync(request, c), "remove", GetPath(marker), write: true, ct);
         }
 
-        private sealed class ObjectWriter : IStoreWriter
-        {
-            private readonly S3Store _store;
-            private readonly string _name;
-            private readonly bool _withMarker;
-            private readonly S3UploadStream _upload;
-            private bool _finished, _committed, _aborted;
+        BlockUploadStream IBlobStore.Upload(string name, bool data, CancellationToken ct) =>
+            new S3UploadStream(_s3, Where.Bucket, Key(name), GetPath(name), ct);
 
-            public ObjectWriter(S3Store store, string name, bool withMarker, CancellationToken ct)
-            {
-                _store = store;
-                _name = name;
-                _withMarker = withMarker;
-                if (store.ObjectExists(name, ct))
-                    throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{store.GetPath(name)} already exists; it was not replaced.", store.GetPath(name));
-                try
-                {
-                    if (withMarker) store.PutMarker(name, ct);
-                    _upload = new S3UploadStream(store._s3, store.Where.Bucket, store.Key(name), store.GetPath(name), ct);
-                }
-                catch
-                {
-                    // Stopped or failed while the marker was being written (the service may have stored it before the
-                    // answer came back) or just after: there is no writer to abort, so the constructor takes its
-                    // marker away itself.
-                    if (withMarker) store.TryDelete(BackupNaming.PartialName(name));
-                    throw;
-                }
-            }
-
-            public Stream Stream => _upload;
-            public long BytesWritten => _upload.Length64;
-
-            public void Finish(CancellationToken cancellationToken)
-            {
-                if (_finished) return;
-                _upload.Complete();
-                _finished = true;
-            }
-
-            public void Commit(CancellationToken cancellationToken)
-            {
-                if (!_finished) Finish(cancellationToken);
-                if (_withMarker)
-                {
-                    var marker = BackupNaming.PartialName(_name);
-                    var request = new DeleteObjectRequest { BucketName = _store.Where.Bucket, Key = _store.Key(marker) };
-                    _store._s3.Call(c => _store._s3.Client.DeleteObjectAsync(request, c), "remove", _store.GetPath(marker), write: true, cancellationToken);
-                }
-                _committed = true;
-            }
-
-            public void Abort()
-            {
-                if (_committed || _aborted) return;
-                _aborted = true;
-                _upload.Abort();
-                if (_finished) _store.TryDelete(_name);
-                if (_withMarker) _store.TryDelete(BackupNaming.PartialName(_name));
-            }
-
-            public void Dispose()
-            {
-                if (!_committed) Abort();
-                _upload.Dispose();
-            }
-        }
-
-        /// <summary>
-        /// A Directory-format backup: pg_dump writes its files into a local staging folder (pg_dump needs a file
-        /// system for this format), which is uploaded file by file under <c>&lt;name&gt;/</c> and then removed.
-        /// </summary>
-        private sealed class FolderWriter : IDirectoryWriter
-        {
-            private readonly S3Store _store;
-            private readonly string _name;
-            private readonly string _staging;
-            private readonly CancellationToken _ct;
-            private bool _uploaded, _committed, _aborted;
-
-            public FolderWriter(S3Store store, string name, CancellationToken ct)
-            {
-                _store = store;
-                _name = name;
-                _ct = ct;
-                if (store.Get(name, ct) is not null)
-                    throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{store.GetPath(name)} already exists; it was not replaced.", store.GetPath(name));
-                _staging = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "pgbackup-s3-" + Guid.NewGuid().ToString("n").Substring(0, 12));
-                Directory.CreateDirectory(_staging);
-                LocalPath = System.IO.Path.Combine(_staging, name);
-                try { store.PutMarker(name, ct); }
-                catch { RemoveStaging(); throw; }
-            }
-
-            public string LocalPath { get; }
-
-            public void Finish(CancellationToken cancellationToken)
-            {
-                if (_uploaded) return;
-                if (!Directory.Exists(LocalPath))
-                    throw new PgBackupException(ErrorIds.BackupWriteFailed, ErrorKind.WriteError, $"{LocalPath} was not written.", LocalPath);
-                foreach (var file in Directory.GetFiles(LocalPath, "*", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal))
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var relative = file.Substring(LocalPath.Length + 1).Replace('\\', '/');
-                    var name = _name + "/" + relative;
-                    using var upload = new S3UploadStream(_store._s3, _store.Where.Bucket, _store.Key(name), _store.GetPath(name), cancellationToken);
-                    using (var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
-                        input.CopyTo(upload, 1 << 20);
-                    upload.Complete();
-                }
-                _uploaded = true;
-            }
-
-            public void Commit(CancellationToken cancellationToken)
-            {
-                if (!_uploaded) Finish(cancellationToken);
-                var marker = BackupNaming.PartialName(_name);
-                var request = new DeleteObjectRequest { BucketName = _store.Where.Bucket, Key = _store.Key(marker) };
-                _store._s3.Call(c => _store._s3.Client.DeleteObjectAsync(request, c), "remove", _store.GetPath(marker), write: true, cancellationToken);
-                _committed = true;
-                RemoveStaging();
-            }
-
-            public void Abort()
-            {
-                if (_committed || _aborted) return;
-                _aborted = true;
-                RemoveStaging();
-                _store.TryDelete(_name);
-                _store.TryDelete(BackupNaming.PartialName(_name));
-            }
-
-            private void RemoveStaging()
-            {
-                try { if (Directory.Exists(_staging)) Directory.Delete(_staging, recursive: true); }
-                catch (Exception e) when (e is IOException || e is UnauthorizedAccessException) { }
-            }
-
-            public void Dispose()
-            {
-                if (!_committed) Abort();
-                RemoveStaging();
-            }
-        }
+        string IBlobStore.StagingPrefix => "pgbackup-s3-";
 
         // ---- deleting ------------------------------------------------------------------------------------------
 
