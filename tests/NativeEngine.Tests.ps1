@@ -168,6 +168,25 @@ Describe 'New-PgBackup -Engine Native: -Jobs, scope parameters, objects it does 
         finally { Remove-TestDatabase $Main $target }
     }
 
+    It '-Jobs 2 keeps a block larger than its 8 MB of memory in a temporary file while another connection writes, and the data arrives whole and in order' {
+        # Three tables of about 12 MB of COPY text each: while one connection writes its block into the script, the
+        # others keep theirs, in memory up to 8 MB, then in a temporary file.
+        $big = New-TestDatabaseName 'natspill'
+        New-TestDatabase -Server $Main -Name $big -Sql ((@('a', 'b', 'c') | ForEach-Object {
+                "CREATE TABLE big_$_ (id int PRIMARY KEY, t text); INSERT INTO big_$_ SELECT g, md5(g::text) || repeat('$_', 40) FROM generate_series(1, 160000) g;"
+            }) -join "`n")
+        $sum = "SELECT string_agg(n || ':' || c || ':' || h, ',' ORDER BY n) FROM (SELECT 'a' AS n, count(*) AS c, md5(string_agg(t, ',' ORDER BY id)) AS h FROM big_a " +
+            "UNION ALL SELECT 'b', count(*), md5(string_agg(t, ',' ORDER BY id)) FROM big_b UNION ALL SELECT 'c', count(*), md5(string_agg(t, ',' ORDER BY id)) FROM big_c) s;"
+        $target = New-TestDatabaseName 'natspilled'
+        try {
+            $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $big) -Path (Join-Path $Out 'spill') -Jobs 2 -Compression None
+            $b.Tables | ForEach-Object Rows | Should -Be @(160000, 160000, 160000)
+            (Restore-PgBackup -Path $b.Path -ConnectionString $Uri -TargetDatabase $target -CreateDatabase -Confirm:$false).Verified | Should -BeTrue
+            Invoke-TestPsql -Server $Main -Database $target -Sql $sum | Should -Be (Invoke-TestPsql -Server $Main -Database $big -Sql $sum)
+        }
+        finally { Remove-TestDatabase $Main $target; Remove-TestDatabase $Main $big }
+    }
+
     It 'writes the objects pg_dump writes with <Options>' -Skip:(-not $Full) -ForEach @(
         @{ Options = '-Schema public'; Native = @{ Schema = 'public' }; PgDump = @('--schema=public') }
         @{ Options = '-ExcludeSchema public'; Native = @{ ExcludeSchema = 'public' }; PgDump = @('--exclude-schema=public') }

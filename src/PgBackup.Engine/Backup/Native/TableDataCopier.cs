@@ -88,6 +88,7 @@ namespace PgBackup.Native
                 try
                 {
                     var buffer = new byte[1 << 16];
+                    var spool = new Spool();
                     while (!stop.IsCancellationRequested && queue.TryDequeue(out var t))
                     {
                         if (!TryLockNoWait(worker, t))
@@ -95,7 +96,7 @@ namespace PgBackup.Native
                             forMain.Enqueue(t);
                             continue;
                         }
-                        CopyBlock(worker, t, header(t), output, buffer);
+                        CopyBlock(worker, t, header(t), output, buffer, spool);
                     }
                 }
                 catch
@@ -110,9 +111,10 @@ namespace PgBackup.Native
             try
             {
                 var buffer = new byte[1 << 16];
+                var spool = new Spool();
                 while (!stop.IsCancellationRequested)
                 {
-                    if (forMain.TryDequeue(out var t) || queue.TryDequeue(out t)) CopyBlock(_main, t, header(t), output, buffer);
+                    if (forMain.TryDequeue(out var t) || queue.TryDequeue(out t)) CopyBlock(_main, t, header(t), output, buffer, spool);
                     else if (Volatile.Read(ref workersLeft) == 0 && forMain.IsEmpty) break;
                     else Thread.Sleep(20);
                 }
@@ -148,14 +150,25 @@ namespace PgBackup.Native
         }
 
         /// <summary>One table's block: straight into the script when it is free, else kept until it is.</summary>
-        private void CopyBlock(DumpSession session, TableObj t, string header, Stream output, byte[] buffer)
+        private void CopyBlock(DumpSession session, TableObj t, string header, Stream output, byte[] buffer, Spool spool)
         {
             _current("Table " + t.Qualified);
-            using var block = new BlockStream(output, _outputLock);
+            using var block = new BlockStream(output, _outputLock, spool);
             Write(block, header + ScriptCopy(t));
             session.CopyOut(ServerCopy(t), block, buffer);
             Write(block, "\\.\n\n\n");
             block.Finish();
+        }
+
+        /// <summary>
+        /// A reader's room for the part of a block it keeps while another reader holds the script: one buffer,
+        /// allocated when first needed and reused for every table that reader copies. (A MemoryStream per table grew by
+        /// doubling and left up to 16 MB of large-object garbage per table: 82 MB added at -Jobs 2 in the bench.)
+        /// </summary>
+        private sealed class Spool
+        {
+            private byte[]? _memory;
+            public byte[] Memory => _memory ??= new byte[SpoolInMemory];
         }
 
         /// <summary>
@@ -166,14 +179,16 @@ namespace PgBackup.Native
         {
             private readonly Stream _output;
             private readonly object _lock;
+            private readonly Spool _spool;
             private bool _owner;
-            private MemoryStream? _memory = new MemoryStream();
+            private int _kept;
             private FileStream? _file;
 
-            public BlockStream(Stream output, object outputLock)
+            public BlockStream(Stream output, object outputLock, Spool spool)
             {
                 _output = output;
                 _lock = outputLock;
+                _spool = spool;
             }
 
             public override void Write(byte[] buffer, int offset, int count)
@@ -188,15 +203,19 @@ namespace PgBackup.Native
                     _output.Write(buffer, offset, count);
                     return;
                 }
-                if (_file is null && _memory!.Length + count > SpoolInMemory)
+                if (_file is null && _kept + count > SpoolInMemory)
                 {
                     var path = Path.Combine(Path.GetTempPath(), "pgbackup-copy-" + Guid.NewGuid().ToString("n") + ".tmp");
                     _file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
-                    _memory.Position = 0;
-                    _memory.CopyTo(_file);
-                    _memory = null;
+                    _file.Write(_spool.Memory, 0, _kept);
+                    _kept = 0;
                 }
-                (_file ?? (Stream)_memory!).Write(buffer, offset, count);
+                if (_file is not null) _file.Write(buffer, offset, count);
+                else
+                {
+                    Buffer.BlockCopy(buffer, offset, _spool.Memory, _kept, count);
+                    _kept += count;
+                }
             }
 
             /// <summary>The block is complete: waits for the script and writes what was kept.</summary>
@@ -214,14 +233,17 @@ namespace PgBackup.Native
             {
                 if (_file is not null)
                 {
+                    // The spool's memory is free once the block went to the file: it is the copy buffer.
+                    var memory = _spool.Memory;
                     _file.Position = 0;
-                    _file.CopyTo(_output, 1 << 20);
+                    int n;
+                    while ((n = _file.Read(memory, 0, memory.Length)) > 0) _output.Write(memory, 0, n);
                     _file.Dispose();
                     _file = null;
                 }
-                else if (_memory is not null && _memory.Length > 0)
-                    _output.Write(_memory.GetBuffer(), 0, (int)_memory.Length);
-                _memory = null;
+                else if (_kept > 0)
+                    _output.Write(_spool.Memory, 0, _kept);
+                _kept = 0;
             }
 
             protected override void Dispose(bool disposing)
@@ -229,7 +251,7 @@ namespace PgBackup.Native
                 if (disposing)
                 {
                     _file?.Dispose();
-                    _memory = null;
+                    _kept = 0;
                     if (_owner) Monitor.Exit(_lock);
                     _owner = false;
                 }
