@@ -78,10 +78,10 @@ namespace PgBackup.Tests
         {
             // "a/b", "a:b", "a_b" and "a_b " are one safe name; backed up in the same second on parallel workers, each
             // gets its own file, whatever the store listed before the run.
-            var registry = new BackupNameRegistry();
             var existing = new[] { "backup_a_b_20261206_030000.sql.gz", "backup_a_b_20261206_030000.sql.gz.json" };
+            var registry = new BackupNameRegistry(existing);
             var names = new[] { "a/b", "a:b", "a_b", "a_b ", "A_B" }.AsParallel()
-                .Select(d => registry.Reserve(d, T, BackupFormat.Plain, CompressionMethod.Gzip, false, existing))
+                .Select(d => registry.Reserve(d, T, BackupFormat.Plain, CompressionMethod.Gzip, false))
                 .ToList();
             Assert.Equal(names.Count, names.Distinct(StringComparer.OrdinalIgnoreCase).Count());
             Assert.DoesNotContain(existing[0], names);

@@ -44,8 +44,8 @@ namespace PgBackup
         /// <summary>pg_dump, PgBackup's native engine, or (Auto) pg_dump when a fitting one is found and the native engine otherwise.</summary>
         public DumpEngine Engine { get; init; } = DumpEngine.Auto;
         /// <summary>
-        /// Names given to the backups of other runs into the same store at the same time (-AllDatabases); null: the
-        /// store's listing alone decides.
+        /// The store's names for a run of several backups into it (-AllDatabases), listed and swept once for the run;
+        /// null: this backup lists the store (and sweeps its stale partial files) itself.
         /// </summary>
         public BackupNameRegistry? Names { get; init; }
         /// <summary>
@@ -108,7 +108,7 @@ namespace PgBackup
             // thread connects to PostgreSQL and finds pg_dump; their result is needed only to name the backup. When
             // this run fails first (a failed connection), they are stopped, and waited for, before it returns.
             var store = request.Store;
-            using var existingNames = BackgroundWork<List<string>>.Start(ct =>
+            using var existingNames = request.Names is not null ? null : BackgroundWork<List<string>>.Start(ct =>
             {
                 // One listing serves both: names the sweep removes stay in the list, which only keeps a new name
                 // from being one of them.
@@ -136,10 +136,9 @@ namespace PgBackup
                 log.Verbose($"Gzip level {level} is written as level {Compression.GzipLevelUsed(level)}: this build's gzip writes levels {Compression.GzipLevels}.");
 
             var start = DateTime.UtcNow;
-            var existing = existingNames.Result();
             var name = request.Names is not null
-                ? request.Names.Reserve(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled, existing)
-                : BackupNaming.NewName(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled, existing);
+                ? request.Names.Reserve(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled)
+                : BackupNaming.NewName(server.Database, start, request.Format, request.Compression, request.Encryption.IsEnabled, existingNames!.Result());
             log.Verbose($"Writing {store.GetPath(name)}.");
 
             // Custom and Directory archives are counted from the server, in the very snapshot pg_dump reads.

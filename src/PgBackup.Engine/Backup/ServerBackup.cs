@@ -105,7 +105,10 @@ namespace PgBackup
                 }
             }
 
-            var names = new BackupNameRegistry();
+            // The store is listed, and its stale partial files swept, once for the run (not once per database).
+            var listing = template.Store.List(null, ct);
+            BackupCatalog.SweepStalePartials(template.Store, template.StalePartialAge, log, ct, listing);
+            var names = new BackupNameRegistry(listing.Select(e => e.Name));
             var gate = new object();
             int done = 0, failed = 0;
             Throttle.ForEach(databases, request.ThrottleLimit, (database, slot) =>

@@ -142,22 +142,25 @@ namespace PgBackup
     }
 
     /// <summary>
-    /// The names given to backups that several runs write into one store at once (New-PgBackup -AllDatabases
-    /// -ThrottleLimit): each run lists the store before it names its backup, so two databases whose names differ only
-    /// in characters unsafe in file names ("a/b", "a:b", "a_b"), started in the same second, would pick the same
-    /// name. A name reserved here is never given again, whatever the listing says.
+    /// The names in one store during a run that writes several backups into it at once (New-PgBackup -AllDatabases
+    /// -ThrottleLimit): the store's listing, taken once for the run, and every name given since. Two databases whose
+    /// names differ only in characters unsafe in file names ("a/b", "a:b", "a_b"), started in the same second, never
+    /// get the same name.
     /// </summary>
     public sealed class BackupNameRegistry
     {
         private readonly HashSet<string> _reserved = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         private readonly object _lock = new object();
 
+        /// <param name="storeNames">The names the store listed at the start of the run.</param>
+        public BackupNameRegistry(IEnumerable<string> storeNames) { _reserved.UnionWith(storeNames); }
+
         /// <summary>A new name (<see cref="BackupNaming.NewName"/>) that neither the store nor another run of this registry uses.</summary>
-        public string Reserve(string database, DateTime timeUtc, BackupFormat format, CompressionMethod compression, bool encrypted, IEnumerable<string> existingNames)
+        public string Reserve(string database, DateTime timeUtc, BackupFormat format, CompressionMethod compression, bool encrypted)
         {
             lock (_lock)
             {
-                var name = BackupNaming.NewName(database, timeUtc, format, compression, encrypted, existingNames.Concat(_reserved));
+                var name = BackupNaming.NewName(database, timeUtc, format, compression, encrypted, _reserved);
                 _reserved.Add(name);
                 return name;
             }
