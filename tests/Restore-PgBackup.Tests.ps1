@@ -129,6 +129,37 @@ GRANT CONNECT ON DATABASE "$($f.Name)" TO app_reader;
             $err.FullyQualifiedErrorId | Should -BeLike 'Backup*,PgBackup.Commands.RestorePgBackupCommand'
         }
 
+        It 'a Plain backup changed after its manifest is checked as it loads and refused by its checksum' {
+            # One reading: the checks run as the script loads into the new database, which a failed check drops. A
+            # changed file is told by its checksum (as Test-PgBackup tells it), even when its script also breaks.
+            $b = New-PgBackup -ConnectionString $F.Uri -Path $Folder
+            $bytes = [IO.File]::ReadAllBytes($b.Path)
+            $bytes[[int]($bytes.Length / 2)] = $bytes[[int]($bytes.Length / 2)] -bxor 0x55
+            [IO.File]::WriteAllBytes($b.Path, $bytes)
+            $err = $null
+            $verbose = [System.Collections.Generic.List[string]]::new()
+            try { Restore-PgBackup -Path $b.Path -ConnectionString $F.Uri -Force -Verbose 4>&1 | ForEach-Object { $verbose.Add("$_") } } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'BackupChecksumMismatch,PgBackup.Commands.RestorePgBackupCommand'
+            "$err" | Should -Match 'was not changed'
+            ($verbose -join "`n") | Should -Match 'as it loads into a new database'
+        }
+
+        It 'a refused line at the end of a Plain script: what ran before it stays in the new database, which is dropped' {
+            $gz = New-GuideBackup -Db $F.Name -Folder $Folder -Edit { param($t) $t.Insert($t.IndexOf("--`n-- PostgreSQL database dump complete"), "CREATE TABLE public.after_data (i int);`nDO `$`$ BEGIN PERFORM 1; END `$`$;`n") }
+            $lines = @(& bash -c "gzip -dc '$gz'")
+            $line = [array]::IndexOf($lines, 'DO $$ BEGIN PERFORM 1; END $$;') + 1
+            $line | Should -BeGreaterThan 100
+            $err = $null
+            $verbose = [System.Collections.Generic.List[string]]::new()
+            try { Restore-PgBackup -Path $gz -ConnectionString $F.Uri -Force -Verbose 4>&1 | ForEach-Object { $verbose.Add("$_") } } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'UnsafeStatement,PgBackup.Commands.RestorePgBackupCommand'
+            "$err" | Should -Match "Line $line "
+            "$err" | Should -Match 'was not changed'
+            $text = $verbose -join "`n"
+            $text | Should -Match 'Restore: loading table data'
+            $text | Should -Not -Match 'Counting the rows'
+        }
+
         It 'a truncated backup of the guide''s kind is refused before anything is touched' {
             $gz = New-GuideBackup -Db $F.Name -Folder $Folder
             $bytes = [IO.File]::ReadAllBytes($gz)

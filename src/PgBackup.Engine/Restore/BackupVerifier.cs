@@ -30,14 +30,7 @@ namespace PgBackup
             {
                 log.Progress(new ProgressInfo(activity, "Done") { Completed = true, ActivityId = 1 });
             }
-            if (report.ArchiveTables is not null && source.Manifest is not null && report.Passed)
-            {
-                var diffs = RowCountComparer.Differences(source.Manifest.Tables, report.ArchiveTables);
-                Add(report, "RowCounts", diffs.Count == 0,
-                    diffs.Count == 0 ? $"The archive holds the manifest's {source.Manifest.Tables.Count} tables with the same row counts."
-                        : "The archive's row counts differ from the manifest's: " + string.Join("; ", diffs.Take(10)),
-                    TimeSpan.Zero, ErrorIds.BackupCorrupt, source.Path);
-            }
+            AddRowCounts(report, source);
             return report;
         }
 
@@ -47,6 +40,67 @@ namespace PgBackup
             if (!passed && report.Failure is null)
                 report.Failure = new PgBackupException(errorId, errorId == ErrorIds.UnsafeMetaCommand ? ErrorKind.SecurityError : ErrorKind.InvalidData, detail, target);
         }
+
+        /// <summary>The stored bytes against the manifest's size and SHA-256 (read to their end by the caller).</summary>
+        internal static void AddChecksum(VerificationReport report, BackupSource source, HashingReadStream stored, bool readToEnd, TimeSpan duration)
+        {
+            if (source.Manifest is not null)
+            {
+                bool sizeOk = stored.BytesRead == source.Manifest.SizeBytes;
+                bool hashOk = readToEnd && string.Equals(stored.HashHex, source.Manifest.Sha256, StringComparison.OrdinalIgnoreCase);
+                Add(report, "Checksum", sizeOk && hashOk,
+                    hashOk && sizeOk ? $"SHA-256 {source.Manifest.Sha256.Substring(0, 12)}... matches the manifest ({stored.BytesRead:N0} bytes)."
+                        : !sizeOk ? $"The file has {stored.BytesRead:N0} bytes; the manifest says {source.Manifest.SizeBytes:N0}: it was truncated or changed."
+                        : "The file's SHA-256 differs from the manifest's: it was changed or damaged after the backup.",
+                    duration, sizeOk ? ErrorIds.BackupChecksumMismatch : ErrorIds.BackupSizeMismatch, source.Path);
+            }
+            else
+                report.Checks.Add(new CheckResult("Checksum", true, "No manifest (made by another tool): nothing to compare the SHA-256 with.", duration));
+        }
+
+        /// <summary>
+        /// A plain script read to its end (or stopped by <paramref name="readError"/> or the reader's refusal): the
+        /// refusal, pg_dump's footer, the statements, and the row counts its data holds.
+        /// </summary>
+        internal static void AddPlainScript(VerificationReport report, BackupSource source, PlainScriptReader? scanner, string? readError, TimeSpan duration)
+        {
+            if (scanner is not null) source.LearnFromPlainHeader(scanner.Header);
+            var refusal = readError is null ? scanner?.Refusal : null;
+            // A refusal comes first: it is the report's failure (the graver finding) even when the file is also cut short.
+            if (refusal is not null)
+                Add(report, "Script", false, refusal.Message, TimeSpan.Zero, refusal.ErrorId, source.Path);
+            bool ok = readError is null && refusal is null && scanner is not null && scanner.FooterSeen && scanner.Truncated is null;
+            Add(report, "Archive", ok,
+                readError is not null ? $"The file cannot be decompressed to its end: {readError}"
+                    : refusal is not null ? "Not read to its end: it holds something PgBackup does not run (see the Script check)."
+                    : ok ? $"Decompressed to its end: {scanner!.Lines:N0} lines, pg_dump's closing line present."
+                    : $"The script is cut short: {scanner!.Truncated ?? "it ends before pg_dump's 'dump complete' line"}.",
+                duration, ErrorIds.BackupCorrupt, source.Path);
+            if (scanner is not null && readError is null && refusal is null)
+            {
+                Add(report, "Script", true,
+                    $"All {scanner.Statements:N0} statements are ones pg_dump writes; no psql meta-command but pg_dump's own.", TimeSpan.Zero, ErrorIds.UnsafeStatement, source.Path);
+                report.ArchiveTables = scanner.Tables.ToList();
+            }
+        }
+
+        /// <summary>The row counts the archive holds against the manifest's.</summary>
+        internal static void AddRowCounts(VerificationReport report, BackupSource source)
+        {
+            if (report.ArchiveTables is not null && source.Manifest is not null && report.Passed)
+            {
+                var diffs = RowCountComparer.Differences(source.Manifest.Tables, report.ArchiveTables);
+                Add(report, "RowCounts", diffs.Count == 0,
+                    diffs.Count == 0 ? $"The archive holds the manifest's {source.Manifest.Tables.Count} tables with the same row counts."
+                        : "The archive's row counts differ from the manifest's: " + string.Join("; ", diffs.Take(10)),
+                    TimeSpan.Zero, ErrorIds.BackupCorrupt, source.Path);
+            }
+        }
+
+        /// <summary>Errors of reading a stored backup (damaged, cut, undecryptable) that the checks report as findings.</summary>
+        internal static bool IsReadError(Exception e) =>
+            PgBackup.Compression.IsDamagedData(e) || (e is IOException && !(e is FileNotFoundException))
+            || (e is PgBackupException pe && (pe.ErrorId == ErrorIds.IntegrityCheckFailed || pe.ErrorId == ErrorIds.DecryptionFailed));
 
         private static void VerifyFile(BackupSource source, PgToolLocator locator, bool deep, VerificationReport report, IOperationLog log, string activity, CancellationToken ct)
         {
@@ -107,8 +161,7 @@ namespace PgBackup
                     }
                 }
             }
-            catch (Exception e) when (PgBackup.Compression.IsDamagedData(e) || (e is IOException && !(e is FileNotFoundException))
-                                      || (e is PgBackupException pe && (pe.ErrorId == ErrorIds.IntegrityCheckFailed || pe.ErrorId == ErrorIds.DecryptionFailed)))
+            catch (Exception e) when (IsReadError(e))
             {
                 readError = e.Message;
                 // Hash the whole stored file all the same: a changed file is best told by its checksum.
@@ -118,39 +171,10 @@ namespace PgBackup
             // What the restore pass must read again (a backup without manifest has no other reference).
             if (readError is null) source.CheckedSha256 = stored.HashHex;
 
-            if (source.Manifest is not null)
-            {
-                bool sizeOk = stored.BytesRead == source.Manifest.SizeBytes;
-                bool hashOk = readError is null && string.Equals(stored.HashHex, source.Manifest.Sha256, StringComparison.OrdinalIgnoreCase);
-                Add(report, "Checksum", sizeOk && hashOk,
-                    hashOk && sizeOk ? $"SHA-256 {source.Manifest.Sha256.Substring(0, 12)}... matches the manifest ({stored.BytesRead:N0} bytes)."
-                        : !sizeOk ? $"The file has {stored.BytesRead:N0} bytes; the manifest says {source.Manifest.SizeBytes:N0}: it was truncated or changed."
-                        : "The file's SHA-256 differs from the manifest's: it was changed or damaged after the backup.",
-                    clock.Elapsed, sizeOk ? ErrorIds.BackupChecksumMismatch : ErrorIds.BackupSizeMismatch, source.Path);
-            }
-            else
-                report.Checks.Add(new CheckResult("Checksum", true, "No manifest (made by another tool): nothing to compare the SHA-256 with.", clock.Elapsed));
-
+            AddChecksum(report, source, stored, readError is null, clock.Elapsed);
             if (source.Format == BackupFormat.Plain)
             {
-                if (scanner is not null) source.LearnFromPlainHeader(scanner.Header);
-                var refusal = readError is null ? scanner?.Refusal : null;
-                // A refusal comes first: it is the report's failure (the graver finding) even when the file is also cut short.
-                if (refusal is not null)
-                    Add(report, "Script", false, refusal.Message, TimeSpan.Zero, refusal.ErrorId, source.Path);
-                bool ok = readError is null && refusal is null && scanner is not null && scanner.FooterSeen && scanner.Truncated is null;
-                Add(report, "Archive", ok,
-                    readError is not null ? $"The file cannot be decompressed to its end: {readError}"
-                        : refusal is not null ? "Not read to its end: it holds something PgBackup does not run (see the Script check)."
-                        : ok ? $"Decompressed to its end: {scanner!.Lines:N0} lines, pg_dump's closing line present."
-                        : $"The script is cut short: {scanner!.Truncated ?? "it ends before pg_dump's 'dump complete' line"}.",
-                    clock.Elapsed, ErrorIds.BackupCorrupt, source.Path);
-                if (scanner is not null && readError is null && refusal is null)
-                {
-                    Add(report, "Script", true,
-                        $"All {scanner.Statements:N0} statements are ones pg_dump writes; no psql meta-command but pg_dump's own.", TimeSpan.Zero, ErrorIds.UnsafeStatement, source.Path);
-                    report.ArchiveTables = scanner.Tables.ToList();
-                }
+                AddPlainScript(report, source, scanner, readError, clock.Elapsed);
             }
             else if (report.Checks.All(c => c.Name != "Tool" || c.Passed))
             {

@@ -159,11 +159,27 @@ namespace PgBackup
             var activity = $"Restoring {source.Name} into {plan.Target}";
             var locator = new PgToolLocator(request.Options.PgBinPath);
 
-            log.Progress(new ProgressInfo(activity, "Checking the backup (checksum, archive, script)"));
-            var report = BackupVerifier.Verify(source, locator, deep: false, log, ct);
-            foreach (var c in report.Checks) log.Verbose(c.ToString());
-            if (!report.Passed) throw report.Failure!;
-            var expected = (IReadOnlyCollection<TableRowCount>?)source.Manifest?.Tables ?? report.ArchiveTables;
+            // A plain script is checked as it loads into PgBackup's new database when nothing but that database can be
+            // changed before the checks pass: the target is not touched until the swap, and a changed file that passes
+            // the policy could as well have been written whole (the manifest's SHA-256 is no proof against whoever can
+            // write the store). A signed backup (-VerifyKey) is proven whole first, and -CreateRoles changes the server.
+            bool checkWhileLoading = source.Format == BackupFormat.Plain && request.VerifyKey is null && !request.CreateRoles;
+            VerificationReport? loadChecks = null;
+            IReadOnlyCollection<TableRowCount>? expected;
+            if (checkWhileLoading)
+            {
+                log.Verbose("Checking the backup (checksum, archive, script) as it loads into a new database; the target is not touched unless every check passes.");
+                loadChecks = new VerificationReport();
+                expected = source.Manifest?.Tables;
+            }
+            else
+            {
+                log.Progress(new ProgressInfo(activity, "Checking the backup (checksum, archive, script)"));
+                var report = BackupVerifier.Verify(source, locator, deep: false, log, ct);
+                foreach (var c in report.Checks) log.Verbose(c.ToString());
+                if (!report.Passed) throw report.Failure!;
+                expected = (IReadOnlyCollection<TableRowCount>?)source.Manifest?.Tables ?? report.ArchiveTables;
+            }
             var rolesCreated = new List<string>();
             if (request.CreateRoles)
             {
@@ -180,12 +196,14 @@ namespace PgBackup
             bool scratchInUse = true;
             try
             {
-                var errors = ScratchRestore.Run(source, plan.Server, scratch, locator, request.Options, plan.Redactor, log, activity, ct);
+                var errors = ScratchRestore.Run(source, plan.Server, scratch, locator, request.Options, plan.Redactor, log, activity, ct, loadChecks);
+                expected ??= loadChecks?.ArchiveTables;
                 List<TableRowCount> restored;
                 string verification;
                 if (expected is not null)
                 {
                     log.Progress(new ProgressInfo(activity, $"Counting the rows of {expected.Count} tables"));
+                    log.Verbose($"Counting the rows of {expected.Count} tables in '{scratch}'.");
                     var (actual, diffs) = ScratchRestore.Verify(plan.Server, scratch, expected, plan.Redactor, ct);
                     if (diffs.Count > 0)
                         throw new PgBackupException(ErrorIds.RestoreVerificationFailed, ErrorKind.InvalidData,
@@ -211,11 +229,13 @@ namespace PgBackup
                 {
                     previous = admin.NewScratchName(ScratchKind.Previous, plan.Target);
                     log.Progress(new ProgressInfo(activity, $"Putting the restored database in the place of '{plan.Target}'"));
+                    log.Verbose($"Putting '{scratch}' in the place of '{plan.Target}' (one transaction).");
                     admin.Swap(plan.Target, scratch, previous, request.Force, log, shell!.Comment, admin.NewMark(ScratchKind.Previous, kept: request.KeepPrevious));
                     scratchInUse = false;
                     if (request.KeepPrevious) log.Verbose($"The previous contents of '{plan.Target}' are kept in the database '{previous}'.");
                     else
                     {
+                        log.Verbose($"Dropping the previous contents of '{plan.Target}' ('{previous}').");
                         try { admin.Drop(previous, CancellationToken.None); }
                         catch (PgBackupException e) { log.Warning($"The previous contents of '{plan.Target}' are in '{previous}'; dropping it failed: {e.Message}"); }
                         previous = null;

@@ -1,4 +1,6 @@
 using System;
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
@@ -26,9 +28,14 @@ namespace PgBackup
     /// </summary>
     internal static class ScratchRestore
     {
-        /// <summary>Runs the restore; returns the errors the server or pg_restore reported (only with ContinueOnError).</summary>
+        /// <summary>
+        /// Runs the restore; returns the errors the server or pg_restore reported (only with ContinueOnError). With
+        /// <paramref name="checkWhileLoading"/> (a plain script that no check has read before), the checks of
+        /// <see cref="BackupVerifier"/> are made on the same reading and put there; the first failed one is thrown.
+        /// </summary>
         public static List<string> Run(BackupSource source, PgConnectionInfo server, string database, PgToolLocator locator,
-            RestoreOptions options, Redactor redactor, IOperationLog log, string activity, CancellationToken ct)
+            RestoreOptions options, Redactor redactor, IOperationLog log, string activity, CancellationToken ct,
+            VerificationReport? checkWhileLoading = null)
         {
             var target = server.WithDatabase(database);
             var env = new Dictionary<string, string?>(StringComparer.Ordinal);
@@ -38,7 +45,7 @@ namespace PgBackup
             var progress = new ByteProgress(log, activity, source.Format == BackupFormat.Plain ? "the backup" : "pg_restore");
 
             if (source.Format == BackupFormat.Plain)
-                return RunScript(source, target, options, redactor, log, progress, ct);
+                return RunScript(source, target, options, redactor, log, progress, checkWhileLoading, ct);
 
             var pgRestore = locator.Find("pg_restore", major, major > 0 ? $"the backup was made by pg_dump {major}" : "to read the archive");
             var a = new List<string> { "--no-password", "--dbname=" + target.ToLibpqConninfo(), "--verbose" };
@@ -121,11 +128,13 @@ namespace PgBackup
         }
 
         /// <summary>
-        /// A plain script into the new database: read once more (the check before it read it whole), each statement
-        /// decided by the policy and run by the executor as it comes; with -Jobs, table data and indexes on N connections.
+        /// A plain script into the new database, each statement decided by the policy and run by the executor as it
+        /// comes; with -Jobs, table data and indexes on N connections. Either the check before read the script whole
+        /// (this reading must then be the same file), or <paramref name="checks"/> collects the checks of this reading:
+        /// nothing it loads reaches more than the new database, which is dropped when a check fails.
         /// </summary>
         private static List<string> RunScript(BackupSource source, PgConnectionInfo target, RestoreOptions options, Redactor redactor,
-            IOperationLog log, ByteProgress progress, CancellationToken ct)
+            IOperationLog log, ByteProgress progress, VerificationReport? checks, CancellationToken ct)
         {
             var execution = new ScriptExecutionOptions
             {
@@ -139,22 +148,49 @@ namespace PgBackup
             using var executor = new ScriptExecutor(execution, target, redactor, log, () => source.OpenScript(ct), ct);
             var reader = new PlainScriptReader(executor) { ThrowOnRefusal = true, Target = source.Path };
             executor.Attach(reader);
-            string hash;
+            var clock = Stopwatch.StartNew();
             using (var stored = source.OpenStored(n => { progress.SetOperation(executor.Status); progress.Report(n, n); }, ct))
             {
-                using (var decoded = source.Decode(new NonDisposingReadStream(stored)))
-                using (var sink = new PlainScriptStream(Stream.Null, reader))
-                    StreamPump.Copy(decoded, sink, null, ct);
-                reader.Complete();
-                stored.ReadToEnd();
-                hash = stored.HashHex;
+                Exception? stopped = null;
+                bool hashedWhole = true;
+                try
+                {
+                    using (var decoded = source.Decode(new NonDisposingReadStream(stored)))
+                    using (var sink = new PlainScriptStream(Stream.Null, reader))
+                        StreamPump.Copy(decoded, sink, null, ct);
+                    reader.Complete();
+                    stored.ReadToEnd();
+                }
+                catch (Exception e) when (checks is not null && !ct.IsCancellationRequested && !(e is OperationCanceledException))
+                {
+                    // As the check tells it: a changed file is best told by its checksum, so hash the rest all the same.
+                    stopped = e;
+                    try { stored.ReadToEnd(); } catch (Exception) when (!ct.IsCancellationRequested) { hashedWhole = false; }
+                }
+                if (checks is not null)
+                {
+                    clock.Stop();
+                    bool readError = stopped is not null && BackupVerifier.IsReadError(stopped);
+                    BackupVerifier.AddChecksum(checks, source, stored, hashedWhole && !readError, clock.Elapsed);
+                    if (stopped is null || readError || reader.Refusal is not null)
+                    {
+                        BackupVerifier.AddPlainScript(checks, source, reader, readError ? stopped!.Message : null, clock.Elapsed);
+                        BackupVerifier.AddRowCounts(checks, source);
+                    }
+                    foreach (var c in checks.Checks) log.Verbose(c.ToString());
+                    if (checks.Failure is not null) throw checks.Failure;
+                    if (stopped is not null) ExceptionDispatchInfo.Capture(stopped).Throw();
+                }
+                else
+                {
+                    if (reader.Truncated is not null || !reader.FooterSeen)
+                        throw new PgBackupException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData,
+                            $"The script is cut short: {reader.Truncated ?? "pg_dump's 'dump complete' line is missing"}.", source.Path);
+                    if (source.ExpectedSha256 is string expected && !string.Equals(stored.HashHex, expected, StringComparison.OrdinalIgnoreCase))
+                        throw new PgBackupException(ErrorIds.BackupChecksumMismatch, ErrorKind.InvalidData,
+                            $"The backup changed while it was being restored (its SHA-256 no longer matches {(source.Manifest is not null ? "the manifest" : "what the check before the restore read")}).", source.Path);
+                }
             }
-            if (reader.Truncated is not null || !reader.FooterSeen)
-                throw new PgBackupException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData,
-                    $"The script is cut short: {reader.Truncated ?? "pg_dump's 'dump complete' line is missing"}.", source.Path);
-            if (source.ExpectedSha256 is string expected && !string.Equals(hash, expected, StringComparison.OrdinalIgnoreCase))
-                throw new PgBackupException(ErrorIds.BackupChecksumMismatch, ErrorKind.InvalidData,
-                    $"The backup changed while it was being restored (its SHA-256 no longer matches {(source.Manifest is not null ? "the manifest" : "what the check before the restore read")}).", source.Path);
             executor.Complete();
             return executor.Errors;
         }

@@ -32,7 +32,7 @@ namespace PgBackup
 
         public PgBackupException ToException(string? target) =>
             new PgBackupException(ErrorId, ErrorKind.SecurityError, Message, target)
-            { RecommendedAction = "Restore only backups you made; a changed backup is refused before anything runs. Sign backups (-SigningKey) and verify them (-VerifyKey) where others can write to the store." };
+            { RecommendedAction = "Restore only backups you made; a changed backup is refused before it can change the database restored into. Sign backups (-SigningKey) and verify them (-VerifyKey) where others can write to the store." };
     }
 
     /// <summary>
@@ -156,7 +156,7 @@ namespace PgBackup
             RefusedCount++;
             if (Refusal is not null) return;
             Refusal = new ScriptRefusal(errorId, line,
-                $"Line {line} holds {what}. PgBackup runs only what pg_dump writes into a database's dump, and refuses the whole backup before anything runs: it may have been changed.");
+                $"Line {line} holds {what}. PgBackup runs only what pg_dump writes into a database's dump, and refuses the whole backup: it may have been changed.");
             if (ThrowOnRefusal) throw Refusal.ToException(Target);
             // Stop the lexer too (a refusal from the policy leaves it running otherwise).
             if (StopOnRefusal && !_lexer.IsRefused) _lexer.Stop();
