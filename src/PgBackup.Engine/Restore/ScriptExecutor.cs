@@ -103,7 +103,6 @@ namespace PgBackup
         private IEnumerable<string> SessionSetup()
         {
             if (_options.NewDatabase) yield return "SET synchronous_commit = off";
-            if (_options.NewDatabase && Environment.GetEnvironmentVariable("PGB_MWM") is { } mwm) yield return "SET maintenance_work_mem = '" + mwm + "'";
         }
 
         public void Statement(SqlStatement statement, StatementInfo info)
