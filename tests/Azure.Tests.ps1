@@ -251,6 +251,28 @@ Describe 'Copies, retention, removal and encryption on a container' {
         Get-TestBlobName -Server $Azure -Container $second | Where-Object { $_ -like '*.partial' } | Should -BeNullOrEmpty
     }
 
+    It 'copies container to container with a SAS token for each (-DestinationAzureSasToken); with the source''s alone it writes nothing' {
+        $source = New-TestContainer -Server $Azure -Prefix 'sassrc'
+        $dest = New-TestContainer -Server $Azure -Prefix 'sasdst'
+        $sourceSas = ConvertTo-SecureString (New-TestAzureSas -Server $Azure -Container $source) -AsPlainText -Force
+        $destText = New-TestAzureSas -Server $Azure -Container $dest
+        $destSas = ConvertTo-SecureString $destText -AsPlainText -Force
+        $destSignature = [uri]::UnescapeDataString(($destText -split '&' | Where-Object { $_ -like 'sig=*' }).Substring(4))
+        $b = New-PgBackup -ConnectionString $Uri -Path "az://$($Azure.Account)/$source/pg" -AzureSasToken $sourceSas -AzureEndpointUrl $Azure.Endpoint
+        # A container SAS reaches its own container only: the source's token cannot write to the destination.
+        $err = Get-ErrorOf { Copy-PgBackup -Path $b.Path -Destination "az://$($Azure.Account)/$dest/pg" -AzureSasToken $sourceSas -AzureEndpointUrl $Azure.Endpoint -ErrorAction Stop }
+        "$($err.FullyQualifiedErrorId)" | Should -Match '^Azure\w+,PgBackup.Commands.CopyPgBackupCommand$'
+        @(Get-TestBlobName -Server $Azure -Container $dest).Count | Should -Be 0
+        $all = @(Copy-PgBackup -Path $b.Path -Destination "az://$($Azure.Account)/$dest/pg" -AzureSasToken $sourceSas -AzureEndpointUrl $Azure.Endpoint `
+                -DestinationAzureSasToken $destSas -DestinationAzureEndpointUrl $Azure.Endpoint -Verbose 4>&1)
+        $copy = $all | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        $copy.Status | Should -Be 'Complete'
+        $copy.Sha256 | Should -Be $b.Sha256
+        (Get-PgBackup -Path "az://$($Azure.Account)/$dest/pg/" -AzureSasToken $destSas -AzureEndpointUrl $Azure.Endpoint).Name | Should -Be $b.Name
+        $text = ($all | ForEach-Object { "$_" }) -join "`n"
+        $text + "`n$err" | Should -Not -Match ([regex]::Escape($destSignature))
+    }
+
     It 'Invoke-PgBackupRetention plans over a container and removes through Azure; a blob it cannot remove is an error for that backup only' {
         $prefix = "$Base/retention"
         $guide = Join-Path $Out 'retention-guide.sql.gz'

@@ -13,6 +13,8 @@ namespace PgBackup.Commands
     {
         private static readonly string[] DestinationParameterNames =
             { nameof(DestinationS3Credential), nameof(DestinationProfileName), nameof(DestinationRegion), nameof(DestinationEndpointUrl) };
+        private static readonly string[] DestinationAzureParameterNames =
+            { nameof(DestinationAzureSasToken), nameof(DestinationAzureConnectionString), nameof(DestinationAzureAccountKey), nameof(DestinationAzureEndpointUrl) };
 
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -42,6 +44,20 @@ namespace PgBackup.Commands
         [ValidateNotNullOrEmpty]
         public string? DestinationEndpointUrl { get; set; }
 
+        /// <summary>A SAS token for an Azure Blob destination that needs another credential than the source.</summary>
+        [Parameter]
+        public System.Security.SecureString? DestinationAzureSasToken { get; set; }
+
+        [Parameter]
+        public System.Security.SecureString? DestinationAzureConnectionString { get; set; }
+
+        [Parameter]
+        public System.Security.SecureString? DestinationAzureAccountKey { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? DestinationAzureEndpointUrl { get; set; }
+
         /// <summary>The passphrase of an encrypted backup: the copy is then also decrypted on its way, to prove it opens.</summary>
         [Parameter]
         public System.Security.SecureString? Passphrase { get; set; }
@@ -70,15 +86,25 @@ namespace PgBackup.Commands
         }
 
         /// <summary>
-        /// The destination's settings: the -Destination* parameters when any is given; otherwise this command's S3
-        /// parameters when any is given; otherwise the source's (a bucket-to-bucket copy with the same credentials).
+        /// The destination's settings: the -Destination* S3 parameters when any is given; otherwise this command's S3
+        /// parameters when any is given; otherwise the source's (a bucket-to-bucket copy with the same credentials). The
+        /// -DestinationAzure* parameters, when any is given, replace the Azure settings of that choice.
         /// </summary>
         private StoreOptions DestinationOptions(StoreOptions source)
         {
+            StoreOptions options;
             if (DestinationParameterNames.Any(Given))
-                return BuildOptions(DestinationS3Credential, DestinationProfileName, DestinationRegion, DestinationEndpointUrl, S3AddressingStyle, S3ChecksumMode, S3TimeoutSeconds, this);
-            if (StorageParametersGiven) return StorageOptions();
-            return source.WithUploadSettingsOf(UploadSettings());
+                options = BuildOptions(DestinationS3Credential, DestinationProfileName, DestinationRegion, DestinationEndpointUrl, S3AddressingStyle, S3ChecksumMode, S3TimeoutSeconds, this);
+            else if (StorageParametersGiven) options = StorageOptions();
+            else options = source.WithUploadSettingsOf(UploadSettings());
+            if (!DestinationAzureParameterNames.Any(Given)) return options;
+            return options.WithAzureSettingsOf(new StoreOptions
+            {
+                AzureSasToken = Secret(DestinationAzureSasToken),
+                AzureConnectionString = Secret(DestinationAzureConnectionString),
+                AzureAccountKey = Secret(DestinationAzureAccountKey),
+                AzureEndpointUrl = DestinationAzureEndpointUrl,
+            });
         }
 
         private void Copy(string path, StoreOptions sourceOptions)

@@ -109,7 +109,7 @@ namespace PgBackup.Commands
         }
 
         /// <summary>A SecureString's text (null when not given or empty), only for the store's client.</summary>
-        private static string? Secret(System.Security.SecureString? secret) => secret is null || secret.Length == 0 ? null : Plain(secret);
+        private protected static string? Secret(System.Security.SecureString? secret) => secret is null || secret.Length == 0 ? null : Plain(secret);
     }
 
     /// <summary>
