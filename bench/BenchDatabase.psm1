@@ -180,16 +180,21 @@ function Get-ProcCpuSeconds([int]$ProcessId, [switch]$Children) {
 function Get-ServerCpuSeconds($Server) {
     # The PostgreSQL server's CPU time: the postmaster's own, its ended children's (a backend that served a connection
     # is one, counted once it has been reaped), and its children that still run (backends, the checkpointer...).
+    # A child reaped while /proc is read would be in neither part: read again until the reaped children's time is the
+    # same before and after the scan.
     try { $serverPid = [int](Get-Content (Join-Path $Server.DataDir 'postmaster.pid') -TotalCount 1 -ErrorAction Stop) } catch { return $null }
-    $total = Get-ProcCpuSeconds -ProcessId $serverPid -Children
-    foreach ($dir in [System.IO.Directory]::GetDirectories('/proc')) {
-        $name = [System.IO.Path]::GetFileName($dir)
-        if ($name -notmatch '^\d+$') { continue }
-        try { $stat = [System.IO.File]::ReadAllText("$dir/stat") } catch { continue }
-        $f = ($stat -replace '^.*\) ', '') -split ' '
-        if ([int]$f[1] -eq $serverPid) { $total += ([long]$f[11] + [long]$f[12]) / $script:ClockTicks }
+    for ($attempt = 1; ; $attempt++) {
+        $reaped = Get-ProcCpuSeconds -ProcessId $serverPid -Children
+        $running = 0.0
+        foreach ($dir in [System.IO.Directory]::GetDirectories('/proc')) {
+            $name = [System.IO.Path]::GetFileName($dir)
+            if ($name -notmatch '^\d+$') { continue }
+            try { $stat = [System.IO.File]::ReadAllText("$dir/stat") } catch { continue }
+            $f = ($stat -replace '^.*\) ', '') -split ' '
+            if ([int]$f[1] -eq $serverPid) { $running += ([long]$f[11] + [long]$f[12]) / $script:ClockTicks }
+        }
+        if ((Get-ProcCpuSeconds -ProcessId $serverPid -Children) -eq $reaped -or $attempt -ge 20) { return $reaped + $running }
     }
-    $total
 }
 
 Export-ModuleMember -Function Get-BenchCacheDir, Start-BenchPostgres, Stop-BenchPostgres, Get-ProcCpuSeconds, Get-ServerCpuSeconds
