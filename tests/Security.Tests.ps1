@@ -301,6 +301,13 @@ Describe 'Signed backups' {
         $c | Should -BeNullOrEmpty -Because 'the unprotected backup is not signed'
         $c = $u | Copy-PgBackup -Destination (Join-Path $Out 'copy-signed') @Sign
         (Test-GpgVerify "$($c.Path).json").ExitCode | Should -Be 0
+        # Unprotect-PgBackup -SigningKey signs the manifest it writes.
+        $p2 = $c | Protect-PgBackup -Passphrase $Pass @Sign
+        $u2 = $p2 | Unprotect-PgBackup -Passphrase $Pass @Sign -WarningVariable warnings2
+        $u2.Signed | Should -BeTrue
+        $warnings2 | Should -BeNullOrEmpty
+        (Test-GpgVerify "$($u2.Path).json").ExitCode | Should -Be 0
+        (Test-PgBackup -Path $u2.Path -VerifyKey $Pub).Passed | Should -BeTrue
     }
 
     It 'stops before anything is written when the signing key or its passphrase is wrong, or -VerifyKey is no public key' {

@@ -33,7 +33,7 @@ namespace PgBackup
                 m => m.Encryption = info);
         }
 
-        public static BackupInfo Unprotect(string path, StoreOptions storeOptions, DecryptionSettings decryption, SignatureVerifier? verifier, bool keepOriginal,
+        public static BackupInfo Unprotect(string path, StoreOptions storeOptions, DecryptionSettings decryption, SigningKey? signing, SignatureVerifier? verifier, bool keepOriginal,
             string moduleVersion, IOperationLog log, CancellationToken ct)
         {
             using var source = BackupSource.Open(path, storeOptions, log, ct, verifier);
@@ -42,7 +42,7 @@ namespace PgBackup
             source.Decryption = decryption;
             var manifest = CheckedManifest(source, moduleVersion, log, ct);
             var newName = source.Name.Substring(0, source.Name.Length - BackupNaming.EncryptedSuffix.Length);
-            return Rewrite(source, manifest, newName, null, keepOriginal, log, ct,
+            return Rewrite(source, manifest, newName, signing, keepOriginal, log, ct,
                 sink => new NonClosingStream(sink),
                 stored => OpenPgp.CreateDecryptor(stored, decryption, source.Path),
                 m => m.Encryption = null);
@@ -74,7 +74,7 @@ namespace PgBackup
             CancellationToken ct, Func<Stream, Stream> transformWrite, Func<Stream, Stream> transformRead, Action<BackupManifest> describe)
         {
             if (source.Info.Signed && signing is null)
-                log.Warning($"{source.Path} is signed; its new manifest is not (the signature was for the old one). Sign it with Protect-PgBackup or Copy-PgBackup -SigningKey.");
+                log.Warning($"{source.Path} is signed; its new manifest is not (the signature was for the old one). Give -SigningKey to sign it (or sign it with Copy-PgBackup -SigningKey).");
             var store = source.Store;
             if (store.Get(newName, ct) is not null || store.Get(BackupNaming.ManifestName(newName), ct) is not null)
                 throw new PgBackupException(ErrorIds.BackupExists, ErrorKind.ResourceExists, $"{store.GetPath(newName)} exists already; nothing was changed.", store.GetPath(newName));

@@ -13,6 +13,14 @@ namespace PgBackup.Commands
 
         [Parameter] public SwitchParameter KeepOriginal { get; set; }
 
+        /// <summary>A secret key file: the new manifest is signed with it.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SigningKey { get; set; }
+
+        [Parameter]
+        public System.Security.SecureString? SigningKeyPassphrase { get; set; }
+
         protected override void BeginProcessing()
         {
             if (Passphrase is null && SecretKeyPath is null)
@@ -30,7 +38,8 @@ namespace PgBackup.Commands
         {
             if (!ShouldProcess(path, KeepOriginal ? "Decrypt into a new backup" : "Decrypt (the encrypted original is removed)")) return;
             using var settings = DecryptionFromParameters();
-            if (TryRun((log, ct) => BackupProtector.Unprotect(path, options, settings, Verifier(), KeepOriginal, ModuleVersion, log, ct), path, out var result))
+            var signing = LoadSigningKey(SigningKey, SigningKeyPassphrase);
+            if (TryRun((log, ct) => BackupProtector.Unprotect(path, options, settings, signing, Verifier(), KeepOriginal, ModuleVersion, log, ct), path, out var result))
                 WriteObject(result);
         }
     }
