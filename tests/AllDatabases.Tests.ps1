@@ -151,6 +151,17 @@ Describe 'New-PgBackup -AllDatabases' {
         $two | Should -Be $one
     }
 
+    It '-WhatIf names each database it would back up (the hostile name printable), and writes nothing' {
+        $folder = Join-Path $Out 'whatif'
+        $r = Invoke-Launched "New-PgBackup -ConnectionString '$UserUri' -AllDatabases -IncludeDatabase '${P}_*' -ExcludeDatabase '${P}_noconn*' -Path '$folder' -WhatIf"
+        $r.ExitCode | Should -Be 0 -Because $r.Output
+        @([regex]::Matches($r.Output, 'What if: .*Back up database ')).Count | Should -Be 4 -Because $r.Output
+        foreach ($db in $Long, $A, $B) { $r.Output | Should -Match ([regex]::Escape("Back up database '$db'")) }
+        $r.Output | Should -Not -Match 'noconnect'
+        $r.Output | Should -Not -Match "`n\.\./x" -Because 'the newline in the hostile name is shown escaped'
+        Test-Path $folder | Should -BeFalse
+    }
+
     It 'stops every database cleanly on Ctrl+C' {
         $folder = Join-Path $Out 'stopped'
         $lock = Start-TableLock -Server $Main -Database $B -Table 't'

@@ -64,6 +64,27 @@ namespace PgBackup
 
         /// <param name="emit">Called with each <see cref="DatabaseBackupResult"/>, and with a <see cref="PgBackupException"/> for a
         /// failure of the run that is not one database's (the roles); from worker threads, one call at a time.</param>
+        /// <summary>The databases of the server that take connections and that <paramref name="selects"/> picks (for -WhatIf and -Confirm).</summary>
+        public static List<string> SelectDatabases(PgConnectionInfo connection, Func<string, bool> selects, IOperationLog log, CancellationToken ct)
+        {
+            connection = connection.WithoutNeonPooler(out _);
+            using var admin = PgServer.Connect(connection, new Redactor(connection.Secrets()), ct);
+            return Select(admin, connection, selects, log, ct);
+        }
+
+        private static List<string> Select(PgServer admin, PgConnectionInfo connection, Func<string, bool> selects, IOperationLog log, CancellationToken ct)
+        {
+            var all = admin.DatabaseNames(ct);
+            var databases = all.Where(selects).ToList();
+            log.Verbose($"{connection.Server} has {all.Count} database(s) that take connections (templates left out); backing up {databases.Count}: " +
+                        string.Join(", ", databases.Select(Printable)) + ".");
+            if (databases.Count == 0)
+                throw new PgBackupException(ErrorIds.DatabaseNotFound, ErrorKind.ObjectNotFound,
+                    $"No database on {connection.Server} is selected (of {string.Join(", ", all.Select(Printable))}): check -IncludeDatabase and -ExcludeDatabase.",
+                    connection.Server);
+            return databases;
+        }
+
         public static void Run(ServerBackupRequest request, IOperationLog log, Action<object> emit, CancellationToken ct)
         {
             Throttle.Validate(request.ThrottleLimit);
@@ -79,14 +100,7 @@ namespace PgBackup
             using (var admin = PgServer.Connect(connection, redactor, ct))
             {
                 server = admin.Info.Server;
-                var all = admin.DatabaseNames(ct);
-                databases = all.Where(request.Selects).ToList();
-                log.Verbose($"{connection.Server} has {all.Count} database(s) that take connections (templates left out); backing up {databases.Count}: " +
-                            string.Join(", ", databases.Select(Printable)) + ".");
-                if (databases.Count == 0)
-                    throw new PgBackupException(ErrorIds.DatabaseNotFound, ErrorKind.ObjectNotFound,
-                        $"No database on {connection.Server} is selected (of {string.Join(", ", all.Select(Printable))}): check -IncludeDatabase and -ExcludeDatabase.",
-                        connection.Server);
+                databases = Select(admin, connection, request.Selects, log, ct);
                 if (template.Globals)
                 {
                     try

@@ -110,9 +110,28 @@ namespace PgBackup.Commands
             {
                 Fail(e);
             }
-            if (!ShouldProcess(location, AllDatabases
-                    ? $"Back up every database of {connection!.Server}"
-                    : $"Back up database '{connection!.Database ?? "(default)"}' from {connection.Server}"))
+            // -AllDatabases: the server's databases are listed (read only) so that -WhatIf and -Confirm name each one.
+            System.Collections.Generic.HashSet<string>? approved = null;
+            if (AllDatabases)
+            {
+                var include = Patterns(IncludeDatabase);
+                var exclude = Patterns(ExcludeDatabase);
+                System.Collections.Generic.List<string> selected;
+                try
+                {
+                    selected = Run((log, ct) => ServerBackup.SelectDatabases(connection!,
+                        db => (include.Count == 0 || include.Any(p => p.IsMatch(db))) && !exclude.Any(p => p.IsMatch(db)), log, ct));
+                }
+                catch (PgBackupException e)
+                {
+                    Fail(e, location);
+                    return;
+                }
+                approved = new System.Collections.Generic.HashSet<string>(
+                    selected.Where(db => ShouldProcess(location, $"Back up database {ServerBackup.Printable(db)} from {connection!.Server}")), System.StringComparer.Ordinal);
+                if (approved.Count == 0) return;
+            }
+            else if (!ShouldProcess(location, $"Back up database '{connection!.Database ?? "(default)"}' from {connection.Server}"))
                 return;
 
             var scope = new BackupScope
@@ -138,7 +157,7 @@ namespace PgBackup.Commands
             };
             BackupRequest Request(IBackupStore store) => new BackupRequest
             {
-                Connection = connection,
+                Connection = connection!,
                 Store = store,
                 Format = Format,
                 Compression = Compression,
@@ -163,17 +182,15 @@ namespace PgBackup.Commands
             }
             try
             {
-                if (AllDatabases)
+                if (approved is not null)
                 {
-                    var include = Patterns(IncludeDatabase);
-                    var exclude = Patterns(ExcludeDatabase);
                     Run((log, emit, ct) =>
                     {
                         using var store = OpenStore(log);
                         ServerBackup.Run(new ServerBackupRequest
                         {
                             Backup = Request(store),
-                            Selects = db => (include.Count == 0 || include.Any(p => p.IsMatch(db))) && !exclude.Any(p => p.IsMatch(db)),
+                            Selects = approved!.Contains,
                             ThrottleLimit = ThrottleLimit,
                         }, log, emit, ct);
                     }, WriteResult);
