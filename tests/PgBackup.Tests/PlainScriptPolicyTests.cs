@@ -333,5 +333,39 @@ namespace PgBackup.Tests
             }
             Assert.Equal(Encoding.UTF8.GetBytes(Dump), sink.ToArray());
         }
+
+        [Fact]
+        public void LearnsPartitionTreesFromTheScript()
+        {
+            var policy = new PlainScriptPolicy();
+            Classify("CREATE TABLE public.m (v integer) PARTITION BY RANGE (v)", policy);
+            Classify("CREATE TABLE public.m1 (v integer) PARTITION BY HASH (v)", policy);
+            Classify("CREATE TABLE public.m1a (v integer)", policy);
+            Classify("ALTER TABLE ONLY public.m ATTACH PARTITION public.m1 FOR VALUES FROM (1) TO (10)", policy);
+            Classify("ALTER TABLE ONLY public.m1 ATTACH PARTITION public.m1a FOR VALUES WITH (modulus 2, remainder 0)", policy);
+            Classify("CREATE TABLE \"S\".old PARTITION OF \"S\".\"Top\" FOR VALUES IN (1)", policy);
+            Assert.Equal("public.m", policy.PartitionRoot("public.m1a"));
+            Assert.Equal("public.m", policy.PartitionRoot("public.m1"));
+            Assert.Equal("public.m", policy.PartitionRoot("public.m"));
+            Assert.Equal("\"S\".\"Top\"", policy.PartitionRoot("\"S\".old"));
+            Assert.Null(policy.PartitionRoot("public.other"));
+        }
+
+        [Fact]
+        public void RowCountsOfAPartitionTreeAreComparedAsAWholeOnlyWhereATableOfItDiffers()
+        {
+            var expected = new[] { new TableRowCount("public", "h", 100), new TableRowCount("public", "t", 5), new TableRowCount("public", "r1", 7) };
+            var actual = new[] { new TableRowCount("public", "h", 0), new TableRowCount("public", "t", 5), new TableRowCount("public", "r1", 7) };
+            string? Root(string q) => q == "public.h" || q == "public.h0" ? "public.h" : q == "public.r1" ? "public.r" : null;
+            var asked = new List<string>();
+            Assert.Empty(RowCountComparer.Differences(expected, actual, Root, r => { asked.Add(r); return 100; }));
+            Assert.Equal(new[] { "public.h" }, asked);
+            Assert.Equal(new[] { "public.h: 0 rows, expected 100" }, RowCountComparer.Differences(expected, actual));
+            Assert.Equal(new[] { "public.h (partitioned; all its partitions): 99 rows, expected 100" },
+                RowCountComparer.Differences(expected, actual, Root, r => 99));
+            // A table outside any tree is never excused by one.
+            var lost = new[] { new TableRowCount("public", "h", 0), new TableRowCount("public", "t", 4), new TableRowCount("public", "r1", 7) };
+            Assert.Equal(new[] { "public.t: 4 rows, expected 5" }, RowCountComparer.Differences(expected, lost, Root, r => 100));
+        }
     }
 }

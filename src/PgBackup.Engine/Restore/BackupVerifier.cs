@@ -81,6 +81,7 @@ namespace PgBackup
                 Add(report, "Script", true,
                     $"All {scanner.Statements:N0} statements are ones pg_dump writes; no psql meta-command but pg_dump's own.", TimeSpan.Zero, ErrorIds.UnsafeStatement, source.Path);
                 report.ArchiveTables = scanner.Tables.ToList();
+                report.ArchivePartitionRoot = scanner.Policy.PartitionRoot;
             }
         }
 
@@ -89,7 +90,10 @@ namespace PgBackup
         {
             if (report.ArchiveTables is not null && source.Manifest is not null && report.Passed)
             {
-                var diffs = RowCountComparer.Differences(source.Manifest.Tables, report.ArchiveTables);
+                var archive = report.ArchiveTables;
+                var rootOf = report.ArchivePartitionRoot;
+                var diffs = RowCountComparer.Differences(source.Manifest.Tables, archive, rootOf,
+                    root => archive.Where(t => (rootOf?.Invoke(t.QualifiedName) ?? t.QualifiedName) == root).Sum(t => t.Rows));
                 Add(report, "RowCounts", diffs.Count == 0,
                     diffs.Count == 0 ? $"The archive holds the manifest's {source.Manifest.Tables.Count} tables with the same row counts."
                         : "The archive's row counts differ from the manifest's: " + string.Join("; ", diffs.Take(10)),
@@ -183,7 +187,11 @@ namespace PgBackup
                     ok ? (deep ? "pg_restore read the whole archive." : $"pg_restore read its table of contents ({CountEntries(toc)} entries).")
                         : $"pg_restore cannot read the archive: {(readError ?? LastLines(tocError))}",
                     clock.Elapsed, ErrorIds.BackupCorrupt, source.Path);
-                if (deep && ok && scanner is not null) report.ArchiveTables = scanner.Tables.ToList();
+                if (deep && ok && scanner is not null)
+                {
+                    report.ArchiveTables = scanner.Tables.ToList();
+                    report.ArchivePartitionRoot = scanner.Policy.PartitionRoot;
+                }
             }
         }
 
@@ -240,7 +248,11 @@ namespace PgBackup
                 exit == 0 ? (deep ? "pg_restore read the whole archive." : $"pg_restore read its table of contents ({CountEntries(toc)} entries).")
                     : $"pg_restore cannot read the archive: {LastLines(p.StandardErrorText)}",
                 clock.Elapsed, ErrorIds.BackupCorrupt, source.Path);
-            if (deep && exit == 0) report.ArchiveTables = scanner!.Tables.ToList();
+            if (deep && exit == 0)
+            {
+                report.ArchiveTables = scanner!.Tables.ToList();
+                report.ArchivePartitionRoot = scanner.Policy.PartitionRoot;
+            }
         }
 
         internal static IEnumerable<string> ListFiles(BackupSource source, CancellationToken ct)

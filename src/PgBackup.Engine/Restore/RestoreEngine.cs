@@ -321,8 +321,8 @@ namespace PgBackup
                 if (selected.Count == 0)
                     throw new PgBackupException(ErrorIds.RestoreFailed, ErrorKind.ObjectNotFound,
                         "The backup holds no table matching -Table/-Schema; nothing was changed.", plan.Target);
-                actual = executor.CountRows(selected, ct);
-                var diffs = RowCountComparer.Differences(selected, actual);
+                List<string> diffs;
+                (actual, diffs) = executor.CheckRows(selected, ct);
                 if (diffs.Count > 0)
                     throw new PgBackupException(ErrorIds.RestoreVerificationFailed, ErrorKind.InvalidData,
                         $"The replaced tables' row counts differ, so the replacement was rolled back: {string.Join("; ", diffs.Take(10))}", plan.Target);

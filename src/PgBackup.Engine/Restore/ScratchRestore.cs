@@ -241,8 +241,7 @@ namespace PgBackup
             Redactor redactor, CancellationToken ct)
         {
             using var db = PgServer.Connect(server.WithDatabase(database), redactor, ct);
-            var actual = db.CountRows(expected, ct);
-            return (actual, RowCountComparer.Differences(expected, actual));
+            return db.CheckRows(expected, ct);
         }
     }
 }

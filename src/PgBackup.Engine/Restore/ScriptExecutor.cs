@@ -60,6 +60,7 @@ namespace PgBackup
         private string _phase = "";
         private bool _skippedTimeout;
         private readonly HashSet<string> _loaded = new HashSet<string>(StringComparer.Ordinal);
+        private bool _routedLoad;
 
         public ScriptExecutor(ScriptExecutionOptions options, PgConnectionInfo target, Redactor redactor, IOperationLog log,
             Func<Stream>? reopenScript, CancellationToken ct)
@@ -144,8 +145,12 @@ namespace PgBackup
 
                 case StatementAction.Copy:
                     Phase("loading table data");
-                    // Frozen loading only into tables this script created in PgBackup's own new database, and only once.
-                    var freeze = _options.NewDatabase && info.CreatedHere && !_inTransaction && _loaded.Add(info.Table!.QualifiedName) ? info.CopyTarget : null;
+                    // Frozen loading only into tables this script created in PgBackup's own new database, and only once;
+                    // and no more after data went through a table the script did not create as one that holds its rows (a
+                    // partitioned table, --load-via-partition-root): the rows it routed into a partition would be
+                    // emptied by that partition's TRUNCATE before its own COPY FREEZE.
+                    var freeze = _options.NewDatabase && info.CreatedHere && !_inTransaction && !_routedLoad && _loaded.Add(info.Table!.QualifiedName) ? info.CopyTarget : null;
+                    if (!info.CreatedHere) _routedLoad = true;
                     if (_pool is not null && !_inTransaction)
                     {
                         _main.Flush();
@@ -202,11 +207,11 @@ namespace PgBackup
             Interlocked.Increment(ref _tablesLoaded);
         }
 
-        /// <summary>Exact row counts on the main connection (inside the single transaction, before it commits).</summary>
-        public List<TableRowCount> CountRows(IReadOnlyCollection<TableRowCount> tables, CancellationToken ct)
+        /// <summary>Exact row counts on the main connection (inside the single transaction, before it commits), compared.</summary>
+        public (List<TableRowCount> Actual, List<string> Differences) CheckRows(IReadOnlyCollection<TableRowCount> tables, CancellationToken ct)
         {
             _pool?.Drain();
-            return _main.CountRows(tables, ct);
+            return _main.CheckRows(tables, ct);
         }
 
         /// <summary>Everything read: waits for the other connections, commits a single transaction.</summary>

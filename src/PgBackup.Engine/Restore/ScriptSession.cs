@@ -272,12 +272,12 @@ namespace PgBackup
             throw new PgBackupException(ErrorIds.RestoreStatementFailed, ErrorKind.InvalidOperation, message, null, e);
         }
 
-        /// <summary>Exact row counts of the tables, in this connection's transaction.</summary>
-        public List<TableRowCount> CountRows(IReadOnlyCollection<TableRowCount> tables, CancellationToken ct)
+        /// <summary>Exact row counts of the tables, in this connection's transaction, compared with theirs.</summary>
+        public (List<TableRowCount> Actual, List<string> Differences) CheckRows(IReadOnlyCollection<TableRowCount> tables, CancellationToken ct)
         {
             Flush();
             _busy = true;
-            try { return PgServer.CountRows(_connection, tables, ct); }
+            try { return PgServer.CheckRows(_connection, tables, ct); }
             catch (Exception e) when (e is NpgsqlException || e is InvalidOperationException)
             {
                 throw PgServer.Translate(e, _info, _redactor, "count the rows of");

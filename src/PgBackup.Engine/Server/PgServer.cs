@@ -409,6 +409,63 @@ namespace PgBackup
             return result;
         }
 
+        /// <summary>
+        /// Counts the rows of <paramref name="expected"/>'s tables as they are now and compares (partition trees as a
+        /// whole where a table of one differs: see <see cref="RowCountComparer"/>); the counts of a tree compared as a
+        /// whole are reported as its root's.
+        /// </summary>
+        public (List<TableRowCount> Actual, List<string> Differences) CheckRows(IReadOnlyCollection<TableRowCount> expected, CancellationToken cancellationToken)
+        {
+            try { return CheckRows(_connection, expected, cancellationToken); }
+            catch (Exception e) when ((e is NpgsqlException || e is InvalidOperationException) && !cancellationToken.IsCancellationRequested)
+            {
+                throw Translate(e, Info, _redactor, "count the rows of");
+            }
+        }
+
+        /// <summary><see cref="CheckRows(IReadOnlyCollection{TableRowCount}, CancellationToken)"/> on <paramref name="connection"/>, in its transaction.</summary>
+        internal static (List<TableRowCount> Actual, List<string> Differences) CheckRows(NpgsqlConnection connection, IReadOnlyCollection<TableRowCount> expected,
+            CancellationToken cancellationToken)
+        {
+            var actual = CountRows(connection, expected, cancellationToken);
+            var roots = new Dictionary<string, TableRowCount?>(StringComparer.Ordinal);
+            var trees = new Dictionary<string, TableRowCount>(StringComparer.Ordinal);
+            TableRowCount? Root(string table)
+            {
+                if (roots.TryGetValue(table, out var known)) return known;
+                TableRowCount? root = null;
+                // pg_partition_root: PostgreSQL 12 and later (older servers' partitions are compared one by one).
+                if (connection.PostgreSqlVersion.Major >= 12)
+                {
+                    using var cmd = new NpgsqlCommand(
+                        "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " +
+                        "WHERE c.oid = pg_catalog.pg_partition_root(pg_catalog.to_regclass(@q))", connection);
+                    cmd.Parameters.AddWithValue("q", table);
+                    using var reader = cmd.ExecuteReader();
+                    if (reader.Read()) root = new TableRowCount(reader.GetString(0), reader.GetString(1), 0);
+                }
+                roots[table] = root;
+                return root;
+            }
+            long TreeRows(string rootName)
+            {
+                var root = roots.Values.First(r => r is not null && r.QualifiedName == rootName)!;
+                using var count = new NpgsqlCommand(PgSql.CountTreeRows(root.Schema, root.Name), connection);
+                root.Rows = Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+                trees[rootName] = root;
+                cancellationToken.ThrowIfCancellationRequested();
+                return root.Rows;
+            }
+            var diffs = RowCountComparer.Differences(expected, actual, t => Root(t)?.QualifiedName, TreeRows);
+            if (trees.Count > 0)
+            {
+                actual = actual.Where(t => !(Root(t.QualifiedName) is TableRowCount r && trees.ContainsKey(r.QualifiedName))).ToList();
+                foreach (var tree in trees.Values)
+                    if (!actual.Any(t => t.QualifiedName == tree.QualifiedName)) actual.Add(new TableRowCount(tree.Schema, tree.Name, tree.Rows));
+            }
+            return (actual, diffs);
+        }
+
         public void Dispose() => _connection.Dispose();
     }
 }

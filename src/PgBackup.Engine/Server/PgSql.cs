@@ -72,6 +72,9 @@ namespace PgBackup
 
         public static string CountRows(string schema, string table) => "SELECT count(*) FROM ONLY " + PgIdentifier.Qualify(schema, table);
 
+        /// <summary>The rows of a partitioned table and all its partitions.</summary>
+        public static string CountTreeRows(string schema, string table) => "SELECT count(*) FROM " + PgIdentifier.Qualify(schema, table);
+
         /// <summary>The rows of a table; <paramref name="where"/> is the user's own SQL condition (-Where), by design.</summary>
         public static string SelectRows(string schema, string table, string? where) =>
             "SELECT * FROM " + PgIdentifier.Qualify(schema, table) + (string.IsNullOrWhiteSpace(where) ? "" : " WHERE " + where);

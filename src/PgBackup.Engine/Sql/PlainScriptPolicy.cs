@@ -99,6 +99,23 @@ namespace PgBackup
         private static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, true);
 
         private readonly Dictionary<string, string> _indexTables = new Dictionary<string, string>(StringComparer.Ordinal);
+        private readonly Dictionary<string, string> _partitionParents = new Dictionary<string, string>(StringComparer.Ordinal);
+
+        /// <summary>
+        /// Partitions and their parents as the script attaches them (<c>ALTER TABLE parent ATTACH PARTITION child</c>,
+        /// <c>CREATE TABLE child PARTITION OF parent</c>), by qualified name: row counts of a partition tree loaded
+        /// through its root (<c>--load-via-partition-root</c>) are compared for the tree as a whole.
+        /// </summary>
+        public IReadOnlyDictionary<string, string> PartitionParents => _partitionParents;
+
+        /// <summary>The top of the partition tree <paramref name="table"/> is in, as far as the script says, or null.</summary>
+        public string? PartitionRoot(string table)
+        {
+            string? root = null;
+            for (int depth = 0; depth < 64 && _partitionParents.TryGetValue(root ?? table, out var parent); depth++) root = parent;
+            if (root is null && _partitionParents.ContainsValue(table)) root = table;
+            return root;
+        }
         private bool _createDatabaseSeen;
         private bool _connected;
         private bool _encodingSwitched;
@@ -597,6 +614,10 @@ namespace PgBackup
                 int nameAt = s.IsWord(i, "table") ? i + 1 : i + 2;
                 if (FindWordsAtDepth0(s, nameAt, "partition", "by") < 0 && QualifiedKey(s, nameAt) is string created && s.IsSymbol(nameAt + 1, "."))
                     _createdTables.Add(created);
+                if (s.IsWords(nameAt, "if", "not", "exists")) nameAt += 3;
+                if (QualifiedKey(s, nameAt) is string child && s.IsWords(nameAt + NameLength(s, nameAt), "partition", "of") &&
+                    QualifiedKey(s, nameAt + NameLength(s, nameAt) + 2) is string parentTable)
+                    _partitionParents[child] = parentTable;
             }
             if (s.IsWord(i, "subscription") && !HasOption(s, i, "connect", "false"))
                 return Refuse(rule, "CREATE SUBSCRIPTION without connect = false, which would connect to another server (pg_dump writes connect = false)");
@@ -652,7 +673,11 @@ namespace PgBackup
                 var resources = new List<string> { table };
                 if (foreignKey && FindWord(s, after, "references") is int r && QualifiedKey(s, r + 1) is string referenced && referenced != table) resources.Add(referenced);
                 if (key && s.IsWords(after, "add", "constraint") && s.IsName(after + 2)) _indexTables[IndexKey(table, s.Identifier(after + 2, Encoding))] = table;
-                if (s.IsWords(after, "attach", "partition") && QualifiedKey(s, after + 2) is string partition) resources.Add(partition);
+                if (s.IsWords(after, "attach", "partition") && QualifiedKey(s, after + 2) is string partition)
+                {
+                    resources.Add(partition);
+                    _partitionParents[partition] = table;
+                }
                 return new StatementInfo { Rule = rule, Resources = resources.ToArray(), OwnerChange = owner, ForeignKey = foreignKey, BuildsIndex = key };
             }
             if (s.IsWord(1, "index") && QualifiedKey(s, 2) is string index && s.IsWords(2 + NameLength(s, 2), "attach", "partition"))
