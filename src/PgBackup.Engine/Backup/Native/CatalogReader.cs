@@ -658,6 +658,15 @@ namespace PgBackup.Native
                     if (r.Text("viewdef") is string def) t.ViewDefinition = def.TrimEnd().TrimEnd(';');
                 }
 
+            // pg_dump's getPartitioningInfo: hash partitioning on an enum is unsafe to reload partition by partition (the
+            // enum's values get other OIDs, so other hashes); such trees' data loads through their root (see DataTarget).
+            if (!_o.Scope.SchemaOnly)
+                foreach (var r in _s.Query(
+                             "SELECT partrelid FROM pg_catalog.pg_partitioned_table WHERE (SELECT c.oid FROM pg_catalog.pg_opclass c " +
+                             "JOIN pg_catalog.pg_am a ON c.opcmethod = a.oid WHERE c.opcname = 'enum_ops' " +
+                             "AND c.opcnamespace = 'pg_catalog'::pg_catalog.regnamespace AND a.amname = 'hash') = ANY(partclass)"))
+                    if (_tables.TryGetValue(r.Oid("partrelid"), out var partitioned)) partitioned.UnsafePartitions = true;
+
             var sequences = DumpedTableOids(t => t.IsSequence);
             if (sequences.Length > 0)
                 foreach (var r in _s.Query(

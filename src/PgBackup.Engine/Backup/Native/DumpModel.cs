@@ -245,6 +245,29 @@ namespace PgBackup.Native
         public char RelKind { get; set; }
         public char Persistence { get; set; }
         public bool IsPartition { get; set; }
+        /// <summary>A partitioned table hashed on an enum (pg_dump's unsafe_partitions): hashes of enum values differ after a restore.</summary>
+        public bool UnsafePartitions { get; set; }
+
+        /// <summary>
+        /// The table this table's data is loaded through (pg_dump's forcePartitionRootLoad and getRootTableInfo): the
+        /// root of its partition tree when any partitioned table above it hashes on an enum (the restored server puts
+        /// each row into the partition its own hash picks); otherwise itself.
+        /// </summary>
+        public TableObj DataTarget
+        {
+            get
+            {
+                if (!IsPartition || Parents.Count != 1) return this;
+                var parent = Parents[0];
+                bool unsafeKey = parent.UnsafePartitions;
+                for (int depth = 0; depth < 1000 && parent.IsPartition && parent.Parents.Count == 1; depth++)
+                {
+                    parent = parent.Parents[0];
+                    unsafeKey |= parent.UnsafePartitions;
+                }
+                return unsafeKey ? parent : this;
+            }
+        }
         public bool RowSecurity { get; set; }
         public bool ForceRowSecurity { get; set; }
         public char ReplIdent { get; set; }

@@ -40,7 +40,13 @@ namespace PgBackup.Native
         }
 
         /// <summary>The statement in the script: the columns COPY loads (not dropped, not generated).</summary>
-        internal static string ScriptCopy(TableObj t) => "COPY " + t.Qualified + " " + ColumnList(t) + "FROM stdin;\n";
+        internal static string ScriptCopy(TableObj t)
+        {
+            var target = t.DataTarget;
+            // pg_dump marks data loaded through the partition root with this comment (newlines in names made spaces).
+            var via = ReferenceEquals(target, t) ? "" : "-- load via partition root " + target.Qualified.Replace('\n', ' ').Replace('\r', ' ') + "\n\n";
+            return via + "COPY " + target.Qualified + " " + ColumnList(t) + "FROM stdin;\n";
+        }
 
         private static string ServerCopy(TableObj t) => "COPY " + t.Qualified + " " + ColumnList(t) + "TO STDOUT";
 
