@@ -70,19 +70,12 @@ namespace PgBackup
                 a.Add("--jobs=" + options.Jobs.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
             string? listFile = null;
-            if (options.DataOfTableOnly is { } only)
+            List<string> RunPgRestore(IEnumerable<string> extra)
             {
-                var toc = ListToc(source, pgRestore, file, redactor, ct);
-                var keep = toc.Split('\n').Where(l => KeepForTable(l, only.Schema, only.Name));
-                listFile = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "pgbackup-list-" + Guid.NewGuid().ToString("n") + ".txt");
-                File.WriteAllLines(listFile, keep);
-                a.Add("--use-list=" + listFile);
-                log.Verbose($"Restoring the definitions and only the data of {PgIdentifier.Qualify(only.Schema, only.Name)}.");
-            }
-            if (file is not null) a.Add(file);
-            try
-            {
-                using var p = ChildProcess.Start(pgRestore.Path, a, env, redactor, redirectStdin: file is null, redirectStdout: false,
+                var args = a.Concat(extra).ToList();
+                if (file is not null) args.Add(file);
+                var errors = new List<string>();
+                using var p = ChildProcess.Start(pgRestore.Path, args, env, redactor, redirectStdin: file is null, redirectStdout: false,
                     onStderrLine: line =>
                     {
                         if (ServerMessages.IsToolErrorLine(line)) lock (errors) errors.Add(line);
@@ -119,6 +112,30 @@ namespace PgBackup
                             source.Path);
                     return errors.ToList();
                 }
+            }
+            try
+            {
+                if (options.DataOfTableOnly is not { } only) return RunPgRestore(Array.Empty<string>());
+
+                // One table's rows (Export-PgBackupData): the definitions first (pre-data: no data, no keys, indexes or
+                // triggers), then the data of the tables that hold its rows, which only the restored catalog knows: the
+                // table, its partitions (a partitioned table holds no rows itself), and the partitioned tables above it
+                // (data loaded through the root routes rows into it).
+                var qualified = PgIdentifier.Qualify(only.Schema, only.Name);
+                var toc = ListToc(source, pgRestore, file, redactor, ct);
+                var found = RunPgRestore(new[] { "--section=pre-data" });
+                List<TableRowCount> line;
+                using (var db = PgServer.Connect(target, redactor, ct)) line = db.PartitionLine(only.Schema, only.Name, ct);
+                var data = toc.Split('\n').Where(l => IsDataOf(l, line)).ToList();
+                log.Verbose($"Restoring the definitions and only the data of {qualified}" +
+                            (line.Count > 1 ? $" (with the data of {string.Join(", ", line.Where(t => t.QualifiedName != qualified).Select(t => t.QualifiedName))}, in its partition tree)." : "."));
+                if (data.Count > 0)
+                {
+                    listFile = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "pgbackup-list-" + Guid.NewGuid().ToString("n") + ".txt");
+                    File.WriteAllLines(listFile, data);
+                    found.AddRange(RunPgRestore(new[] { "--use-list=" + listFile }));
+                }
+                return found;
             }
             finally
             {
@@ -195,22 +212,15 @@ namespace PgBackup
             return executor.Errors;
         }
 
-        /// <summary>
-        /// A TOC line to keep when only one table's data is wanted: every definition, and of the data entries (table
-        /// data, large objects, sequence values, materialized view data) only that table's.
-        /// </summary>
-        private static bool KeepForTable(string line, string schema, string name)
+        /// <summary>A TOC line of one of <paramref name="tables"/>' data (TABLE DATA schema name owner).</summary>
+        private static bool IsDataOf(string line, IReadOnlyCollection<TableRowCount> tables)
         {
             if (line.Length == 0 || line[0] == ';') return false;
-            // Foreign keys would check the one table's rows against tables left empty.
-            if (line.IndexOf(" FK CONSTRAINT ", StringComparison.Ordinal) >= 0) return false;
-            foreach (var data in new[] { " TABLE DATA ", " BLOBS ", " BLOB ", " LARGE OBJECT ", " MATERIALIZED VIEW DATA ", " SEQUENCE SET " })
-            {
-                int at = line.IndexOf(data, StringComparison.Ordinal);
-                if (at < 0) continue;
-                return data == " TABLE DATA " && line.Substring(at + data.Length).StartsWith(schema + " " + name + " ", StringComparison.Ordinal);
-            }
-            return true;
+            const string data = " TABLE DATA ";
+            int at = line.IndexOf(data, StringComparison.Ordinal);
+            if (at < 0) return false;
+            var rest = line.Substring(at + data.Length);
+            return tables.Any(t => rest.StartsWith(t.Schema + " " + t.Name + " ", StringComparison.Ordinal));
         }
 
         /// <summary>The archive's table of contents (pg_restore --list), reading only as much of a streamed archive as needed.</summary>

@@ -237,7 +237,11 @@ namespace PgBackup
             if (_options.DataOfTableOnly is { } only)
             {
                 if (info.ForeignKey) return true;
-                if (info.Data && !(info.Table is { } t && t.Schema == only.Schema && t.Name == only.Name)) return true;
+                // The table's own data, its partitions' (a partitioned table holds none itself), and data loaded
+                // through a partitioned table above it (--load-via-partition-root), which routes rows into it.
+                if (info.Data && !(info.Table is { } t && (t.Schema == only.Schema && t.Name == only.Name ||
+                                                           _reader is not null && _reader.Policy.InPartitionLine(t.QualifiedName, PgIdentifier.Qualify(only.Schema, only.Name)))))
+                    return true;
             }
             return false;
         }

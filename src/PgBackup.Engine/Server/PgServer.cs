@@ -466,6 +466,28 @@ namespace PgBackup
             return (actual, diffs);
         }
 
+        /// <summary>
+        /// The tables that hold the rows of a table or route rows into it: itself, the partitions
+        /// below it, and the partitioned tables above it (PostgreSQL 12 and later; before, itself alone).
+        /// </summary>
+        public List<TableRowCount> PartitionLine(string schema, string name, CancellationToken cancellationToken)
+        {
+            var qualified = PgIdentifier.Qualify(schema, name);
+            var result = new List<TableRowCount> { new TableRowCount(schema, name, 0) };
+            if (Version.Major < 12) return result;
+            foreach (var row in Query(
+                         "SELECT n.nspname, c.relname FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(@q)) t " +
+                         "JOIN pg_catalog.pg_class c ON c.oid = t.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " +
+                         "UNION SELECT n.nspname, c.relname FROM pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(@q)) a " +
+                         "JOIN pg_catalog.pg_class c ON c.oid = a.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+                         cancellationToken, ("q", qualified)))
+            {
+                var t = new TableRowCount((string)row[0]!, (string)row[1]!, 0);
+                if (!result.Any(r => r.QualifiedName == t.QualifiedName)) result.Add(t);
+            }
+            return result;
+        }
+
         public void Dispose() => _connection.Dispose();
     }
 }

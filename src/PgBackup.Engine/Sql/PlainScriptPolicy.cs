@@ -108,6 +108,18 @@ namespace PgBackup
         /// </summary>
         public IReadOnlyDictionary<string, string> PartitionParents => _partitionParents;
 
+        /// <summary>
+        /// True when <paramref name="table"/> is <paramref name="of"/>, a partition below it, or a partitioned table above
+        /// it (whose data, loaded through the root, holds rows of <paramref name="of"/>), as far as the script says.
+        /// </summary>
+        public bool InPartitionLine(string table, string of) => Ancestry(table).Contains(of) || Ancestry(of).Contains(table);
+
+        private IEnumerable<string> Ancestry(string table)
+        {
+            yield return table;
+            for (int depth = 0; depth < 64 && _partitionParents.TryGetValue(table, out var parent); depth++) yield return table = parent;
+        }
+
         /// <summary>The top of the partition tree <paramref name="table"/> is in, as far as the script says, or null.</summary>
         public string? PartitionRoot(string table)
         {
