@@ -357,6 +357,24 @@ INSERT INTO readings SELECT g FROM generate_series(1, 100) g;
             ($r.Tables | Where-Object Name -like 'paint*' | Measure-Object Rows -Sum).Sum | Should -Be 1000
         }
 
+        It '-Table of a partitioned table replaces it with its partitions; -Table of a partition, that partition alone' {
+            $db = New-TestDatabaseName 'partst'
+            $b = New-PgBackup -ConnectionString $PartUri -Path (Join-Path $PartOut 'tables') -Format Custom
+            $null = $b | Restore-PgBackup -ConnectionString $PartUri -TargetDatabase $db -CreateDatabase -Confirm:$false
+            Invoke-TestPsql -Server $Main -Database $db -Sql 'DELETE FROM readings WHERE v > 10; DELETE FROM paint WHERE v > 500;' | Out-Null
+            $verbose = [System.Collections.Generic.List[string]]::new()
+            $r = $b | Restore-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $db) -Table public.readings -Confirm:$false -Verbose 4>&1 |
+                ForEach-Object { if ($_ -is [System.Management.Automation.VerboseRecord]) { $verbose.Add("$_") } else { $_ } }
+            $r.Mode | Should -Be 'Partial'
+            ($verbose -join "`n") | Should -Match 'readings_low is a partition of a table asked for'
+            Invoke-TestPsql -Server $Main -Database $db -Sql 'SELECT count(*) FROM readings' | Should -Be '100'
+            Invoke-TestPsql -Server $Main -Database $db -Sql 'SELECT count(*) FROM paint' | Should -Be '500' -Because 'the other tree is not touched'
+            Invoke-TestPsql -Server $Main -Database $db -Sql 'DELETE FROM readings WHERE v > 60' | Out-Null
+            $null = $b | Restore-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $db) -Table public.readings_high -Confirm:$false
+            Invoke-TestPsql -Server $Main -Database $db -Sql 'SELECT count(*) FROM readings' | Should -Be '100'
+            Invoke-TestPsql -Server $Main -Database $db -Sql 'SELECT count(*) FROM ONLY readings_low' | Should -Be '50'
+        }
+
         It 'the guide''s pg_dump --load-via-partition-root file, and a partition loaded after its root, restore without losing rows' {
             $sqlFile = Join-Path $PartOut 'via-root.sql'
             & bash -c "PGPASSWORD='$($Main.Password)' pg_dump --load-via-partition-root -h 127.0.0.1 -p $($Main.Port) -U postgres '$PartDb' > '$sqlFile'"

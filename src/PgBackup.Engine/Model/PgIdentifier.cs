@@ -59,6 +59,9 @@ namespace PgBackup
         }
 
         /// <summary>Parses <c>schema.name</c> (each part quoted or not).</summary>
+        /// <summary>A name as a pg_dump pattern that matches it alone: double-quoted (wildcards and case kept), quotes doubled.</summary>
+        public static string QuoteAsPattern(string name) => "\"" + name.Replace("\"", "\"\"") + "\"";
+
         public static bool TryParseQualified(string text, out string schema, out string name)
         {
             schema = name = "";

@@ -297,6 +297,17 @@ namespace PgBackup
             foreach (var kv in plan.Server.ChildEnvironment()) env[kv.Key] = kv.Value;
             var dumpArgs = new List<string> { "--no-password", "--dbname=" + plan.Server.WithDatabase(scratch).ToLibpqConninfo(), "--clean", "--if-exists", "--format=plain" };
             foreach (var t in request.Tables ?? Array.Empty<string>()) dumpArgs.Add("--table=" + t);
+            if (request.Tables is { Length: > 0 })
+            {
+                // A partitioned table's rows are its partitions': pg_dump -t leaves them out (before PostgreSQL 16's
+                // --table-and-children), so they are named too, exactly (quoted patterns), from the restored copy.
+                using var copy = PgServer.Connect(plan.Server.WithDatabase(scratch), plan.Redactor, ct);
+                foreach (var part in copy.PartitionsOfMatches(request.Tables, ct))
+                {
+                    dumpArgs.Add("--table=" + PgIdentifier.QuoteAsPattern(part.Schema) + "." + PgIdentifier.QuoteAsPattern(part.Name));
+                    log.Verbose($"-Table: {part.QualifiedName} is a partition of a table asked for; it is replaced with it.");
+                }
+            }
             foreach (var s in request.Schemas ?? Array.Empty<string>()) dumpArgs.Add("--schema=" + s);
             if (request.Options.NoOwner) dumpArgs.Add("--no-owner");
             if (request.Options.NoPrivileges) dumpArgs.Add("--no-privileges");

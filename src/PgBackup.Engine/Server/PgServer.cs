@@ -488,6 +488,34 @@ namespace PgBackup
             return result;
         }
 
+        /// <summary>
+        /// The partitions below the partitioned tables that the pg_dump patterns <paramref name="patterns"/> name
+        /// (PostgreSQL 12 and later), as qualified names: pg_dump's -t leaves them out before --table-and-children.
+        /// </summary>
+        public List<TableRowCount> PartitionsOfMatches(IEnumerable<string> patterns, CancellationToken cancellationToken)
+        {
+            var result = new List<TableRowCount>();
+            if (Version.Major < 12) return result;
+            var matchers = patterns.Select(PgBackup.Native.NamePattern.ForRelation).ToList();
+            var partitioned = Query(
+                "SELECT n.nspname, c.relname, pg_catalog.pg_table_is_visible(c.oid) FROM pg_catalog.pg_class c " +
+                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'p'", cancellationToken);
+            foreach (var row in partitioned)
+            {
+                string schema = (string)row[0]!, name = (string)row[1]!;
+                if (!matchers.Any(m => m.MatchesRelation(schema, name, (bool)row[2]!))) continue;
+                foreach (var part in Query(
+                             "SELECT n.nspname, c.relname FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(@q)) t " +
+                             "JOIN pg_catalog.pg_class c ON c.oid = t.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE t.level > 0",
+                             cancellationToken, ("q", PgIdentifier.Qualify(schema, name))))
+                {
+                    var t = new TableRowCount((string)part[0]!, (string)part[1]!, 0);
+                    if (!result.Any(r => r.QualifiedName == t.QualifiedName)) result.Add(t);
+                }
+            }
+            return result;
+        }
+
         public void Dispose() => _connection.Dispose();
     }
 }
