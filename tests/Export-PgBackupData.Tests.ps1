@@ -41,7 +41,7 @@ Describe 'Export-PgBackupData' {
     }
 
     It 'returns every row of a partitioned table and one partition''s rows from a <Format> backup' -ForEach @(
-        @{ Format = 'Plain' }, @{ Format = 'Custom' }, @{ Format = 'Directory' }, @{ Format = 'Guide' }
+        @{ Format = 'Plain' }, @{ Format = 'Custom' }, @{ Format = 'Directory' }, @{ Format = 'Guide' }, @{ Format = 'Encrypted' }
     ) {
         # A partitioned table holds no rows itself: its rows are its partitions' (a sub-partitioned one too). The guide's
         # file is pg_dump --load-via-partition-root: every partition's data goes through the root.
@@ -52,11 +52,17 @@ Describe 'Export-PgBackupData' {
             $path = Join-Path $folder "backup_${PartDb}_20240315_143022.sql.gz"
             & bash -c "PGPASSWORD='$($Main.Password)' pg_dump --load-via-partition-root -h 127.0.0.1 -p $($Main.Port) -U postgres '$PartDb' | gzip > '$path'"
         }
+        elseif ($Format -eq 'Encrypted') {
+            # A Custom archive streamed to pg_restore (decrypted on the way), read twice: definitions, then data.
+            $secret = @{ Passphrase = (ConvertTo-SecureString 'export-pass' -AsPlainText -Force) }
+            $path = (New-PgBackup -ConnectionString $uri -Path $folder -Format Custom -EncryptPassphrase $secret.Passphrase).Path
+        }
         else { $path = (New-PgBackup -ConnectionString $uri -Path $folder -Format $Format).Path }
+        if ($Format -ne 'Encrypted') { $secret = @{} }
         foreach ($t in 'events', 'events_2024', 'events_2025', 'events_2025_h2', 'other') {
             $expected = Invoke-TestPsql -Server $Main -Database $PartDb -Sql "SELECT count(*) || ' ' || sum(id) FROM $t"
             $expected | Should -Not -BeLike '0 *'
-            $rows = @(Export-PgBackupData -Path $path -Table $t -ConnectionString $uri)
+            $rows = @(Export-PgBackupData -Path $path -Table $t -ConnectionString $uri @secret)
             "$($rows.Count) $(($rows | Measure-Object id -Sum).Sum)" | Should -Be $expected -Because "$Format, $t"
         }
         @(Get-DatabaseNames -Server $Main | Where-Object { $_ -like 'pgbackup_export_*' }).Count | Should -Be 0
