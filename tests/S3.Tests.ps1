@@ -311,6 +311,7 @@ Describe 'Restores and drills from S3' {
 Describe 'Copy-PgBackup' {
     It 'has the expected parameters' {
         $expected = 'Path', 'InputObject', 'Destination', 'DestinationS3Credential', 'DestinationProfileName', 'DestinationRegion', 'DestinationEndpointUrl', 'Force',
+            'DestinationAzureSasToken', 'DestinationAzureConnectionString', 'DestinationAzureAccountKey', 'DestinationAzureEndpointUrl',
             'S3Credential', 'ProfileName', 'Region', 'EndpointUrl', 'S3AddressingStyle', 'S3ChecksumMode', 'S3TimeoutSeconds', 'AzureSasToken', 'AzureConnectionString', 'AzureAccountKey', 'AzureEndpointUrl',
             'ServerSideEncryption', 'KmsKeyId', 'StorageClass', 'S3PartSizeMB', 'S3UploadConcurrency', 'AccessTier', 'Passphrase', 'SecretKeyPath', 'SecretKeyPassphrase',
             'VerifyKey', 'SigningKey', 'SigningKeyPassphrase'
