@@ -395,4 +395,36 @@ INSERT INTO readings SELECT g FROM generate_series(1, 100) g;
             Invoke-TestPsql -Server $Main -Database $new -Sql 'SELECT count(*) FROM paint' | Should -Be '1000'
         }
     }
+
+    Context 'a restoring role that is neither superuser nor BYPASSRLS' {
+        It 'restores and verifies a table with FORCE ROW LEVEL SECURITY, which keeps it, as its owner (Plain and Custom, -Table, and the drill)' {
+            # A cloud provider's admin role: it owns what it restores, but FORCE applies the table's policies to it too,
+            # and counting with row_security off is refused (PermissionDenied before).
+            $role = New-TestDatabaseName 'rlsowner'
+            $password = 'pw-' + [guid]::NewGuid().ToString('n')
+            $db = New-TestDatabaseName 'rls'
+            Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password'; CREATE DATABASE $db OWNER $role;" | Out-Null
+            Invoke-TestPsql -Server $Main -Database $db -Sql @"
+SET ROLE $role;
+CREATE TABLE secret (owner_name text, v int);
+INSERT INTO secret SELECT 'u' || (g % 3), g FROM generate_series(1, 30) g;
+ALTER TABLE secret ENABLE ROW LEVEL SECURITY;
+ALTER TABLE secret FORCE ROW LEVEL SECURITY;
+CREATE POLICY mine ON secret USING (owner_name = current_user);
+"@ | Out-Null
+            $asOwner = "postgresql://${role}:$password@127.0.0.1:$($Main.Port)/$db"
+            foreach ($format in 'Plain', 'Custom') {
+                $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $db) -Path (Join-Path $Out "rls-$format") -Format $format
+                $r = $b | Restore-PgBackup -ConnectionString $asOwner -Force -Confirm:$false
+                $r.Verified | Should -BeTrue
+                $r.RowCount | Should -Be 30
+                ($b | Test-PgBackup -Restore -ConnectionString $asOwner).Passed | Should -BeTrue
+                # -Table counts inside the target's transaction (a savepoint it rolls back).
+                $t = $b | Restore-PgBackup -ConnectionString $asOwner -Table public.secret -Confirm:$false
+                ($t.Tables | Where-Object Name -eq 'secret').Rows | Should -Be 30
+                Invoke-TestPsql -Server $Main -Database $db -Sql "SELECT relrowsecurity::text || relforcerowsecurity::text FROM pg_class WHERE relname = 'secret'" | Should -Be 'truetrue'
+                Invoke-TestPsql -Server $Main -Database $db -Sql 'SELECT count(*) FROM secret' | Should -Be '30'
+            }
+        }
+    }
 }

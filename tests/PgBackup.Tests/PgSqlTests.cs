@@ -25,7 +25,7 @@ namespace PgBackup.Tests
         };
 
         /// <summary>The builders this class runs (CommentOnDatabase through Rename with a hostile comment); a new builder in PgSql fails <see cref="EveryBuilderIsRunHere"/> until it is added.</summary>
-        private static readonly string[] Covered = { "CreateDatabase", "CommentOnDatabase", "WithOwner", "CopyShell", "DropDatabase", "RenameDatabase", "CountRows", "CountTreeRows", "SelectRows" };
+        private static readonly string[] Covered = { "CreateDatabase", "CommentOnDatabase", "WithOwner", "CopyShell", "DropDatabase", "RenameDatabase", "CountRows", "CountTreeRows", "ForceRowSecurity", "SelectRows" };
 
         [Fact]
         public void EveryBuilderIsRunHere()
@@ -157,6 +157,24 @@ namespace PgBackup.Tests
                     var pattern = PgIdentifier.QuoteAsPattern(schema) + "." + PgIdentifier.QuoteAsPattern(parent);
                     Assert.Equal(PgIdentifier.Qualify(schema, part), Assert.Single(db.PartitionsOfMatches(new[] { pattern }, None)).QualifiedName);
                 }
+                // FORCE ROW LEVEL SECURITY, counted by an owner that is neither superuser nor BYPASSRLS (lifted in a rolled
+                // back transaction: the tables keep it).
+                var owner = "pgsql_rls_" + Guid.NewGuid().ToString("n").Substring(0, 8);
+                db.Execute($"CREATE ROLE {owner}");
+                try
+                {
+                    var forced = Hostile.Where(h => System.Text.Encoding.UTF8.GetByteCount(h) < 60 && h != "select").Select(h => new TableRowCount("s " + h, h, 0)).ToList();
+                    foreach (var t in forced)
+                        db.Execute($"ALTER TABLE {t.QualifiedName} ENABLE ROW LEVEL SECURITY; ALTER TABLE {t.QualifiedName} FORCE ROW LEVEL SECURITY; " +
+                                   $"ALTER TABLE {t.QualifiedName} OWNER TO {owner}; GRANT USAGE ON SCHEMA {PgIdentifier.Quote(t.Schema)} TO {owner}");
+                    db.Execute($"SET ROLE {owner}");
+                    Assert.All(db.CountRows(forced, None), t => Assert.Equal(2L, t.Rows));
+                    Assert.Equal(forced.Select(t => t.QualifiedName).OrderBy(n => n), db.LiftForcedRowSecurity(NullLog.Instance, None).Select(t => t.QualifiedName).OrderBy(n => n));
+                    foreach (var t in forced) db.Execute(PgSql.ForceRowSecurity(t.Schema, t.Name, true));
+                    db.Execute("RESET ROLE");
+                    Assert.Equal(forced.Count, Convert.ToInt32(db.Scalar($"SELECT count(*) FROM pg_class WHERE relforcerowsecurity AND relowner = '{owner}'::regrole")));
+                }
+                finally { db.Execute($"RESET ROLE; REASSIGN OWNED BY {owner} TO CURRENT_USER; DROP OWNED BY {owner}; DROP ROLE {owner}"); }
                 var oids = db.Query("SELECT c.oid::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 's %' AND c.relkind = 'r'")
                     .Select(r => (uint)(long)r[0]!).ToList();
                 Assert.All(db.CountRowsByOid(oids, None), t => Assert.Equal(2L, t.Rows));

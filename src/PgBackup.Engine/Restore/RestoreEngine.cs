@@ -297,16 +297,20 @@ namespace PgBackup
             foreach (var kv in plan.Server.ChildEnvironment()) env[kv.Key] = kv.Value;
             var dumpArgs = new List<string> { "--no-password", "--dbname=" + plan.Server.WithDatabase(scratch).ToLibpqConninfo(), "--clean", "--if-exists", "--format=plain" };
             foreach (var t in request.Tables ?? Array.Empty<string>()) dumpArgs.Add("--table=" + t);
-            if (request.Tables is { Length: > 0 })
+            List<TableRowCount> forced;
+            using (var copy = PgServer.Connect(plan.Server.WithDatabase(scratch), plan.Redactor, ct))
             {
+                // pg_dump reads with row_security off: FORCE ROW LEVEL SECURITY makes that fail for an owner that is
+                // neither superuser nor BYPASSRLS. It is lifted in the copy (PgBackup's, dropped after) and set again below.
+                forced = copy.LiftForcedRowSecurity(log, ct);
                 // A partitioned table's rows are its partitions': pg_dump -t leaves them out (before PostgreSQL 16's
                 // --table-and-children), so they are named too, exactly (quoted patterns), from the restored copy.
-                using var copy = PgServer.Connect(plan.Server.WithDatabase(scratch), plan.Redactor, ct);
-                foreach (var part in copy.PartitionsOfMatches(request.Tables, ct))
-                {
-                    dumpArgs.Add("--table=" + PgIdentifier.QuoteAsPattern(part.Schema) + "." + PgIdentifier.QuoteAsPattern(part.Name));
-                    log.Verbose($"-Table: {part.QualifiedName} is a partition of a table asked for; it is replaced with it.");
-                }
+                if (request.Tables is { Length: > 0 })
+                    foreach (var part in copy.PartitionsOfMatches(request.Tables, ct))
+                    {
+                        dumpArgs.Add("--table=" + PgIdentifier.QuoteAsPattern(part.Schema) + "." + PgIdentifier.QuoteAsPattern(part.Name));
+                        log.Verbose($"-Table: {part.QualifiedName} is a partition of a table asked for; it is replaced with it.");
+                    }
             }
             foreach (var s in request.Schemas ?? Array.Empty<string>()) dumpArgs.Add("--schema=" + s);
             if (request.Options.NoOwner) dumpArgs.Add("--no-owner");
@@ -332,6 +336,9 @@ namespace PgBackup
                 if (selected.Count == 0)
                     throw new PgBackupException(ErrorIds.RestoreFailed, ErrorKind.ObjectNotFound,
                         "The backup holds no table matching -Table/-Schema; nothing was changed.", plan.Target);
+                // FORCE ROW LEVEL SECURITY, lifted in the copy for pg_dump, is set again on the replaced tables.
+                foreach (var t in forced.Where(f => selected.Any(s => s.QualifiedName == f.QualifiedName)))
+                    executor.RunOwn(PgSql.ForceRowSecurity(t.Schema, t.Name, true), $"FORCE ROW LEVEL SECURITY on {t.QualifiedName}");
                 List<string> diffs;
                 (actual, diffs) = executor.CheckRows(selected, ct);
                 if (diffs.Count > 0)

@@ -211,7 +211,14 @@ namespace PgBackup
         public (List<TableRowCount> Actual, List<string> Differences) CheckRows(IReadOnlyCollection<TableRowCount> tables, CancellationToken ct)
         {
             _pool?.Drain();
-            return _main.CheckRows(tables, ct);
+            return _main.CheckRows(tables, ct, _options.SingleTransaction || _inTransaction);
+        }
+
+        /// <summary>A statement of PgBackup's own (not the script's), run on the main connection, in its transaction.</summary>
+        public void RunOwn(string sql, string what)
+        {
+            _pool?.Drain();
+            _main.Run(sql, new StatementOrigin(0, what));
         }
 
         /// <summary>Everything read: waits for the other connections, commits a single transaction.</summary>

@@ -273,11 +273,11 @@ namespace PgBackup
         }
 
         /// <summary>Exact row counts of the tables, in this connection's transaction, compared with theirs.</summary>
-        public (List<TableRowCount> Actual, List<string> Differences) CheckRows(IReadOnlyCollection<TableRowCount> tables, CancellationToken ct)
+        public (List<TableRowCount> Actual, List<string> Differences) CheckRows(IReadOnlyCollection<TableRowCount> tables, CancellationToken ct, bool inTransaction)
         {
             Flush();
             _busy = true;
-            try { return PgServer.CheckRows(_connection, tables, ct); }
+            try { return PgServer.CheckRows(_connection, tables, ct, inTransaction); }
             catch (Exception e) when (e is NpgsqlException || e is InvalidOperationException)
             {
                 throw PgServer.Translate(e, _info, _redactor, "count the rows of");

@@ -388,25 +388,88 @@ namespace PgBackup
             }
         }
 
-        /// <summary>Exact row counts on <paramref name="connection"/> (in whatever transaction it is in); missing tables have -1.</summary>
-        internal static List<TableRowCount> CountRows(NpgsqlConnection connection, IEnumerable<TableRowCount> tables, CancellationToken cancellationToken)
+        /// <summary>
+        /// Exact row counts on <paramref name="connection"/> (in whatever transaction it is in: say so with
+        /// <paramref name="inTransaction"/>); missing tables have -1.
+        /// </summary>
+        internal static List<TableRowCount> CountRows(NpgsqlConnection connection, IEnumerable<TableRowCount> tables, CancellationToken cancellationToken,
+            bool inTransaction = false)
         {
             var result = new List<TableRowCount>();
             using (var off = new NpgsqlCommand("SET row_security = off", connection)) off.ExecuteNonQuery();
+            var rls = new RowSecurity(connection, inTransaction);
             foreach (var t in tables)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                using var exists = new NpgsqlCommand("SELECT to_regclass(@q) IS NOT NULL", connection);
-                exists.Parameters.AddWithValue("q", t.QualifiedName);
                 long rows = -1;
-                if (exists.ExecuteScalar() is true)
-                {
-                    using var count = new NpgsqlCommand(PgSql.CountRows(t.Schema, t.Name), connection);
-                    rows = Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-                }
+                if (rls.Exists(t.QualifiedName, out bool forced))
+                    rows = rls.Count(PgSql.CountRows(t.Schema, t.Name), t.Schema, t.Name, forced);
                 result.Add(new TableRowCount(t.Schema, t.Name, rows));
             }
             return result;
+        }
+
+        /// <summary>
+        /// Counting with row_security off, as pg_dump reads: a table with FORCE ROW LEVEL SECURITY applies its policies to
+        /// its owner too, and row_security = off then refuses the query for a role that is neither superuser nor
+        /// BYPASSRLS (a cloud provider's admin role). PgBackup restored the table, so it owns it: it lifts FORCE for the
+        /// count alone, in a transaction (or savepoint) that it rolls back, so the table keeps it.
+        /// </summary>
+        private sealed class RowSecurity
+        {
+            private readonly NpgsqlConnection _connection;
+            private readonly bool _inTransaction;
+            private readonly bool _bypass;
+
+            public RowSecurity(NpgsqlConnection connection, bool inTransaction)
+            {
+                _connection = connection;
+                _inTransaction = inTransaction;
+                using var cmd = new NpgsqlCommand("SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user", connection);
+                _bypass = cmd.ExecuteScalar() is true;
+            }
+
+            /// <summary>Whether the table exists, and whether its policies apply to its owner (ENABLE and FORCE).</summary>
+            public bool Exists(string qualified, out bool forced)
+            {
+                using var cmd = new NpgsqlCommand("SELECT c.relrowsecurity AND c.relforcerowsecurity FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(@q)", _connection);
+                cmd.Parameters.AddWithValue("q", qualified);
+                var value = cmd.ExecuteScalar();
+                forced = value is true && !_bypass;
+                return value is bool;
+            }
+
+            public long Count(string sql, string schema, string name, bool forced)
+            {
+                if (!forced) return Scalar(sql);
+                Run(_inTransaction ? "SAVEPOINT pgbackup_count" : "BEGIN");
+                try
+                {
+                    Run(PgSql.ForceRowSecurity(schema, name, false));
+                    return Scalar(sql);
+                }
+                finally
+                {
+                    if (_inTransaction)
+                    {
+                        Run("ROLLBACK TO SAVEPOINT pgbackup_count");
+                        Run("RELEASE SAVEPOINT pgbackup_count");
+                    }
+                    else Run("ROLLBACK");
+                }
+            }
+
+            private long Scalar(string sql)
+            {
+                using var cmd = new NpgsqlCommand(sql, _connection);
+                return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            private void Run(string sql)
+            {
+                using var cmd = new NpgsqlCommand(sql, _connection);
+                cmd.ExecuteNonQuery();
+            }
         }
 
         /// <summary>
@@ -425,9 +488,10 @@ namespace PgBackup
 
         /// <summary><see cref="CheckRows(IReadOnlyCollection{TableRowCount}, CancellationToken)"/> on <paramref name="connection"/>, in its transaction.</summary>
         internal static (List<TableRowCount> Actual, List<string> Differences) CheckRows(NpgsqlConnection connection, IReadOnlyCollection<TableRowCount> expected,
-            CancellationToken cancellationToken)
+            CancellationToken cancellationToken, bool inTransaction = false)
         {
-            var actual = CountRows(connection, expected, cancellationToken);
+            var actual = CountRows(connection, expected, cancellationToken, inTransaction);
+            RowSecurity? rls = null;
             var roots = new Dictionary<string, TableRowCount?>(StringComparer.Ordinal);
             var trees = new Dictionary<string, TableRowCount>(StringComparer.Ordinal);
             TableRowCount? Root(string table)
@@ -450,8 +514,9 @@ namespace PgBackup
             long TreeRows(string rootName)
             {
                 var root = roots.Values.First(r => r is not null && r.QualifiedName == rootName)!;
-                using var count = new NpgsqlCommand(PgSql.CountTreeRows(root.Schema, root.Name), connection);
-                root.Rows = Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+                rls ??= new RowSecurity(connection, inTransaction);
+                rls.Exists(root.QualifiedName, out bool forced);
+                root.Rows = rls.Count(PgSql.CountTreeRows(root.Schema, root.Name), root.Schema, root.Name, forced);
                 trees[rootName] = root;
                 cancellationToken.ThrowIfCancellationRequested();
                 return root.Rows;
@@ -514,6 +579,28 @@ namespace PgBackup
                 }
             }
             return result;
+        }
+
+        /// <summary>
+        /// In a database PgBackup made and drops afterwards: lifts FORCE ROW LEVEL SECURITY from the tables that have it
+        /// when this role is neither superuser nor BYPASSRLS (pg_dump, reading with row_security off, fails on them
+        /// otherwise), and returns them, to be set again where their copy goes. Tables this role cannot alter stay as
+        /// they are.
+        /// </summary>
+        public List<TableRowCount> LiftForcedRowSecurity(IOperationLog log, CancellationToken cancellationToken)
+        {
+            var lifted = new List<TableRowCount>();
+            if (Scalar("SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user") is true) return lifted;
+            foreach (var row in Query(
+                         "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " +
+                         "WHERE c.relrowsecurity AND c.relforcerowsecurity AND pg_catalog.pg_has_role(c.relowner, 'USAGE')", cancellationToken))
+            {
+                var t = new TableRowCount((string)row[0]!, (string)row[1]!, 0);
+                Execute(PgSql.ForceRowSecurity(t.Schema, t.Name, false));
+                lifted.Add(t);
+                log.Verbose($"{t.QualifiedName} has FORCE ROW LEVEL SECURITY: lifted in the restored copy so that pg_dump can read it, and set again in the target.");
+            }
+            return lifted;
         }
 
         public void Dispose() => _connection.Dispose();

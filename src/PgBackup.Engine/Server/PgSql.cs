@@ -72,6 +72,10 @@ namespace PgBackup
 
         public static string CountRows(string schema, string table) => "SELECT count(*) FROM ONLY " + PgIdentifier.Qualify(schema, table);
 
+        /// <summary>Sets or lifts FORCE ROW LEVEL SECURITY (see PgServer's RowSecurity and Restore-PgBackup -Table).</summary>
+        public static string ForceRowSecurity(string schema, string table, bool force) =>
+            "ALTER TABLE ONLY " + PgIdentifier.Qualify(schema, table) + (force ? " FORCE" : " NO FORCE") + " ROW LEVEL SECURITY";
+
         /// <summary>The rows of a partitioned table and all its partitions.</summary>
         public static string CountTreeRows(string schema, string table) => "SELECT count(*) FROM " + PgIdentifier.Qualify(schema, table);
 
