@@ -397,7 +397,7 @@ INSERT INTO readings SELECT g FROM generate_series(1, 100) g;
     }
 
     Context 'a restoring role that is neither superuser nor BYPASSRLS' {
-        It 'restores and verifies a table with FORCE ROW LEVEL SECURITY, which keeps it, as its owner (Plain and Custom, -Table, and the drill)' {
+        It 'restores and verifies a table with FORCE ROW LEVEL SECURITY, which keeps it, as its owner (Plain and Custom, -Table, the drill, Export-PgBackupData)' {
             # A cloud provider's admin role: it owns what it restores, but FORCE applies the table's policies to it too,
             # and counting with row_security off is refused (PermissionDenied before).
             $role = New-TestDatabaseName 'rlsowner'
@@ -419,6 +419,8 @@ CREATE POLICY mine ON secret USING (owner_name = current_user);
                 $r.Verified | Should -BeTrue
                 $r.RowCount | Should -Be 30
                 ($b | Test-PgBackup -Restore -ConnectionString $asOwner).Passed | Should -BeTrue
+                # Export-PgBackupData gets every row, not those the policy lets the owner see (0 before, silently).
+                @($b | Export-PgBackupData -ConnectionString $asOwner -Table secret).Count | Should -Be 30
                 # -Table counts inside the target's transaction (a savepoint it rolls back).
                 $t = $b | Restore-PgBackup -ConnectionString $asOwner -Table public.secret -Confirm:$false
                 ($t.Tables | Where-Object Name -eq 'secret').Rows | Should -Be 30

@@ -80,6 +80,11 @@ namespace PgBackup
                 using var db = PgServer.Connect(connection.WithDatabase(scratch), redactor, ct);
                 if (db.Scalar("SELECT to_regclass(@q) IS NOT NULL", ("q", qualified)) is not true)
                     throw new PgBackupException(ErrorIds.ExportFailed, ErrorKind.ObjectNotFound, $"The backup {source.Name} holds no table {qualified}.", request.Table);
+                // Every row the backup holds, never those a policy lets this role see: row security off (an error, not
+                // fewer rows, where it would apply), and FORCE ROW LEVEL SECURITY lifted in this scratch copy for an owner
+                // that is neither superuser nor BYPASSRLS.
+                db.LiftForcedRowSecurity(log, ct);
+                db.Execute("SET row_security = off");
                 var sql = PgSql.SelectRows(schema, name, request.Where);
                 var rows = new List<(string, object?)[]>();
                 long count;

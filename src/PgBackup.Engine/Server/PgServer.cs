@@ -598,7 +598,7 @@ namespace PgBackup
                 var t = new TableRowCount((string)row[0]!, (string)row[1]!, 0);
                 Execute(PgSql.ForceRowSecurity(t.Schema, t.Name, false));
                 lifted.Add(t);
-                log.Verbose($"{t.QualifiedName} has FORCE ROW LEVEL SECURITY: lifted in the restored copy so that pg_dump can read it, and set again in the target.");
+                log.Verbose($"{t.QualifiedName} has FORCE ROW LEVEL SECURITY: lifted in PgBackup's restored copy, so that all its rows can be read.");
             }
             return lifted;
         }
