@@ -537,19 +537,11 @@ namespace PgBackup
         /// </summary>
         public List<TableRowCount> PartitionLine(string schema, string name, CancellationToken cancellationToken)
         {
-            var qualified = PgIdentifier.Qualify(schema, name);
             var result = new List<TableRowCount> { new TableRowCount(schema, name, 0) };
             if (Version.Major < 12) return result;
-            foreach (var row in Query(
-                         "SELECT n.nspname, c.relname FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(@q)) t " +
-                         "JOIN pg_catalog.pg_class c ON c.oid = t.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " +
-                         "UNION SELECT n.nspname, c.relname FROM pg_catalog.pg_partition_ancestors(pg_catalog.to_regclass(@q)) a " +
-                         "JOIN pg_catalog.pg_class c ON c.oid = a.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
-                         cancellationToken, ("q", qualified)))
-            {
-                var t = new TableRowCount((string)row[0]!, (string)row[1]!, 0);
-                if (!result.Any(r => r.QualifiedName == t.QualifiedName)) result.Add(t);
-            }
+            var qualified = PgIdentifier.Qualify(schema, name);
+            AddRelations(result, "pg_catalog.pg_partition_tree", qualified, below: false, cancellationToken);
+            AddRelations(result, "pg_catalog.pg_partition_ancestors", qualified, below: false, cancellationToken);
             return result;
         }
 
@@ -566,19 +558,23 @@ namespace PgBackup
                 "SELECT n.nspname, c.relname, pg_catalog.pg_table_is_visible(c.oid) FROM pg_catalog.pg_class c " +
                 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'p'", cancellationToken);
             foreach (var row in partitioned)
-            {
-                string schema = (string)row[0]!, name = (string)row[1]!;
-                if (!matchers.Any(m => m.MatchesRelation(schema, name, (bool)row[2]!))) continue;
-                foreach (var part in Query(
-                             "SELECT n.nspname, c.relname FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(@q)) t " +
-                             "JOIN pg_catalog.pg_class c ON c.oid = t.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE t.level > 0",
-                             cancellationToken, ("q", PgIdentifier.Qualify(schema, name))))
-                {
-                    var t = new TableRowCount((string)part[0]!, (string)part[1]!, 0);
-                    if (!result.Any(r => r.QualifiedName == t.QualifiedName)) result.Add(t);
-                }
-            }
+                if (matchers.Any(m => m.MatchesRelation((string)row[0]!, (string)row[1]!, (bool)row[2]!)))
+                    AddRelations(result, "pg_catalog.pg_partition_tree", PgIdentifier.Qualify((string)row[0]!, (string)row[1]!), below: true, cancellationToken);
             return result;
+        }
+
+        /// <summary>The relations a partition function (pg_partition_tree, pg_partition_ancestors) lists for a table, added once each; <paramref name="below"/>: without the table itself.</summary>
+        private void AddRelations(List<TableRowCount> into, string function, string qualified, bool below, CancellationToken cancellationToken)
+        {
+            foreach (var row in Query(
+                         "SELECT n.nspname, c.relname FROM " + function + "(pg_catalog.to_regclass(@q)) p " +
+                         "JOIN pg_catalog.pg_class c ON c.oid = p.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace" +
+                         (below ? " WHERE c.oid <> pg_catalog.to_regclass(@q)" : ""),
+                         cancellationToken, ("q", qualified)))
+            {
+                var t = new TableRowCount((string)row[0]!, (string)row[1]!, 0);
+                if (!into.Any(r => r.QualifiedName == t.QualifiedName)) into.Add(t);
+            }
         }
 
         /// <summary>
