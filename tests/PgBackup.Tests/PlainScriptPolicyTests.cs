@@ -352,6 +352,20 @@ namespace PgBackup.Tests
         }
 
         [Fact]
+        public void ACraftedCycleOfAttachedPartitionsEnds()
+        {
+            // A changed script may attach tables to each other in a circle; the walk up the tree must still end.
+            var policy = new PlainScriptPolicy();
+            Classify("ALTER TABLE ONLY public.a ATTACH PARTITION public.b FOR VALUES IN (1)", policy);
+            Classify("ALTER TABLE ONLY public.b ATTACH PARTITION public.a FOR VALUES IN (2)", policy);
+            Classify("ALTER TABLE ONLY public.c ATTACH PARTITION public.c FOR VALUES IN (3)", policy);
+            Assert.NotNull(policy.PartitionRoot("public.a"));
+            Assert.NotNull(policy.PartitionRoot("public.c"));
+            Assert.True(policy.InPartitionLine("public.a", "public.b"));
+            Assert.False(policy.InPartitionLine("public.x", "public.a"));
+        }
+
+        [Fact]
         public void RowCountsOfAPartitionTreeAreComparedAsAWholeOnlyWhereATableOfItDiffers()
         {
             var expected = new[] { new TableRowCount("public", "h", 100), new TableRowCount("public", "t", 5), new TableRowCount("public", "r1", 7) };
