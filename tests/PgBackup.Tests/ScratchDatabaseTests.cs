@@ -108,8 +108,10 @@ namespace PgBackup.Tests
             // The same id with another start: a reused id.
             Assert.Equal(ProcessLiveness.Gone, ProcessIdentity.Check(Environment.MachineName, Environment.ProcessId, ProcessIdentity.StartKey + "0"));
             Assert.Equal(ProcessLiveness.Unknown, ProcessIdentity.Check("another-machine", Environment.ProcessId, ProcessIdentity.StartKey));
-            using var p = Process.Start(new ProcessStartInfo("/bin/sh", "-c true") { UseShellExecute = false })!;
+            // A child that lives until its start has been read (one that ends at once may be gone before that).
+            using var p = Process.Start(new ProcessStartInfo("/bin/sh", "-c \"sleep 30\"") { UseShellExecute = false })!;
             var key = ProcessIdentity.StartKeyOf(p);
+            p.Kill();
             p.WaitForExit();
             Assert.NotNull(key);
             Assert.Equal(ProcessLiveness.Gone, ProcessIdentity.Check(Environment.MachineName, p.Id, key!));
