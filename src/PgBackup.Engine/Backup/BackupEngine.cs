@@ -695,11 +695,34 @@ namespace PgBackup
             // a server's lock_timeout says "lock timeout".
             bool Said(string text) => lines.Any(l => l.IndexOf(text, StringComparison.OrdinalIgnoreCase) >= 0);
             bool lockWait = Said("could not obtain lock") || Said("due to lock timeout") || (Said("statement timeout") && Said("LOCK TABLE"));
-            return new PgBackupException(ErrorIds.PgDumpFailed, lockWait ? ErrorKind.OperationTimeout : ErrorKind.InvalidOperation,
+            var rowSecurity = lockWait || dump.WasKilled ? null : RowSecurityCause(lines, server);
+            return new PgBackupException(ErrorIds.PgDumpFailed, lockWait ? ErrorKind.OperationTimeout : rowSecurity is not null ? ErrorKind.PermissionDenied : ErrorKind.InvalidOperation,
                 $"pg_dump {how} while backing up '{server.Database}' on {server.Info.Server}" +
                 (lockWait ? ": another session holds a lock on a table to dump for longer than -LockWaitTimeoutSeconds" : "") + "; no backup was kept." +
+                (rowSecurity is { } rs ? " " + PgServer.RowSecurityRefusal(rs.Role, rs.AsWritten) : "") +
                 (shown.Length > 0 ? Environment.NewLine + shown : ""), server.Database)
-            { RecommendedAction = lockWait ? "Find the session holding the lock (pg_locks, pg_stat_activity) or run the backup later; a larger -LockWaitTimeoutSeconds waits longer." : null };
+            {
+                RecommendedAction = lockWait ? "Find the session holding the lock (pg_locks, pg_stat_activity) or run the backup later; a larger -LockWaitTimeoutSeconds waits longer."
+                    : rowSecurity is { } r ? PgServer.RowSecurityAction(r.Role) : null,
+            };
+        }
+
+        /// <summary>
+        /// The table pg_dump failed to read because row-level security applies to this role, if that is why it failed:
+        /// a table the server says row security is active on (for this role), named in pg_dump's failed query (COPY, or
+        /// the SELECT of --inserts). The server's error text is not read: it comes in the server's language.
+        /// </summary>
+        private static (string Schema, string Name, string AsWritten, string Role)? RowSecurityCause(IReadOnlyList<string> lines, PgServer server)
+        {
+            if (!lines.Any(l => l.IndexOf("COPY ", StringComparison.Ordinal) >= 0 || l.IndexOf(" FROM ONLY ", StringComparison.Ordinal) >= 0)) return null;
+            try
+            {
+                foreach (var t in server.RowSecurityActiveTables(CancellationToken.None))
+                    if (lines.Any(l => l.IndexOf("COPY " + t.AsWritten + " ", StringComparison.Ordinal) >= 0 || l.IndexOf(" FROM ONLY " + t.AsWritten, StringComparison.Ordinal) >= 0))
+                        return t;
+                return null;
+            }
+            catch (PgBackupException) { return null; } // the server is gone too: pg_dump's own words stand
         }
 
         private static Exception Classify(Exception e, IBackupStore store, string name, CancellationToken ct)

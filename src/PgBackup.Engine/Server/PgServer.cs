@@ -599,6 +599,28 @@ namespace PgBackup
             return lifted;
         }
 
+        /// <summary>
+        /// The tables (schema, name, the name as pg_dump writes it, and this role) that row-level security would filter for this
+        /// role: a backup reads with row_security off, as pg_dump does, and the server refuses such a read rather than
+        /// hide rows. Asked of the server (row_security_active), not of its messages, which may be in any language.
+        /// </summary>
+        public List<(string Schema, string Name, string AsWritten, string Role)> RowSecurityActiveTables(CancellationToken cancellationToken) =>
+            Query("SELECT n.nspname, c.relname, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), current_user::text " +
+                  "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " +
+                  "WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND pg_catalog.row_security_active(c.oid) ORDER BY 1, 2", cancellationToken)
+                .Select(r => ((string)r[0]!, (string)r[1]!, (string)r[2]!, (string)r[3]!)).ToList();
+
+        /// <summary>What a backup refused by row-level security says, whichever engine read the table.</summary>
+        internal static string RowSecurityRefusal(string role, string table) =>
+            $"Row-level security applies to the role '{StoreName.Printable(role)}' on {StoreName.Printable(table)} (the table has FORCE ROW LEVEL SECURITY, or the role does not own it), " +
+            "and a backup reads every row with row security off, as pg_dump does: the server refuses that rather than let a policy hide rows.";
+
+        /// <summary>The RecommendedAction of <see cref="RowSecurityRefusal"/>.</summary>
+        internal static string RowSecurityAction(string role) =>
+            $"Back up as a superuser or as a role with BYPASSRLS (a superuser runs: ALTER ROLE {StoreName.Printable(PgIdentifier.Quote(role))} BYPASSRLS); " +
+            "a table's owner can also back it up once FORCE is lifted (ALTER TABLE ... NO FORCE ROW LEVEL SECURITY). " +
+            "PgBackup keeps no backup of only the rows a policy shows.";
+
         public void Dispose() => _connection.Dispose();
     }
 }

@@ -588,7 +588,7 @@ namespace PgBackup.Native
             var ids = _tables.Keys.ToArray();
             if (ids.Length == 0) return;
             foreach (var r in _s.Query(
-                         "SELECT c.oid, c.relpersistence, c.relispartition, c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relhasindex, c.relhastriggers, " +
+                         "SELECT c.oid, c.relpersistence, c.relispartition, c.relrowsecurity, c.relforcerowsecurity, c.relrowsecurity AND pg_catalog.row_security_active(c.oid) AS rlsactive, c.relreplident, c.relhasindex, c.relhastriggers, " +
                          "c.relispopulated, c.relpages, CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END AS oftype, " +
                          "CASE WHEN c.relkind IN ('r', 'p', 'm') THEN COALESCE(ts.spcname, '') END AS tablespace, am.amname, " +
                          "c.relacl::pg_catalog.text[] AS acl, pg_catalog.acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner)::pg_catalog.text[] AS acldefault, " +
@@ -609,6 +609,7 @@ namespace PgBackup.Native
                 t.IsPartition = r.Bool("relispartition");
                 t.RowSecurity = r.Bool("relrowsecurity");
                 t.ForceRowSecurity = r.Bool("relforcerowsecurity");
+                t.RowSecurityActive = r.Bool("rlsactive");
                 t.ReplIdent = r.Char("relreplident");
                 t.HasIndex = r.Bool("relhasindex");
                 t.HasTriggers = r.Bool("relhastriggers");
@@ -1241,6 +1242,15 @@ namespace PgBackup.Native
         /// </summary>
         private DumpObject Resolve(uint classOid, uint oid) =>
             _byCatalogId.TryGetValue((classOid, oid), out var obj) ? obj : Add(new DumpObject(ObjKind.Shadow, classOid, oid, ""));
+
+        /// <summary>
+        /// Tables whose rows this dump would read and that row-level security applies to for this role: with
+        /// row_security off (as pg_dump reads) the server refuses them, so the dump stops before it starts.
+        /// </summary>
+        public List<string> RowSecurityBlocked() =>
+            _tables.Values.Where(t => t.DataObj is TableDataObj { Kind: ObjKind.TableData, Dump: true } && t.RowSecurityActive)
+                .OrderBy(t => t.Namespace!.Name, StringComparer.Ordinal).ThenBy(t => t.Name, StringComparer.Ordinal)
+                .Select(t => PgIdentifier.Qualify(t.Namespace!.Name, t.Name)).ToList();
 
         private void MakeDataObjects()
         {

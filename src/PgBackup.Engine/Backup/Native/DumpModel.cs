@@ -270,6 +270,8 @@ namespace PgBackup.Native
         }
         public bool RowSecurity { get; set; }
         public bool ForceRowSecurity { get; set; }
+        /// <summary>Row-level security applies to the dumping role here (row_security_active): its rows cannot all be read.</summary>
+        public bool RowSecurityActive { get; set; }
         public char ReplIdent { get; set; }
         public bool HasIndex { get; set; }
         public bool HasTriggers { get; set; }

@@ -99,6 +99,13 @@ namespace PgBackup.Native
                         string.Join("; ", list.Take(20)) + (list.Count > 20 ? $"; and {list.Count - 20} more" : "") + ".", list[0])
                     { RecommendedAction = "Back up with -Engine PgDump and a pg_dump at least as new as the server (-PgBinPath), or leave those objects out with -Schema/-ExcludeSchema/-Table/-ExcludeTable." };
                 }
+                if (catalog.RowSecurityBlocked() is { Count: > 0 } blocked)
+                {
+                    var role = main.Scalar("SELECT current_user::text") ?? "";
+                    throw new PgBackupException(ErrorIds.PermissionDenied, ErrorKind.PermissionDenied,
+                        "No backup was made. " + PgServer.RowSecurityRefusal(role, string.Join(", ", blocked.Take(20)) + (blocked.Count > 20 ? $" and {blocked.Count - 20} more tables" : "")), blocked[0])
+                    { RecommendedAction = PgServer.RowSecurityAction(role) };
+                }
                 var sorted = new DumpSorter(catalog.Objects, catalog.PreDataBoundary, catalog.PostDataBoundary, log).Sort();
                 if (opening is not null) workers = opening.GetAwaiter().GetResult();
                 log.Verbose($"Native engine: {sorted.Count(o => o.Dump && o.Kind != ObjKind.Shadow)} objects read from PostgreSQL {versionText} in one snapshot" +
