@@ -430,6 +430,37 @@ CREATE POLICY mine ON secret USING (owner_name = current_user);
         }
     }
 
+    Context 'a restoring role that may not create databases' {
+        It 'is refused before anything changes (restore, -Table, drill, export), with what to do' {
+            # PgBackup restores into a new database of its own: the database's owner without CREATEDB cannot restore,
+            # and the server's own refusal came after a misleading warning about the new database's owner.
+            $role = New-TestDatabaseName 'nocreatedb'
+            $password = 'pw-' + [guid]::NewGuid().ToString('n')
+            $db = New-TestDatabaseName 'nocd'
+            Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $role LOGIN PASSWORD '$password'; CREATE DATABASE $db OWNER $role;" | Out-Null
+            Invoke-TestPsql -Server $Main -Database $db -Sql "SET ROLE $role; CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10);" | Out-Null
+            $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $db) -Path (Join-Path $Out 'nocreatedb')
+            Invoke-TestPsql -Server $Main -Database $db -Sql 'INSERT INTO t VALUES (11)' | Out-Null
+            $before = Get-DatabaseFingerprint -Server $Main -Database $db
+            $asOwner = "postgresql://${role}:$password@127.0.0.1:$($Main.Port)/$db"
+            $calls = @(
+                @{ Id = 'RestorePgBackupCommand'; Run = { $b | Restore-PgBackup -ConnectionString $asOwner -Force -Confirm:$false -WarningAction Stop } }
+                @{ Id = 'RestorePgBackupCommand'; Run = { $b | Restore-PgBackup -ConnectionString $asOwner -Table public.t -Confirm:$false -WarningAction Stop } }
+                @{ Id = 'TestPgBackupCommand'; Run = { $b | Test-PgBackup -Restore -ConnectionString $asOwner -WarningAction Stop } }
+                @{ Id = 'ExportPgBackupDataCommand'; Run = { $b | Export-PgBackupData -ConnectionString $asOwner -Table t -WarningAction Stop } }
+            )
+            foreach ($call in $calls) {
+                $err = $null
+                try { $null = & $call.Run } catch { $err = $_ }
+                $err.FullyQualifiedErrorId | Should -Be "PermissionDenied,PgBackup.Commands.$($call.Id)"
+                $err.Exception.Message | Should -BeLike "*'$role' may not create databases*Nothing was changed.*"
+                $err.ErrorDetails.RecommendedAction | Should -BeLike "*ALTER ROLE $role CREATEDB*"
+            }
+            Assert-SameDatabase $before (Get-DatabaseFingerprint -Server $Main -Database $db)
+            Get-ScratchDatabases | Should -BeNullOrEmpty
+        }
+    }
+
     Context 'constraints added after the data' {
         It 'restores NOT VALID constraints that old rows break, of tables and of a domain, from <Format> with -Jobs 2' -ForEach @(
             @{ Format = 'Plain' }, @{ Format = 'Custom' }, @{ Format = 'Directory' }

@@ -168,6 +168,22 @@ namespace PgBackup
         }
 
         /// <summary>
+        /// Refuses, before anything changes, a role that may not create databases: every restore, drill and export
+        /// works in a new database of PgBackup's own. Asked of the catalog: the server's own refusal would come in its
+        /// language, after a misleading attempt to give the database to its owner.
+        /// </summary>
+        public void EnsureCanCreateDatabases(string name, CancellationToken ct)
+        {
+            var role = _server.Query("SELECT current_user::text, r.rolcreatedb OR r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user", ct);
+            if (role.Count != 1 || role[0][1] is not false) return;
+            var who = (string)role[0][0]!;
+            throw new PgBackupException(ErrorIds.PermissionDenied, ErrorKind.PermissionDenied,
+                $"The role '{StoreName.Printable(who)}' may not create databases, and PgBackup restores into a new database of its own, checks it, and only then " +
+                "puts it in the target's place (a -Table restore, a drill and Export-PgBackupData work in one too). Nothing was changed.", name)
+            { RecommendedAction = $"Restore as a role with CREATEDB (a managed service's admin role has it), or give it: ALTER ROLE {StoreName.Printable(PgIdentifier.Quote(who))} CREATEDB." };
+        }
+
+        /// <summary>
         /// Creates an empty database from template0, like <paramref name="like"/> when given: its owner, locale,
         /// grants, settings (also its roles' settings in it) and comment. Names and values from the catalog reach the
         /// server only quoted or as parameters (<see cref="PgSql"/>). With <paramref name="mark"/> (a database of
@@ -176,6 +192,7 @@ namespace PgBackup
         /// </summary>
         public void Create(string name, DatabaseShell? like, IOperationLog log, CancellationToken ct, ScratchMark? mark = null)
         {
+            EnsureCanCreateDatabases(name, ct);
             var sql = PgSql.CreateDatabase(name, like);
             try
             {

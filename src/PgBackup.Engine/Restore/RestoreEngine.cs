@@ -158,6 +158,7 @@ namespace PgBackup
             var admin = plan.Admin;
             var activity = $"Restoring {source.Name} into {plan.Target}";
             var locator = new PgToolLocator(request.Options.PgBinPath);
+            admin.EnsureCanCreateDatabases(plan.Target, ct); // before the backup is read through and roles are made
 
             // A plain script is checked as it loads into PgBackup's new database when nothing but that database can be
             // changed before the checks pass: the target is not touched until the swap, and a changed file that passes
