@@ -461,6 +461,51 @@ CREATE POLICY mine ON secret USING (owner_name = current_user);
         }
     }
 
+    Context 'owners and privileges the restoring role cannot give' {
+        It '<Format>: an owner it may not give objects to, and a grantee the server lacks, fail with what to do; -NoOwner -NoPrivileges restore' -ForEach @(
+            @{ Format = 'Plain' }, @{ Format = 'Custom' }
+        ) {
+            $role = New-TestDatabaseName 'restorer'
+            $owner = New-TestDatabaseName 'owner'
+            $reader = New-TestDatabaseName 'reader'
+            $password = 'pw-' + [guid]::NewGuid().ToString('n')
+            $owned = New-TestDatabaseName 'owned'
+            $granted = New-TestDatabaseName 'granted'
+            Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password'; CREATE ROLE $owner; CREATE ROLE $reader; CREATE DATABASE $owned OWNER $role; CREATE DATABASE $granted OWNER $role;" | Out-Null
+            Invoke-TestPsql -Server $Main -Database $owned -Sql "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10); ALTER TABLE t OWNER TO $owner;" | Out-Null
+            Invoke-TestPsql -Server $Main -Database $granted -Sql "SET ROLE $role; CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10); GRANT SELECT ON t TO $reader;" | Out-Null
+            $ownedBackup = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $owned) -Path (Join-Path $Out "owners-$Format") -Format $Format
+            $grantedBackup = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $granted) -Path (Join-Path $Out "owners-$Format") -Format $Format
+
+            # A role it is not a member of ("must be member of role", 42501): PgBackup's executor or pg_restore alike.
+            $asRestorer = "postgresql://${role}:$password@127.0.0.1:$($Main.Port)/$owned"
+            $before = Get-DatabaseFingerprint -Server $Main -Database $owned
+            $err = $null
+            try { $ownedBackup | Restore-PgBackup -ConnectionString $asRestorer -Force -Confirm:$false } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'RestoreStatementFailed,PgBackup.Commands.RestorePgBackupCommand'
+            $err.ErrorDetails.RecommendedAction | Should -BeLike '*restore with -NoOwner*'
+            Assert-SameDatabase $before (Get-DatabaseFingerprint -Server $Main -Database $owned)
+            $err = $null
+            try { $ownedBackup | Test-PgBackup -Restore -ConnectionString $asRestorer } catch { $err = $_ }
+            $err.ErrorDetails.RecommendedAction | Should -BeLike '*restore with -NoOwner*'
+            ($ownedBackup | Restore-PgBackup -ConnectionString $asRestorer -Force -Confirm:$false -NoOwner).Verified | Should -BeTrue
+            Invoke-TestPsql -Server $Main -Database $owned -Sql "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 't'" | Should -Be $role
+
+            # A grantee that is gone (renamed since): "role ... does not exist" (42704) on the GRANT.
+            $asRestorer = "postgresql://${role}:$password@127.0.0.1:$($Main.Port)/$granted"
+            Invoke-TestPsql -Server $Main -Sql "ALTER ROLE $reader RENAME TO ${reader}_gone;" | Out-Null
+            try {
+                $err = $null
+                try { $grantedBackup | Restore-PgBackup -ConnectionString $asRestorer -Force -Confirm:$false } catch { $err = $_ }
+                $err.FullyQualifiedErrorId | Should -Be 'RestoreStatementFailed,PgBackup.Commands.RestorePgBackupCommand'
+                $err.ErrorDetails.RecommendedAction | Should -BeLike '*restore with -NoPrivileges*'
+                ($grantedBackup | Restore-PgBackup -ConnectionString $asRestorer -Force -Confirm:$false -NoPrivileges).Verified | Should -BeTrue
+            }
+            finally { Invoke-TestPsql -Server $Main -Sql "ALTER ROLE ${reader}_gone RENAME TO $reader;" | Out-Null }
+            Get-ScratchDatabases | Should -BeNullOrEmpty
+        }
+    }
+
     Context 'constraints added after the data' {
         It 'restores NOT VALID constraints that old rows break, of tables and of a domain, from <Format> with -Jobs 2' -ForEach @(
             @{ Format = 'Plain' }, @{ Format = 'Custom' }, @{ Format = 'Directory' }

@@ -139,7 +139,7 @@ namespace PgBackup
             catch (PgBackupException e)
             {
                 checks.Add(new CheckResult("Restore", false, e.Message, clock.Elapsed));
-                error = new PgBackupException(ErrorIds.DrillFailed, e.Kind, $"The restore drill of {source.Name} failed: {e.Message}", source.Path, e);
+                error = new PgBackupException(ErrorIds.DrillFailed, e.Kind, $"The restore drill of {source.Name} failed: {e.Message}", source.Path, e) { RecommendedAction = e.RecommendedAction };
             }
             finally
             {

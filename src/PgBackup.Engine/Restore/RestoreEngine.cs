@@ -350,7 +350,7 @@ namespace PgBackup
             catch (PgBackupException e) when (e.ErrorId == ErrorIds.RestoreStatementFailed)
             {
                 dump.Kill();
-                throw new PgBackupException(e.ErrorId, e.Kind, $"Replacing the selected objects failed and was rolled back: {e.Message}", plan.Target, e);
+                throw new PgBackupException(e.ErrorId, e.Kind, $"Replacing the selected objects failed and was rolled back: {e.Message}", plan.Target, e) { RecommendedAction = e.RecommendedAction };
             }
             try { plan.Admin.Drop(scratch, CancellationToken.None); } catch (PgBackupException e) { log.Warning($"Could not drop the scratch database '{scratch}': {e.Message}"); }
             return actual;

@@ -107,9 +107,11 @@ namespace PgBackup
                 lock (errors)
                 {
                     if (exit != 0 && (!options.ContinueOnError || errors.Count == 0))
-                        throw new PgBackupException(ErrorIds.RestoreStatementFailed, ErrorKind.InvalidOperation,
-                            $"pg_restore stopped with exit code {exit}: " + (errors.Count > 0 ? string.Join(Environment.NewLine, errors.Take(5)) : BackupVerifier.LastLines(p.StandardErrorText)),
-                            source.Path);
+                    {
+                        var said = errors.Count > 0 ? string.Join(Environment.NewLine, errors.Take(5)) : BackupVerifier.LastLines(p.StandardErrorText);
+                        throw new PgBackupException(ErrorIds.RestoreStatementFailed, ErrorKind.InvalidOperation, $"pg_restore stopped with exit code {exit}: " + said, source.Path)
+                        { RecommendedAction = RestoreAdvice.ForPgRestore(said) };
+                    }
                     return errors.ToList();
                 }
             }

@@ -10,14 +10,19 @@ namespace PgBackup
     /// <summary>Where a statement came from, for messages: its line and first words (never a literal).</summary>
     internal readonly struct StatementOrigin
     {
-        public StatementOrigin(long line, string what)
+        public StatementOrigin(long line, string what, bool ownerChange = false, bool privilege = false)
         {
             Line = line;
             What = what;
+            OwnerChange = ownerChange;
+            Privilege = privilege;
         }
 
         public long Line { get; }
         public string What { get; }
+        /// <summary>The policy's marks of the statement (<see cref="RestoreAdvice"/> for its failures).</summary>
+        public bool OwnerChange { get; }
+        public bool Privilege { get; }
         public override string ToString() => $"line {Line} ({What})";
     }
 
@@ -269,7 +274,8 @@ namespace PgBackup
                 lock (Errors) Errors.Add(message);
                 return;
             }
-            throw new PgBackupException(ErrorIds.RestoreStatementFailed, ErrorKind.InvalidOperation, message, null, e);
+            throw new PgBackupException(ErrorIds.RestoreStatementFailed, ErrorKind.InvalidOperation, message, null, e)
+            { RecommendedAction = RestoreAdvice.For((e as PostgresException)?.SqlState, origin.OwnerChange, origin.Privilege) };
         }
 
         /// <summary>Exact row counts of the tables, in this connection's transaction, compared with theirs.</summary>

@@ -1,0 +1,36 @@
+using System;
+
+namespace PgBackup
+{
+    /// <summary>
+    /// What to do when a restore fails on the backup's owners or privileges (roles the server does not have, or that
+    /// the restoring role may not act for): the same words whether PgBackup's executor or pg_restore ran the statement.
+    /// </summary>
+    internal static class RestoreAdvice
+    {
+        public const string Owners =
+            "The backup gives its objects to roles that this server lacks or that the restoring role is not a member of: restore with -NoOwner " +
+            "(the objects then belong to the restoring role), or create the roles first (-CreateRoles, from a backup made with -Globals) and restore " +
+            "as a superuser or a member of those roles.";
+
+        public const string Privileges =
+            "The backup grants privileges to roles that this server lacks, or that the restoring role may not grant: restore with -NoPrivileges " +
+            "(and -NoOwner), or create the roles first (-CreateRoles, from a backup made with -Globals).";
+
+        /// <summary>The advice for a statement the policy marked (owner change, GRANT/REVOKE), failing with <paramref name="sqlState"/>.</summary>
+        public static string? For(string? sqlState, bool ownerChange, bool privilege)
+        {
+            // 42501 insufficient_privilege ("must be member of role"), 42704 undefined_object ("role ... does not exist").
+            if (sqlState != "42501" && sqlState != "42704") return null;
+            return ownerChange ? Owners : privilege ? Privileges : null;
+        }
+
+        /// <summary>The advice for pg_restore's failed command, as its (English: see ServerMessages) lines quote it.</summary>
+        public static string? ForPgRestore(string errors)
+        {
+            if (errors.IndexOf(" OWNER TO ", StringComparison.Ordinal) >= 0 || errors.IndexOf("Command was: SET SESSION AUTHORIZATION", StringComparison.Ordinal) >= 0) return Owners;
+            if (errors.IndexOf("Command was: GRANT ", StringComparison.Ordinal) >= 0 || errors.IndexOf("Command was: REVOKE ", StringComparison.Ordinal) >= 0) return Privileges;
+            return null;
+        }
+    }
+}
