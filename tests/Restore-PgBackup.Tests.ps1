@@ -504,6 +504,25 @@ CREATE POLICY mine ON secret USING (owner_name = current_user);
             finally { Invoke-TestPsql -Server $Main -Sql "ALTER ROLE ${reader}_gone RENAME TO $reader;" | Out-Null }
             Get-ScratchDatabases | Should -BeNullOrEmpty
         }
+
+        It '<Format>: an extension only a superuser may create fails with what to do, and the target is unchanged' -ForEach @(
+            @{ Format = 'Plain' }, @{ Format = 'Custom' }
+        ) {
+            $role = New-TestDatabaseName 'extrestorer'
+            $password = 'pw-' + [guid]::NewGuid().ToString('n')
+            $db = New-TestDatabaseName 'untrusted'
+            Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password'; CREATE DATABASE $db OWNER $role;" | Out-Null
+            Invoke-TestPsql -Server $Main -Database $db -Sql "CREATE EXTENSION pg_stat_statements; SET ROLE $role; CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10);" | Out-Null
+            $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $db) -Path (Join-Path $Out "ext-$Format") -Format $Format
+            $before = Get-DatabaseFingerprint -Server $Main -Database $db
+            $err = $null
+            try { $b | Restore-PgBackup -ConnectionString "postgresql://${role}:$password@127.0.0.1:$($Main.Port)/$db" -Force -Confirm:$false } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'RestoreStatementFailed,PgBackup.Commands.RestorePgBackupCommand'
+            $err.Exception.Message | Should -Match 'pg_stat_statements'
+            $err.ErrorDetails.RecommendedAction | Should -BeLike '*creates an extension*superuser*'
+            Assert-SameDatabase $before (Get-DatabaseFingerprint -Server $Main -Database $db)
+            Get-ScratchDatabases | Should -BeNullOrEmpty
+        }
     }
 
     Context 'constraints added after the data' {

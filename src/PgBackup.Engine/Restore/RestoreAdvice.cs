@@ -17,9 +17,18 @@ namespace PgBackup
             "The backup grants privileges to roles that this server lacks, or that the restoring role may not grant: restore with -NoPrivileges " +
             "(and -NoOwner), or create the roles first (-CreateRoles, from a backup made with -Globals).";
 
-        /// <summary>The advice for a statement the policy marked (owner change, GRANT/REVOKE), failing with <paramref name="sqlState"/>.</summary>
-        public static string? For(string? sqlState, bool ownerChange, bool privilege)
+        public const string Extension =
+            "The backup creates an extension that this server cannot create for the restoring role: an extension that is not trusted needs " +
+            "a superuser (on a managed service, its admin role, for the extensions the service allows), and every extension needs its files " +
+            "(its package, the same version or newer) on the server. Restore as such a role, or install the extension's package on the server first.";
+
+        /// <summary>
+        /// The advice for a statement the policy marked (owner change, GRANT/REVOKE), or a CREATE EXTENSION, failing with
+        /// <paramref name="sqlState"/>.
+        /// </summary>
+        public static string? For(string? sqlState, bool ownerChange, bool privilege, bool createsExtension = false)
         {
+            if (createsExtension && sqlState is not null) return Extension;
             // 42501 insufficient_privilege ("must be member of role"), 42704 undefined_object ("role ... does not exist").
             if (sqlState != "42501" && sqlState != "42704") return null;
             return ownerChange ? Owners : privilege ? Privileges : null;
@@ -28,6 +37,7 @@ namespace PgBackup
         /// <summary>The advice for pg_restore's failed command, as its (English: see ServerMessages) lines quote it.</summary>
         public static string? ForPgRestore(string errors)
         {
+            if (errors.IndexOf("Command was: CREATE EXTENSION ", StringComparison.Ordinal) >= 0) return Extension;
             if (errors.IndexOf(" OWNER TO ", StringComparison.Ordinal) >= 0 || errors.IndexOf("Command was: SET SESSION AUTHORIZATION", StringComparison.Ordinal) >= 0) return Owners;
             if (errors.IndexOf("Command was: GRANT ", StringComparison.Ordinal) >= 0 || errors.IndexOf("Command was: REVOKE ", StringComparison.Ordinal) >= 0) return Privileges;
             return null;

@@ -115,7 +115,7 @@ namespace PgBackup
                 if (info.Action == StatementAction.Copy) _discardCopy = true;
                 return;
             }
-            var origin = new StatementOrigin(statement.Line, statement.Describe(), info.OwnerChange, info.Privilege);
+            var origin = new StatementOrigin(statement.Line, statement.Describe(), info.OwnerChange, info.Privilege, statement.IsWords(0, "create", "extension"));
             var encoding = _reader?.Policy.Encoding ?? Encoding.UTF8;
             switch (info.Action)
             {

@@ -10,12 +10,13 @@ namespace PgBackup
     /// <summary>Where a statement came from, for messages: its line and first words (never a literal).</summary>
     internal readonly struct StatementOrigin
     {
-        public StatementOrigin(long line, string what, bool ownerChange = false, bool privilege = false)
+        public StatementOrigin(long line, string what, bool ownerChange = false, bool privilege = false, bool createsExtension = false)
         {
             Line = line;
             What = what;
             OwnerChange = ownerChange;
             Privilege = privilege;
+            CreatesExtension = createsExtension;
         }
 
         public long Line { get; }
@@ -23,6 +24,7 @@ namespace PgBackup
         /// <summary>The policy's marks of the statement (<see cref="RestoreAdvice"/> for its failures).</summary>
         public bool OwnerChange { get; }
         public bool Privilege { get; }
+        public bool CreatesExtension { get; }
         public override string ToString() => $"line {Line} ({What})";
     }
 
@@ -275,7 +277,7 @@ namespace PgBackup
                 return;
             }
             throw new PgBackupException(ErrorIds.RestoreStatementFailed, ErrorKind.InvalidOperation, message, null, e)
-            { RecommendedAction = RestoreAdvice.For((e as PostgresException)?.SqlState, origin.OwnerChange, origin.Privilege) };
+            { RecommendedAction = RestoreAdvice.For((e as PostgresException)?.SqlState, origin.OwnerChange, origin.Privilege, origin.CreatesExtension) };
         }
 
         /// <summary>Exact row counts of the tables, in this connection's transaction, compared with theirs.</summary>
