@@ -430,6 +430,40 @@ CREATE POLICY mine ON secret USING (owner_name = current_user);
         }
     }
 
+    Context 'a target used by logical replication' {
+        It 'refuses to replace a database with a replication slot or a subscription (dropped, or left applying, with the old copy), and -Table keeps them' {
+            # DROP DATABASE drops a database's logical slots without a word: the restore dropped a CDC consumer's slot.
+            $server = Start-TestPostgres -Name logical -ServerOptions '-c wal_level=logical -c max_replication_slots=4'
+            try {
+                New-TestDatabase -Server $server -Name cdc -Sql 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, ''x'' FROM generate_series(1, 20) g;'
+                $uri = Get-TestPostgresUri -Server $server -Database cdc
+                $b = New-PgBackup -ConnectionString $uri -Path (Join-Path $Out 'logical')
+                Invoke-TestPsql -Server $server -Database cdc -Sql "SELECT 1 FROM pg_create_logical_replication_slot('consumer', 'test_decoding')" | Out-Null
+                $err = $null
+                try { $b | Restore-PgBackup -ConnectionString $uri -Force -Confirm:$false } catch { $err = $_ }
+                $err.FullyQualifiedErrorId | Should -Be 'TargetDatabaseInUse,PgBackup.Commands.RestorePgBackupCommand'
+                $err.Exception.Message | Should -BeLike "*replication slot 'consumer'*Nothing was changed.*"
+                $err.ErrorDetails.RecommendedAction | Should -BeLike '*pg_drop_replication_slot*'
+                Invoke-TestPsql -Server $server -Sql 'SELECT slot_name || ''@'' || database FROM pg_replication_slots' | Should -Be 'consumer@cdc'
+                # -Table replaces objects inside the database: the slot stays.
+                ($b | Restore-PgBackup -ConnectionString $uri -Table public.t -Confirm:$false).Tables.Count | Should -Be 1
+                Invoke-TestPsql -Server $server -Sql 'SELECT slot_name || ''@'' || database FROM pg_replication_slots' | Should -Be 'consumer@cdc'
+
+                Invoke-TestPsql -Server $server -Sql "SELECT pg_drop_replication_slot('consumer')" | Out-Null
+                Invoke-TestPsql -Server $server -Database cdc -Sql "CREATE SUBSCRIPTION feed CONNECTION 'dbname=nowhere' PUBLICATION pub WITH (connect = false)" | Out-Null
+                $err = $null
+                try { $b | Restore-PgBackup -ConnectionString $uri -Force -Confirm:$false } catch { $err = $_ }
+                $err.FullyQualifiedErrorId | Should -Be 'TargetDatabaseInUse,PgBackup.Commands.RestorePgBackupCommand'
+                $err.Exception.Message | Should -BeLike '*subscription feed*'
+                (Get-DatabaseNames -Server $server) -join ',' | Should -Be 'cdc,postgres,template0,template1'
+
+                Invoke-TestPsql -Server $server -Database cdc -Sql 'ALTER SUBSCRIPTION feed SET (slot_name = NONE); DROP SUBSCRIPTION feed' | Out-Null
+                ($b | Restore-PgBackup -ConnectionString $uri -Force -Confirm:$false).Verified | Should -BeTrue
+            }
+            finally { Stop-TestPostgres $server }
+        }
+    }
+
     Context 'a restoring role that may not create databases' {
         It 'is refused before anything changes (restore, -Table, drill, export), with what to do' {
             # PgBackup restores into a new database of its own: the database's owner without CREATEDB cannot restore,
