@@ -430,10 +430,10 @@ CREATE POLICY mine ON secret USING (owner_name = current_user);
         }
     }
 
-    Context 'a target used by logical replication' {
-        It 'refuses to replace a database with a replication slot or a subscription (dropped, or left applying, with the old copy), and -Table keeps them' {
+    Context 'a target used by logical replication or prepared transactions' {
+        It 'refuses to replace a database with a replication slot, a subscription or a prepared transaction (dropped, or left with the old copy), and -Table keeps them' {
             # DROP DATABASE drops a database's logical slots without a word: the restore dropped a CDC consumer's slot.
-            $server = Start-TestPostgres -Name logical -ServerOptions '-c wal_level=logical -c max_replication_slots=4'
+            $server = Start-TestPostgres -Name logical -ServerOptions '-c wal_level=logical -c max_replication_slots=4 -c max_prepared_transactions=2'
             try {
                 New-TestDatabase -Server $server -Name cdc -Sql 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, ''x'' FROM generate_series(1, 20) g;'
                 $uri = Get-TestPostgresUri -Server $server -Database cdc
@@ -458,6 +458,14 @@ CREATE POLICY mine ON secret USING (owner_name = current_user);
                 (Get-DatabaseNames -Server $server) -join ',' | Should -Be 'cdc,postgres,template0,template1'
 
                 Invoke-TestPsql -Server $server -Database cdc -Sql 'ALTER SUBSCRIPTION feed SET (slot_name = NONE); DROP SUBSCRIPTION feed' | Out-Null
+                # A prepared transaction would be committed into the previous copy.
+                Invoke-TestPsql -Server $server -Database cdc -Sql "BEGIN; INSERT INTO t VALUES (100, 'pending'); PREPARE TRANSACTION 'order-7';" | Out-Null
+                $err = $null
+                try { $b | Restore-PgBackup -ConnectionString $uri -Force -Confirm:$false } catch { $err = $_ }
+                $err.FullyQualifiedErrorId | Should -Be 'TargetDatabaseInUse,PgBackup.Commands.RestorePgBackupCommand'
+                $err.Exception.Message | Should -BeLike "*prepared transaction 'order-7'*"
+                $err.ErrorDetails.RecommendedAction | Should -BeLike '*ROLLBACK PREPARED*'
+                Invoke-TestPsql -Server $server -Database cdc -Sql "ROLLBACK PREPARED 'order-7'" | Out-Null
                 ($b | Restore-PgBackup -ConnectionString $uri -Force -Confirm:$false).Verified | Should -BeTrue
             }
             finally { Stop-TestPostgres $server }

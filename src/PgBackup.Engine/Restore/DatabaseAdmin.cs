@@ -86,14 +86,16 @@ namespace PgBackup
             Convert.ToInt32(_server.Scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = @d AND pid <> pg_backend_pid()", ("d", db)), CultureInfo.InvariantCulture);
 
         /// <summary>
-        /// The logical replication that lives in a database and would not follow a replacement: its replication slots
-        /// (DROP DATABASE drops them, and their consumers lose their place) and its subscriptions (DROP DATABASE refuses
-        /// them, so the previous copy would stay and go on applying changes). Printable, for a message.
+        /// What lives in a database besides its sessions and would not follow a replacement: its logical replication
+        /// slots (DROP DATABASE drops them, and their consumers lose their place), its subscriptions (DROP DATABASE
+        /// refuses them, so the previous copy would stay and go on applying changes) and its prepared transactions (they
+        /// would commit into the previous copy). Printable, for a message.
         /// </summary>
-        public List<string> LogicalReplicationOf(string db) =>
+        public List<string> HeldBy(string db) =>
             _server.Query("SELECT 'replication slot ' || pg_catalog.quote_literal(r.slot_name) FROM pg_catalog.pg_replication_slots r WHERE r.database = @d " +
                           "UNION ALL SELECT 'subscription ' || pg_catalog.quote_ident(s.subname) FROM pg_catalog.pg_subscription s " +
-                          "JOIN pg_catalog.pg_database d ON d.oid = s.subdbid WHERE d.datname = @d ORDER BY 1", default, ("d", db))
+                          "JOIN pg_catalog.pg_database d ON d.oid = s.subdbid WHERE d.datname = @d " +
+                          "UNION ALL SELECT 'prepared transaction ' || pg_catalog.quote_literal(p.gid) FROM pg_catalog.pg_prepared_xacts p WHERE p.database = @d ORDER BY 1", default, ("d", db))
                 .Select(r => StoreName.Printable((string)r[0]!)).ToList();
 
         /// <summary>A name for a database of PgBackup's own (<see cref="ScratchNames"/>) that does not exist on the server.</summary>

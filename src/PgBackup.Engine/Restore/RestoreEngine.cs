@@ -138,13 +138,13 @@ namespace PgBackup
                         throw new PgBackupException(ErrorIds.TargetDatabaseInUse, ErrorKind.ResourceBusy,
                             $"The database '{target}' has {plan.OtherSessions} other session(s); nothing was changed. Close them, or use -Force to end them (only sessions on '{target}' are ended).", target)
                         { RecommendedAction = "Stop the applications that use the database, or add -Force." };
-                    if (!plan.Partial && admin.LogicalReplicationOf(target) is { Count: > 0 } replication)
+                    if (!plan.Partial && admin.HeldBy(target) is { Count: > 0 } held)
                         throw new PgBackupException(ErrorIds.TargetDatabaseInUse, ErrorKind.ResourceBusy,
-                            $"The database '{target}' is used by logical replication ({string.Join(", ", replication.Take(10))}{(replication.Count > 10 ? ", ..." : "")}), which a restore " +
-                            "cannot carry over: the restored database takes the target's place, and PostgreSQL drops a database's replication slots with it " +
-                            "(their consumers lose their place) and refuses to drop a database that has subscriptions (the previous copy would go on " +
-                            "applying changes). Nothing was changed.", target)
-                        { RecommendedAction = "Drop the slots (pg_drop_replication_slot) and subscriptions (DROP SUBSCRIPTION) when their consumers and publishers can be set up again after the restore, then restore; or restore only objects inside the database (-Table, -Schema), which keeps them." };
+                            $"The database '{target}' holds what a restore cannot carry over ({string.Join(", ", held.Take(10))}{(held.Count > 10 ? ", ..." : "")}): " +
+                            "the restored database takes the target's place, and PostgreSQL drops a database's replication slots with it (their consumers " +
+                            "lose their place), refuses to drop a database that has subscriptions (the previous copy would go on applying changes), and " +
+                            "would commit prepared transactions into the previous copy. Nothing was changed.", target)
+                        { RecommendedAction = "Drop the slots (pg_drop_replication_slot) and subscriptions (DROP SUBSCRIPTION) when their consumers and publishers can be set up again after the restore, and finish the prepared transactions (COMMIT PREPARED or ROLLBACK PREPARED), then restore; or restore only objects inside the database (-Table, -Schema), which keeps them." };
                 }
                 return plan;
             }
