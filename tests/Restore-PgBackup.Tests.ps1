@@ -305,6 +305,23 @@ GRANT CONNECT ON DATABASE "$($f.Name)" TO app_reader;
             Invoke-TestPsql -Server $Main -Database $f.Name -Sql "SELECT count(*) FROM pg_indexes WHERE tablename = 'play_events'" | Should -Be '2'
         }
 
+        It '-Table of a table that a view depends on says to select the view too, leaves the target as it was, and restores with it' {
+            $db = New-TestDatabaseName 'viewdep'
+            New-TestDatabase -Server $Main -Name $db -Sql "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100); CREATE VIEW v AS SELECT id FROM t; CREATE MATERIALIZED VIEW mv AS SELECT count(*) AS n FROM t;"
+            $uri = Get-TestPostgresUri -Server $Main -Database $db
+            $b = New-PgBackup -ConnectionString $uri -Path (Join-Path $Out 'viewdep')
+            Invoke-TestPsql -Server $Main -Database $db -Sql 'DELETE FROM t WHERE id > 50' | Out-Null
+            $before = Get-DatabaseFingerprint -Server $Main -Database $db
+            $err = $null
+            try { $b | Restore-PgBackup -ConnectionString $uri -Table public.t -Confirm:$false } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'RestoreStatementFailed,PgBackup.Commands.RestorePgBackupCommand'
+            $err.Exception.Message | Should -Match 'rolled back'
+            $err.ErrorDetails.RecommendedAction | Should -BeLike '*select them too with -Table*'
+            Assert-SameDatabase $before (Get-DatabaseFingerprint -Server $Main -Database $db)
+            ($b | Restore-PgBackup -ConnectionString $uri -Table public.t, public.v, public.mv -Confirm:$false).Tables.Count | Should -BeGreaterThan 0
+            Invoke-TestPsql -Server $Main -Database $db -Sql 'SELECT count(*) FROM v' | Should -Be '100'
+        }
+
         It 'reports each error and goes on with -ContinueOnError' {
             $f = New-RestoreFixture
             $folder = Join-Path $Out $f.Name

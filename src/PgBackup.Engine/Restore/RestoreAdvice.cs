@@ -22,6 +22,10 @@ namespace PgBackup
             "a superuser (on a managed service, its admin role, for the extensions the service allows), and every extension needs its files " +
             "(its package, the same version or newer) on the server. Restore as such a role, or install the extension's package on the server first.";
 
+        public const string Dependents =
+            "Objects outside the selection depend on a selected table (a view, a materialized view, a function using its row type, " +
+            "a foreign key): select them too with -Table, or restore their whole schema with -Schema.";
+
         /// <summary>
         /// The advice for a statement the policy marked (owner change, GRANT/REVOKE), or a CREATE EXTENSION, failing with
         /// <paramref name="sqlState"/>.
@@ -29,6 +33,7 @@ namespace PgBackup
         public static string? For(string? sqlState, bool ownerChange, bool privilege, bool createsExtension = false)
         {
             if (createsExtension && sqlState is not null) return Extension;
+            if (sqlState == "2BP01") return Dependents; // dependent_objects_still_exist: a -Table/-Schema replacement's DROP
             // 42501 insufficient_privilege ("must be member of role"), 42704 undefined_object ("role ... does not exist").
             if (sqlState != "42501" && sqlState != "42704") return null;
             return ownerChange ? Owners : privilege ? Privileges : null;
