@@ -105,6 +105,26 @@ GRANT CONNECT ON DATABASE "$($f.Name)" TO app_reader;
             Invoke-TestPsql -Server $Main -Database $r.PreviousDatabase -Sql "SELECT count(*) FROM stray" | Should -Be '0'
             Invoke-TestPsql -Server $Main -Sql "DROP DATABASE `"$($r.PreviousDatabase)`";" | Out-Null
         }
+
+        It 'restores a <Format> backup over a database whose own settings would hinder the load, and gives them to the restored one (jobs <Jobs>)' -ForEach @(
+            @{ Format = 'Plain'; Jobs = 2 }, @{ Format = 'Custom'; Jobs = 2 }
+        ) {
+            # Settings meant for the users' sessions (a database set read-only, a connection
+            # limit below -Jobs): they were given to the new database before its load, which they then refused.
+            $role = New-TestDatabaseName 'limited'
+            $password = 'pw-' + [guid]::NewGuid().ToString('n')
+            $db = New-TestDatabaseName 'guarded'
+            Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password'; CREATE DATABASE $db OWNER $role;" | Out-Null
+            Invoke-TestPsql -Server $Main -Database $db -Sql "SET ROLE $role; CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1, 50000) g; CREATE TABLE u (id int PRIMARY KEY); INSERT INTO u SELECT generate_series(1, 10);" | Out-Null
+            $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $db) -Path (Join-Path $Out "guarded-$Format") -Format $Format
+            Invoke-TestPsql -Server $Main -Sql "ALTER DATABASE $db SET default_transaction_read_only = on; ALTER DATABASE $db SET search_path = nowhere; ALTER DATABASE $db CONNECTION LIMIT 1; ALTER ROLE $role IN DATABASE $db SET work_mem = '1234kB';" | Out-Null
+            $r = $b | Restore-PgBackup -ConnectionString "postgresql://${role}:$password@127.0.0.1:$($Main.Port)/$db" -Jobs $Jobs -Force -Confirm:$false -WarningAction Stop
+            $r.Verified | Should -BeTrue
+            Invoke-TestPsql -Server $Main -Sql "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '$db' ORDER BY s.setrole" |
+                Should -Be @('default_transaction_read_only=on,search_path=nowhere', 'work_mem=1234kB')
+            Invoke-TestPsql -Server $Main -Sql "SELECT datconnlimit FROM pg_database WHERE datname = '$db'" | Should -Be '1'
+            Get-ScratchDatabases | Should -BeNullOrEmpty
+        }
     }
 
     Context 'the target is either restored or exactly as it was' {

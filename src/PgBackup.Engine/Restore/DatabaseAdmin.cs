@@ -234,6 +234,19 @@ namespace PgBackup
             }
         }
 
+        /// <summary>
+        /// Gives <paramref name="name"/> the settings and connection limit of <paramref name="like"/> (PgSql.ShellSettings):
+        /// after the load and its checks, just before the swap.
+        /// </summary>
+        public void ApplySettings(string name, DatabaseShell like, IOperationLog log, CancellationToken ct)
+        {
+            foreach (var command in PgSql.ShellSettings(name, like))
+            {
+                try { _server.Execute(command, ct); }
+                catch (PgBackupException e) { log.Warning($"Could not carry over '{command}' to the restored database: {e.Message}"); }
+            }
+        }
+
         /// <summary>Drops a database (ending its sessions first). Missing databases are fine.</summary>
         public void Drop(string name, CancellationToken ct)
         {

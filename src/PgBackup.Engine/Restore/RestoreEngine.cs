@@ -236,6 +236,7 @@ namespace PgBackup
                 else if (plan.TargetExists)
                 {
                     previous = admin.NewScratchName(ScratchKind.Previous, plan.Target);
+                    admin.ApplySettings(scratch, shell!, log, ct);
                     log.Progress(new ProgressInfo(activity, $"Putting the restored database in the place of '{plan.Target}'"));
                     log.Verbose($"Putting '{scratch}' in the place of '{plan.Target}' (one transaction).");
                     admin.Swap(plan.Target, scratch, previous, request.Force, log, shell!.Comment, admin.NewMark(ScratchKind.Previous, kept: request.KeepPrevious));

@@ -26,7 +26,7 @@ namespace PgBackup
             else if (like.LocaleProvider == "b" && like.ProviderLocale is not null)
                 sql.Append(" LOCALE_PROVIDER builtin BUILTIN_LOCALE ").Append(PgIdentifier.Literal(like.ProviderLocale));
             if (like.Tablespace is not null) sql.Append(" TABLESPACE ").Append(PgIdentifier.Quote(like.Tablespace));
-            if (like.ConnectionLimit >= 0) sql.Append(" CONNECTION LIMIT ").Append(like.ConnectionLimit.ToString(CultureInfo.InvariantCulture));
+            // The connection limit is the database's for its users' sessions: set with the settings (ShellSettings), after the load.
             return sql.ToString();
         }
 
@@ -44,6 +44,21 @@ namespace PgBackup
             foreach (var g in like.Grants)
                 commands.Add(new PgCommand("GRANT " + Privilege(g.Privilege) + " ON DATABASE " + db + " TO " + (g.Grantee is null ? "PUBLIC" : PgIdentifier.Quote(g.Grantee)) +
                                            (g.WithGrantOption ? " WITH GRANT OPTION" : "")));
+            if (withComment && like.Comment is not null) commands.Add(new PgCommand(CommentOnDatabase(name, like.Comment)));
+            return commands;
+        }
+
+        /// <summary>
+        /// The settings of <paramref name="like"/> (its own, and its roles' in it) and its connection limit, for
+        /// <paramref name="name"/>: set once the restored database is loaded and verified, just before it takes the
+        /// target's place, because they are meant for the users' sessions and would hinder the restore's own
+        /// (default_transaction_read_only, temp_file_limit, CONNECTION LIMIT 0...).
+        /// </summary>
+        public static List<PgCommand> ShellSettings(string name, DatabaseShell like)
+        {
+            var db = PgIdentifier.Quote(name);
+            var commands = new List<PgCommand>();
+            if (like.ConnectionLimit >= 0) commands.Add(new PgCommand("ALTER DATABASE " + db + " CONNECTION LIMIT " + like.ConnectionLimit.ToString(CultureInfo.InvariantCulture)));
             foreach (var s in like.Settings)
             {
                 var set = (s.Role is null ? "ALTER DATABASE " + db : "ALTER ROLE " + PgIdentifier.Quote(s.Role) + " IN DATABASE " + db) + " SET " + PgIdentifier.Quote(s.Name);
@@ -53,7 +68,6 @@ namespace PgBackup
                     ? new PgCommand("SELECT pg_catalog.set_config(@name, @value, true); " + set + " FROM CURRENT", ("name", s.Name), ("value", s.Value))
                     : new PgCommand(set + " TO " + PgIdentifier.Literal(s.Value)));
             }
-            if (withComment && like.Comment is not null) commands.Add(new PgCommand(CommentOnDatabase(name, like.Comment)));
             return commands;
         }
 
