@@ -168,7 +168,9 @@ Describe 'New-PgBackup to Azure' {
         finally { Remove-Item Env:AZURE_STORAGE_CONNECTION_STRING }
     }
 
-    It 'an upload cut off mid-way fails with AzureUploadFailed and leaves nothing that looks like a backup' {
+    # On the net8.0 build only: the same engine code on both builds, and most of its 25 s are the SDK's retry back-off
+    # (the suite's budget). A cut connection on the netstandard2.0 build's SDK is exercised by the download cut below.
+    It 'an upload cut off mid-way fails with AzureUploadFailed and leaves nothing that looks like a backup' -Skip:($env:PGBACKUP_TEST_FRAMEWORK -ne 'net8.0') {
         Add-Type -Path (Join-Path $PSScriptRoot 'harness/CutProxy.cs')
         $proxy = [PgBackup.TestHarness.CutProxy]::new('127.0.0.1', $Azure.Port)
         $proxy.CutUploadAfterBytes = 3MB

@@ -14,6 +14,20 @@ BeforeAll {
         Invoke-TestPsql -Server $Main -Database $Db -Sql "DELETE FROM play_events WHERE id % 2 = 0; CREATE TABLE stray (x int); UPDATE users SET display_name = 'changed';" | Out-Null
     }
 
+    function New-OwnedDatabase([string]$Name, [string]$RoleOptions = 'CREATEDB', [string]$Sql) {
+        # A login role that is neither superuser nor BYPASSRLS, a database it owns, and $Sql run there as that role.
+        $role = New-TestDatabaseName "${Name}_role"
+        $password = 'pw-' + [guid]::NewGuid().ToString('n')
+        $db = New-TestDatabaseName $Name
+        Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $role LOGIN $RoleOptions PASSWORD '$password'; CREATE DATABASE $db OWNER $role;" | Out-Null
+        if ($Sql) { Invoke-TestPsql -Server $Main -Database $db -Sql "SET ROLE $role;`n$Sql" | Out-Null }
+        [pscustomobject]@{
+            Role = $role; Password = $password; Database = $db
+            Uri = Get-TestPostgresUri -Server $Main -Database $db                    # as the test server's superuser
+            AsRole = "postgresql://${role}:$password@127.0.0.1:$($Main.Port)/$db"   # as the role
+        }
+    }
+
     function Get-ScratchDatabases {
         @(Get-DatabaseNames -Server $Main | Where-Object { $_ -like '*_pgbackup_*' -or $_ -like 'pgbackup_*' })
     }
@@ -111,14 +125,11 @@ GRANT CONNECT ON DATABASE "$($f.Name)" TO app_reader;
         ) {
             # Settings meant for the users' sessions (a database set read-only, a connection
             # limit below -Jobs): they were given to the new database before its load, which they then refused.
-            $role = New-TestDatabaseName 'limited'
-            $password = 'pw-' + [guid]::NewGuid().ToString('n')
-            $db = New-TestDatabaseName 'guarded'
-            Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password'; CREATE DATABASE $db OWNER $role;" | Out-Null
-            Invoke-TestPsql -Server $Main -Database $db -Sql "SET ROLE $role; CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1, 50000) g; CREATE TABLE u (id int PRIMARY KEY); INSERT INTO u SELECT generate_series(1, 10);" | Out-Null
-            $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $db) -Path (Join-Path $Out "guarded-$Format") -Format $Format
+            $o = New-OwnedDatabase 'guarded' -Sql "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1, 50000) g; CREATE TABLE u (id int PRIMARY KEY); INSERT INTO u SELECT generate_series(1, 10);"
+            $role = $o.Role; $db = $o.Database
+            $b = New-PgBackup -ConnectionString $o.Uri -Path (Join-Path $Out "guarded-$Format") -Format $Format
             Invoke-TestPsql -Server $Main -Sql "ALTER DATABASE $db SET default_transaction_read_only = on; ALTER DATABASE $db SET search_path = nowhere; ALTER DATABASE $db CONNECTION LIMIT 1; ALTER ROLE $role IN DATABASE $db SET work_mem = '1234kB';" | Out-Null
-            $r = $b | Restore-PgBackup -ConnectionString "postgresql://${role}:$password@127.0.0.1:$($Main.Port)/$db" -Jobs $Jobs -Force -Confirm:$false -WarningAction Stop
+            $r = $b | Restore-PgBackup -ConnectionString $o.AsRole -Jobs $Jobs -Force -Confirm:$false -WarningAction Stop
             $r.Verified | Should -BeTrue
             Invoke-TestPsql -Server $Main -Sql "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '$db' ORDER BY s.setrole" |
                 Should -Be @('default_transaction_read_only=on,search_path=nowhere', 'work_mem=1234kB')
@@ -437,21 +448,17 @@ INSERT INTO readings SELECT g FROM generate_series(1, 100) g;
         It 'restores and verifies a table with FORCE ROW LEVEL SECURITY, which keeps it, as its owner (Plain and Custom, -Table, the drill, Export-PgBackupData)' {
             # A cloud provider's admin role: it owns what it restores, but FORCE applies the table's policies to it too,
             # and counting with row_security off is refused (PermissionDenied before).
-            $role = New-TestDatabaseName 'rlsowner'
-            $password = 'pw-' + [guid]::NewGuid().ToString('n')
-            $db = New-TestDatabaseName 'rls'
-            Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password'; CREATE DATABASE $db OWNER $role;" | Out-Null
-            Invoke-TestPsql -Server $Main -Database $db -Sql @"
-SET ROLE $role;
+            $o = New-OwnedDatabase 'rls' -Sql @"
 CREATE TABLE secret (owner_name text, v int);
 INSERT INTO secret SELECT 'u' || (g % 3), g FROM generate_series(1, 30) g;
 ALTER TABLE secret ENABLE ROW LEVEL SECURITY;
 ALTER TABLE secret FORCE ROW LEVEL SECURITY;
 CREATE POLICY mine ON secret USING (owner_name = current_user);
-"@ | Out-Null
-            $asOwner = "postgresql://${role}:$password@127.0.0.1:$($Main.Port)/$db"
+"@
+            $db = $o.Database
+            $asOwner = $o.AsRole
             foreach ($format in 'Plain', 'Custom') {
-                $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $db) -Path (Join-Path $Out "rls-$format") -Format $format
+                $b = New-PgBackup -ConnectionString $o.Uri -Path (Join-Path $Out "rls-$format") -Format $format
                 $r = $b | Restore-PgBackup -ConnectionString $asOwner -Force -Confirm:$false
                 $r.Verified | Should -BeTrue
                 $r.RowCount | Should -Be 30
@@ -513,15 +520,12 @@ CREATE POLICY mine ON secret USING (owner_name = current_user);
         It 'is refused before anything changes (restore, -Table, drill, export), with what to do' {
             # PgBackup restores into a new database of its own: the database's owner without CREATEDB cannot restore,
             # and the server's own refusal came after a misleading warning about the new database's owner.
-            $role = New-TestDatabaseName 'nocreatedb'
-            $password = 'pw-' + [guid]::NewGuid().ToString('n')
-            $db = New-TestDatabaseName 'nocd'
-            Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $role LOGIN PASSWORD '$password'; CREATE DATABASE $db OWNER $role;" | Out-Null
-            Invoke-TestPsql -Server $Main -Database $db -Sql "SET ROLE $role; CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10);" | Out-Null
-            $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $db) -Path (Join-Path $Out 'nocreatedb')
+            $o = New-OwnedDatabase 'nocd' -RoleOptions 'NOCREATEDB' -Sql 'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10);'
+            $role = $o.Role; $db = $o.Database
+            $b = New-PgBackup -ConnectionString $o.Uri -Path (Join-Path $Out 'nocreatedb')
             Invoke-TestPsql -Server $Main -Database $db -Sql 'INSERT INTO t VALUES (11)' | Out-Null
             $before = Get-DatabaseFingerprint -Server $Main -Database $db
-            $asOwner = "postgresql://${role}:$password@127.0.0.1:$($Main.Port)/$db"
+            $asOwner = $o.AsRole
             $calls = @(
                 @{ Id = 'RestorePgBackupCommand'; Run = { $b | Restore-PgBackup -ConnectionString $asOwner -Force -Confirm:$false -WarningAction Stop } }
                 @{ Id = 'RestorePgBackupCommand'; Run = { $b | Restore-PgBackup -ConnectionString $asOwner -Table public.t -Confirm:$false -WarningAction Stop } }
@@ -587,15 +591,13 @@ CREATE POLICY mine ON secret USING (owner_name = current_user);
         It '<Format>: an extension only a superuser may create fails with what to do, and the target is unchanged' -ForEach @(
             @{ Format = 'Plain' }, @{ Format = 'Custom' }
         ) {
-            $role = New-TestDatabaseName 'extrestorer'
-            $password = 'pw-' + [guid]::NewGuid().ToString('n')
-            $db = New-TestDatabaseName 'untrusted'
-            Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password'; CREATE DATABASE $db OWNER $role;" | Out-Null
-            Invoke-TestPsql -Server $Main -Database $db -Sql "CREATE EXTENSION pg_stat_statements; SET ROLE $role; CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10);" | Out-Null
-            $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $db) -Path (Join-Path $Out "ext-$Format") -Format $Format
+            $o = New-OwnedDatabase 'untrusted' -Sql 'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10);'
+            $db = $o.Database
+            Invoke-TestPsql -Server $Main -Database $db -Sql 'CREATE EXTENSION pg_stat_statements' | Out-Null
+            $b = New-PgBackup -ConnectionString $o.Uri -Path (Join-Path $Out "ext-$Format") -Format $Format
             $before = Get-DatabaseFingerprint -Server $Main -Database $db
             $err = $null
-            try { $b | Restore-PgBackup -ConnectionString "postgresql://${role}:$password@127.0.0.1:$($Main.Port)/$db" -Force -Confirm:$false } catch { $err = $_ }
+            try { $b | Restore-PgBackup -ConnectionString $o.AsRole -Force -Confirm:$false } catch { $err = $_ }
             $err.FullyQualifiedErrorId | Should -Be 'RestoreStatementFailed,PgBackup.Commands.RestorePgBackupCommand'
             $err.Exception.Message | Should -Match 'pg_stat_statements'
             $err.ErrorDetails.RecommendedAction | Should -BeLike '*creates an extension*superuser*'
