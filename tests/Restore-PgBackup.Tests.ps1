@@ -134,6 +134,11 @@ GRANT CONNECT ON DATABASE "$($f.Name)" TO app_reader;
             Invoke-TestPsql -Server $Main -Sql "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '$db' ORDER BY s.setrole" |
                 Should -Be @('default_transaction_read_only=on,search_path=nowhere', 'work_mem=1234kB')
             Invoke-TestPsql -Server $Main -Sql "SELECT datconnlimit FROM pg_database WHERE datname = '$db'" | Should -Be '1'
+            # -Table changes the target itself, whose sessions are read-only: refused, rolled back, with what to do.
+            $err = $null
+            try { $b | Restore-PgBackup -ConnectionString $o.AsRole -Table public.u -Confirm:$false } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'RestoreStatementFailed,PgBackup.Commands.RestorePgBackupCommand'
+            $err.ErrorDetails.RecommendedAction | Should -BeLike '*default_transaction_read_only*'
             Get-ScratchDatabases | Should -BeNullOrEmpty
         }
     }

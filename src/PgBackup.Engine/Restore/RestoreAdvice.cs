@@ -26,6 +26,11 @@ namespace PgBackup
             "Objects outside the selection depend on a selected table (a view, a materialized view, a function using its row type, " +
             "a foreign key): select them too with -Table, or restore their whole schema with -Schema.";
 
+        public const string ReadOnly =
+            "The target's sessions are read-only (default_transaction_read_only, set on the database, the role or the server): -Table and " +
+            "-Schema change the target itself, so lift it for the restore (ALTER DATABASE ... RESET default_transaction_read_only), or restore " +
+            "the whole database, which gets its settings back once it is loaded.";
+
         /// <summary>
         /// The advice for a statement the policy marked (owner change, GRANT/REVOKE), or a CREATE EXTENSION, failing with
         /// <paramref name="sqlState"/>.
@@ -34,6 +39,7 @@ namespace PgBackup
         {
             if (createsExtension && sqlState is not null) return Extension;
             if (sqlState == "2BP01") return Dependents; // dependent_objects_still_exist: a -Table/-Schema replacement's DROP
+            if (sqlState == "25006") return ReadOnly;   // read_only_sql_transaction
             // 42501 insufficient_privilege ("must be member of role"), 42704 undefined_object ("role ... does not exist").
             if (sqlState != "42501" && sqlState != "42704") return null;
             return ownerChange ? Owners : privilege ? Privileges : null;
