@@ -141,6 +141,20 @@ GRANT CONNECT ON DATABASE "$($f.Name)" TO app_reader;
             $err.ErrorDetails.RecommendedAction | Should -BeLike '*default_transaction_read_only*'
             Get-ScratchDatabases | Should -BeNullOrEmpty
         }
+
+        It 'restores over a template database: the restored one is a template, and the previous copy is dropped' {
+            # PostgreSQL refuses to drop a template: the previous copy was left behind (a warning), and the restored
+            # database was no template.
+            $f = New-RestoreFixture
+            $b = New-PgBackup -ConnectionString $f.Uri -Path (Join-Path $Out "$($f.Name)-tpl")
+            Invoke-TestPsql -Server $Main -Sql "ALTER DATABASE $($f.Name) WITH IS_TEMPLATE true" | Out-Null
+            try {
+                ($b | Restore-PgBackup -ConnectionString $f.Uri -Force -Confirm:$false -WarningAction Stop).Verified | Should -BeTrue
+                Invoke-TestPsql -Server $Main -Sql "SELECT datistemplate FROM pg_database WHERE datname = '$($f.Name)'" | Should -Be 't'
+                Get-ScratchDatabases | Should -BeNullOrEmpty
+            }
+            finally { Invoke-TestPsql -Server $Main -Sql "ALTER DATABASE $($f.Name) WITH IS_TEMPLATE false" | Out-Null }
+        }
     }
 
     Context 'the target is either restored or exactly as it was' {

@@ -25,7 +25,7 @@ namespace PgBackup.Tests
         };
 
         /// <summary>The builders this class runs (CommentOnDatabase through Rename with a hostile comment); a new builder in PgSql fails <see cref="EveryBuilderIsRunHere"/> until it is added.</summary>
-        private static readonly string[] Covered = { "CreateDatabase", "CommentOnDatabase", "WithOwner", "CopyShell", "ShellSettings", "DropDatabase", "RenameDatabase", "CountRows", "CountTreeRows", "ForceRowSecurity", "SelectRows" };
+        private static readonly string[] Covered = { "CreateDatabase", "CommentOnDatabase", "WithOwner", "CopyShell", "ShellSettings", "SetTemplate", "DropDatabase", "RenameDatabase", "CountRows", "CountTreeRows", "ForceRowSecurity", "SelectRows" };
 
         [Fact]
         public void EveryBuilderIsRunHere()
@@ -94,6 +94,7 @@ namespace PgBackup.Tests
                 server.Execute($"GRANT CONNECT, TEMPORARY ON DATABASE {PgIdentifier.Quote(source)} TO {PgIdentifier.Quote(role)} WITH GRANT OPTION");
                 server.Execute($"COMMENT ON DATABASE {PgIdentifier.Quote(source)} IS {PgIdentifier.Literal(note)}");
                 server.Execute($"ALTER DATABASE {PgIdentifier.Quote(source)} CONNECTION LIMIT 7");
+                server.Execute($"ALTER DATABASE {PgIdentifier.Quote(source)} WITH IS_TEMPLATE true");
                 server.Execute($"SELECT set_config('search_path', @p, false); ALTER ROLE {PgIdentifier.Quote(role)} IN DATABASE {PgIdentifier.Quote(source)} SET search_path FROM CURRENT", None, ("p", path));
                 server.Execute("RESET search_path");
 
@@ -103,6 +104,7 @@ namespace PgBackup.Tests
                 // The settings and the connection limit are for the users' sessions: they come after the load.
                 Assert.Null(server.Scalar("SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = @d", ("d", copy)));
                 Assert.Equal(-1, server.Scalar("SELECT datconnlimit FROM pg_database WHERE datname = @d", ("d", copy)));
+                Assert.Equal(false, server.Scalar("SELECT datistemplate FROM pg_database WHERE datname = @d", ("d", copy)));
                 admin.ApplySettings(copy, shell, NullLog.Instance, None);
                 Assert.Equal(Describe(server, source), Describe(server, copy));
                 admin.Rename(copy, renamed, shell.Comment);
@@ -129,8 +131,8 @@ namespace PgBackup.Tests
                 "SELECT coalesce(pg_get_userbyid(nullif(a.grantee, 0)), 'PUBLIC'), a.privilege_type, a.is_grantable FROM pg_database d, aclexplode(d.datacl) a " +
                 "WHERE d.datname = @d ORDER BY 1, 2", None, ("d", database)).Select(r => $"{r[0]} {r[1]} {r[2]}");
             var comment = server.Scalar("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = @d", ("d", database));
-            var limit = server.Scalar("SELECT datconnlimit FROM pg_database WHERE datname = @d", ("d", database));
-            return string.Join("\n", settings.Concat(grants).Append($"comment: {comment}").Append($"connection limit: {limit}"));
+            var limit = server.Scalar("SELECT datconnlimit::text || ' ' || datistemplate::text FROM pg_database WHERE datname = @d", ("d", database));
+            return string.Join("\n", settings.Concat(grants).Append($"comment: {comment}").Append($"connection limit, template: {limit}"));
         }
 
         [PgFact]

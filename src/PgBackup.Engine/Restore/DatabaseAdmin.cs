@@ -22,6 +22,8 @@ namespace PgBackup
         /// <summary>The database's settings, and its roles' settings in it (pg_db_role_setting), as stored.</summary>
         public List<DatabaseSetting> Settings { get; } = new List<DatabaseSetting>();
         public string? Comment { get; init; }
+        /// <summary>A template database (datistemplate): the restored one becomes one too.</summary>
+        public bool IsTemplate { get; init; }
     }
 
     /// <summary>A privilege on a database: CREATE, CONNECT or TEMPORARY, to a role (null: PUBLIC).</summary>
@@ -145,7 +147,7 @@ namespace PgBackup
             string provider = v15 ? "d.datlocprovider::text" : "NULL::text";
             var row = _server.Query(
                 $"SELECT pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, {provider}, {locale}, " +
-                "t.spcname, d.datconnlimit, d.datacl IS NOT NULL, shobj_description(d.oid, 'pg_database'), d.oid::bigint " +
+                "t.spcname, d.datconnlimit, d.datacl IS NOT NULL, shobj_description(d.oid, 'pg_database'), d.oid::bigint, d.datistemplate " +
                 "FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = @d", default, ("d", db)).FirstOrDefault()
                 ?? throw new PgBackupException(ErrorIds.TargetDatabaseMissing, ErrorKind.ObjectNotFound, $"The database '{db}' does not exist.", db);
             var shell = new DatabaseShell
@@ -160,6 +162,7 @@ namespace PgBackup
                 ConnectionLimit = Convert.ToInt32(row[7], CultureInfo.InvariantCulture),
                 HasAcl = (bool)row[8]!,
                 Comment = row[9] as string,
+                IsTemplate = (bool)row[11]!,
             };
             long oid = Convert.ToInt64(row[10], CultureInfo.InvariantCulture);
             if (shell.HasAcl)
@@ -250,6 +253,9 @@ namespace PgBackup
         /// <summary>Drops a database (ending its sessions first). Missing databases are fine.</summary>
         public void Drop(string name, CancellationToken ct)
         {
+            // The previous copy of a template database is a template too, and PostgreSQL refuses to drop one.
+            if (_server.Scalar("SELECT datistemplate FROM pg_catalog.pg_database WHERE datname = @d", ("d", name)) is true)
+                _server.Execute(PgSql.SetTemplate(name, false), ct);
             if (Version.Major >= 13)
             {
                 _server.Execute(PgSql.DropDatabase(name, force: true), ct);

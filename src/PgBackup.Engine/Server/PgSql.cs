@@ -59,6 +59,7 @@ namespace PgBackup
             var db = PgIdentifier.Quote(name);
             var commands = new List<PgCommand>();
             if (like.ConnectionLimit >= 0) commands.Add(new PgCommand("ALTER DATABASE " + db + " CONNECTION LIMIT " + like.ConnectionLimit.ToString(CultureInfo.InvariantCulture)));
+            if (like.IsTemplate) commands.Add(new PgCommand(SetTemplate(name, true)));
             foreach (var s in like.Settings)
             {
                 var set = (s.Role is null ? "ALTER DATABASE " + db : "ALTER ROLE " + PgIdentifier.Quote(s.Role) + " IN DATABASE " + db) + " SET " + PgIdentifier.Quote(s.Name);
@@ -79,6 +80,9 @@ namespace PgBackup
         /// <summary>Sets a database's comment; null removes it.</summary>
         public static string CommentOnDatabase(string name, string? comment) =>
             "COMMENT ON DATABASE " + PgIdentifier.Quote(name) + " IS " + (comment is null ? "NULL" : PgIdentifier.Literal(comment));
+
+        /// <summary>Makes a database a template, or an ordinary database again (ALTER DATABASE ... IS_TEMPLATE).</summary>
+        public static string SetTemplate(string name, bool isTemplate) => "ALTER DATABASE " + PgIdentifier.Quote(name) + " WITH IS_TEMPLATE " + (isTemplate ? "true" : "false");
 
         public static string DropDatabase(string name, bool force) => "DROP DATABASE IF EXISTS " + PgIdentifier.Quote(name) + (force ? " WITH (FORCE)" : "");
 
