@@ -90,6 +90,22 @@ Describe 'Export-PgBackupData' {
         Invoke-TestPsql -Server $Main -Database $Db -Sql "SELECT md5(string_agg(p::text, ',' ORDER BY id)) FROM play_events p WHERE user_id = 'user7'" | Should -Be $before
     }
 
+    It 'exports a table that takes longer than the role''s own statement_timeout' {
+        # A statement_timeout set on the role is for its users' sessions; it cancelled the export's COPY (and would
+        # cancel the row count of a large table), as it would not cancel pg_dump's or pg_restore's work.
+        $role = New-TestDatabaseName 'timed'
+        $password = 'pw-' + [guid]::NewGuid().ToString('n')
+        $db = New-TestDatabaseName 'extimed'
+        Invoke-TestPsql -Server $Main -Sql "CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password'; CREATE DATABASE $db OWNER $role;" | Out-Null
+        Invoke-TestPsql -Server $Main -Database $db -Sql "SET ROLE $role; CREATE TABLE big (id int, t text); INSERT INTO big SELECT g, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, 600000) g;" | Out-Null
+        $b = New-PgBackup -ConnectionString (Get-TestPostgresUri -Server $Main -Database $db) -Path (Join-Path $Out 'timed')
+        Invoke-TestPsql -Server $Main -Sql "ALTER ROLE $role SET statement_timeout = '100ms'" | Out-Null
+        $csv = Join-Path $Out 'timed.csv'
+        $r = $b | Export-PgBackupData -Table big -OutFile $csv -ConnectionString "postgresql://${role}:$password@127.0.0.1:$($Main.Port)/$db"
+        $r.Rows | Should -Be 600000
+        Invoke-TestPsql -Server $Main -Sql "SELECT setconfig::text FROM pg_db_role_setting WHERE setrole = '$role'::regrole" | Should -Be '{statement_timeout=100ms}'
+    }
+
     It 'says so when the table or the condition is wrong' {
         $b = New-PgBackup -ConnectionString $Uri -Path (Join-Path $Out 'wrong') -Format Custom -SchemaOnly
         { $b | Export-PgBackupData -Table no_such_table -ConnectionString $Uri } | Should -Throw -ErrorId 'ExportFailed,PgBackup.Commands.ExportPgBackupDataCommand'

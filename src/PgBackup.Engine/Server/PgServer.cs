@@ -23,6 +23,10 @@ namespace PgBackup
             _connection = connection;
             _redactor = redactor;
             Info = info;
+            // PgBackup's own queries (row counts of whole tables, an export's rows) run as long as the data needs, as
+            // pg_dump's and pg_restore's do (their setup_connection): a statement_timeout set on the role or database
+            // is for its users' sessions, and cancelled the count of a large table or an export.
+            using (var unlimited = new NpgsqlCommand("SET statement_timeout = 0", connection)) unlimited.ExecuteNonQuery();
             Version = PgVersion.FromVersionNum(int.Parse(Scalar("SHOW server_version_num")!.ToString()!, System.Globalization.CultureInfo.InvariantCulture));
             VersionText = Scalar("SHOW server_version")?.ToString() ?? Version.ToString();
             Database = Scalar("SELECT current_database()")?.ToString() ?? "";
