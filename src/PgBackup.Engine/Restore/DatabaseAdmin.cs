@@ -258,6 +258,18 @@ namespace PgBackup
                 _server.Execute(PgSql.SetTemplate(name, false), ct);
             if (Version.Major >= 13)
             {
+                // FORCE only when sessions are connected: it would also end the autovacuum workers that a large restore
+                // brings to the new database, which a role that is not superuser may not ("must be a member of the role
+                // whose process is being terminated"), and the database stayed behind. Without FORCE, PostgreSQL stops
+                // them itself. A session that connects in between makes the plain DROP fail (55006): then FORCE.
+                var sessions = Convert.ToInt64(_server.Scalar(
+                    "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = @d AND pid <> pg_catalog.pg_backend_pid() AND backend_type <> 'autovacuum worker'",
+                    ("d", name)), CultureInfo.InvariantCulture);
+                if (sessions == 0)
+                {
+                    try { _server.Execute(PgSql.DropDatabase(name, force: false), ct); return; }
+                    catch (PgBackupException e) when (ServerMessages.SqlState(e) == "55006") { }
+                }
                 _server.Execute(PgSql.DropDatabase(name, force: true), ct);
                 return;
             }
