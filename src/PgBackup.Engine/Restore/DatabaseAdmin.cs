@@ -183,6 +183,8 @@ namespace PgBackup
             return shell;
         }
 
+        private bool _mayCreateDatabases;
+
         /// <summary>
         /// Refuses, before anything changes, a role that may not create databases: every restore, drill and export
         /// works in a new database of PgBackup's own. Asked of the catalog: the server's own refusal would come in its
@@ -190,8 +192,9 @@ namespace PgBackup
         /// </summary>
         public void EnsureCanCreateDatabases(string name, CancellationToken ct)
         {
+            if (_mayCreateDatabases) return; // asked once per connection: a restore asks before it starts and at Create
             var role = _server.Query("SELECT current_user::text, r.rolcreatedb OR r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user", ct);
-            if (role.Count != 1 || role[0][1] is not false) return;
+            if (role.Count != 1 || role[0][1] is not false) { _mayCreateDatabases = true; return; }
             var who = (string)role[0][0]!;
             throw new PgBackupException(ErrorIds.PermissionDenied, ErrorKind.PermissionDenied,
                 $"The role '{StoreName.Printable(who)}' may not create databases, and PgBackup restores into a new database of its own, checks it, and only then " +
@@ -253,19 +256,19 @@ namespace PgBackup
         /// <summary>Drops a database (ending its sessions first). Missing databases are fine.</summary>
         public void Drop(string name, CancellationToken ct)
         {
-            // The previous copy of a template database is a template too, and PostgreSQL refuses to drop one.
-            if (_server.Scalar("SELECT datistemplate FROM pg_catalog.pg_database WHERE datname = @d", ("d", name)) is true)
-                _server.Execute(PgSql.SetTemplate(name, false), ct);
+            // One look at the database: whether it is a template (the previous copy of a template database is one too,
+            // and PostgreSQL refuses to drop one), and whether sessions other than autovacuum are connected.
+            var state = _server.Query(
+                "SELECT d.datistemplate, (SELECT count(*) FROM pg_catalog.pg_stat_activity a WHERE a.datname = d.datname " +
+                "AND a.pid <> pg_catalog.pg_backend_pid() AND a.backend_type <> 'autovacuum worker') FROM pg_catalog.pg_database d WHERE d.datname = @d", ct, ("d", name));
+            if (state.Count == 1 && state[0][0] is true) _server.Execute(PgSql.SetTemplate(name, false), ct);
             if (Version.Major >= 13)
             {
                 // FORCE only when sessions are connected: it would also end the autovacuum workers that a large restore
                 // brings to the new database, which a role that is not superuser may not ("must be a member of the role
                 // whose process is being terminated"), and the database stayed behind. Without FORCE, PostgreSQL stops
                 // them itself. A session that connects in between makes the plain DROP fail (55006): then FORCE.
-                var sessions = Convert.ToInt64(_server.Scalar(
-                    "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = @d AND pid <> pg_catalog.pg_backend_pid() AND backend_type <> 'autovacuum worker'",
-                    ("d", name)), CultureInfo.InvariantCulture);
-                if (sessions == 0)
+                if (state.Count == 0 || Convert.ToInt64(state[0][1], CultureInfo.InvariantCulture) == 0)
                 {
                     try { _server.Execute(PgSql.DropDatabase(name, force: false), ct); return; }
                     catch (PgBackupException e) when (ServerMessages.SqlState(e) == "55006") { }
