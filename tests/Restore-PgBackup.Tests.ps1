@@ -522,13 +522,17 @@ CREATE POLICY mine ON secret USING (owner_name = current_user);
 
                 Invoke-TestPsql -Server $server -Database cdc -Sql 'ALTER SUBSCRIPTION feed SET (slot_name = NONE); DROP SUBSCRIPTION feed' | Out-Null
                 # A prepared transaction would be committed into the previous copy.
-                Invoke-TestPsql -Server $server -Database cdc -Sql "BEGIN; INSERT INTO t VALUES (100, 'pending'); PREPARE TRANSACTION 'order-7';" | Out-Null
+                # Its name, from the catalog, crafted: a quote, a line break and a backslash command; shown, never run.
+                $gid = "order'7`n\! touch /tmp/pgbackup-gid-marker"
+                Invoke-TestPsql -Server $server -Database cdc -Sql "BEGIN; INSERT INTO t VALUES (100, 'pending'); PREPARE TRANSACTION '$($gid.Replace("'", "''"))';" | Out-Null
                 $err = $null
                 try { $b | Restore-PgBackup -ConnectionString $uri -Force -Confirm:$false } catch { $err = $_ }
                 $err.FullyQualifiedErrorId | Should -Be 'TargetDatabaseInUse,PgBackup.Commands.RestorePgBackupCommand'
-                $err.Exception.Message | Should -BeLike "*prepared transaction 'order-7'*"
+                $err.Exception.Message | Should -BeLike "*prepared transaction E'order''7\u000a\\! touch /tmp/pgbackup-gid-marker'*"
+                $err.Exception.Message | Should -Not -Match "`n"
+                Test-Path /tmp/pgbackup-gid-marker | Should -BeFalse
                 $err.ErrorDetails.RecommendedAction | Should -BeLike '*ROLLBACK PREPARED*'
-                Invoke-TestPsql -Server $server -Database cdc -Sql "ROLLBACK PREPARED 'order-7'" | Out-Null
+                Invoke-TestPsql -Server $server -Database cdc -Sql "ROLLBACK PREPARED '$($gid.Replace("'", "''"))'" | Out-Null
                 ($b | Restore-PgBackup -ConnectionString $uri -Force -Confirm:$false).Verified | Should -BeTrue
             }
             finally { Stop-TestPostgres $server }
